@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# hbkeep: one non-recursive Makefile. `make help` lists the targets.
+
+O		?= build
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+MANDIR		?= $(PREFIX)/share/man
+DESTDIR		?=
+CC		?= cc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+PKG_CONFIG	?= pkg-config
+SAN		?=
+VERSION		:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	:= -std=gnu11 -Wall -Wextra -Werror=implicit -MMD -MP -fPIC -D_GNU_SOURCE \
+		   -Iinclude -DHB_VERSION='"$(VERSION)"' $(CFLAGS)
+ALL_LDFLAGS	:= $(LDFLAGS)
+ifneq ($(SAN),)
+ALL_CFLAGS	+= -fsanitize=$(SAN) -fno-omit-frame-pointer
+ALL_LDFLAGS	+= -fsanitize=$(SAN)
+endif
+
+CMOCKA_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all help check test check-unit check-integ deps bench demo fuzz tsan install uninstall clean
+
+all: $(O)/libhbshim.so
+
+help:
+	@echo 'make              build $(O)/libhbshim.so'
+	@echo 'make check        install test deps, build, run unit + integration tests (as root)'
+	@echo 'make test         unit tests only'
+	@echo 'make check-integ  integration tests only'
+	@echo 'make bench        benchmarks (shim vs. plain libc, interleaved)'
+	@echo 'make demo         the NAT-timeout demonstration in network namespaces'
+	@echo 'make fuzz         build libFuzzer targets; FUZZ_TIME=600 make fuzz runs each'
+	@echo 'make tsan         32-thread stress of the shim under ThreadSanitizer'
+	@echo 'make install      PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
+	@echo 'variables: O=build V=1 SAN=address,undefined CC CFLAGS LDFLAGS'
+
+# ---- lib/: libhb.a, the policy core -------------------------------------------------------
+LIB_SRCS	:= $(wildcard lib/*.c)
+LIB_OBJS	:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
+LIBHB		:= $(O)/lib/libhb.a
+
+$(O)/obj/%.o: %.c | $(O)/obj/lib $(O)/obj/shim $(O)/obj/tests/unit $(O)/obj/tests/unit/mocks $(O)/obj/tests/helpers $(O)/obj/tests/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS_$(notdir $(basename $<))) -c $< -o $@
+
+$(LIBHB): $(LIB_OBJS) | $(O)/lib
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# ---- shim/: libhbshim.so ---------------------------------------------------------------------
+# shim/apply.c is the pure seam (hb_shim_apply through a function-pointer table) that the
+# unit tests link; everything else in shim/ is the interposition layer.
+SHIM_SRCS	:= $(wildcard shim/*.c)
+SHIM_OBJS	:= $(SHIM_SRCS:%.c=$(O)/obj/%.o)
+SHIM_CORE_OBJS	:= $(filter $(O)/obj/shim/apply.o,$(SHIM_OBJS))
+EXTRA_CFLAGS_init	= -fvisibility=hidden
+$(SHIM_OBJS): ALL_CFLAGS += -fvisibility=hidden
+$(LIB_OBJS): ALL_CFLAGS += -fvisibility=hidden
+
+$(O)/libhbshim.so: $(SHIM_OBJS) $(LIBHB) shim/shim.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,--version-script=shim/shim.map -Wl,-z,defs -Wl,-z,now \
+		-o $@ $(SHIM_OBJS) $(LIBHB) $(ALL_LDFLAGS) -ldl -lpthread
+
+# ---- tests ---------------------------------------------------------------------------------
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%)
+MOCK_OBJS	:= $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/unit/mocks/*.c))
+# --wrap'ed libc symbols for the unit tests (mocks in tests/unit/mocks/, STYLE.md 7)
+WRAPPED		:=
+LDFLAGS_WRAP	:= $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
+
+$(O)/obj/tests/unit/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -fno-lto
+$(O)/tests/unit/test_shim%: $(SHIM_CORE_OBJS)
+$(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(MOCK_OBJS) $(LIBHB) | $(O)/tests/unit
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $< $(filter %.o,$(filter-out $<,$^)) $(LIBHB) $(ALL_LDFLAGS) $(LDFLAGS_WRAP) \
+		$(CMOCKA_LIBS) -lpthread
+
+# Helper programs the integration tests run: tests/helpers/NAME.c -> $(O)/tests/helpers/NAME,
+# tests/helpers/NAME_so.c -> $(O)/tests/helpers/NAME.so
+HELPER_SRCS	:= $(filter-out %_so.c,$(wildcard tests/helpers/*.c))
+HELPER_SO_SRCS	:= $(wildcard tests/helpers/*_so.c)
+HELPER_BINS	:= $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/helpers/%) \
+		   $(HELPER_SO_SRCS:tests/helpers/%_so.c=$(O)/tests/helpers/%.so)
+
+$(O)/tests/helpers/%.so: $(O)/obj/tests/helpers/%_so.o | $(O)/tests/helpers
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -o $@ $< $(ALL_LDFLAGS)
+$(O)/tests/helpers/%: $(O)/obj/tests/helpers/%.o | $(O)/tests/helpers
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $< $(ALL_LDFLAGS) -lpthread -ldl
+
+BENCH_BIN	:= $(O)/tests/bench/hbbench
+$(BENCH_BIN): $(O)/obj/tests/bench/hbbench.o | $(O)/tests/bench
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $< $(ALL_LDFLAGS)
+
+TEST_ENV	= O=$(O) HB_SAN='$(SAN)' CC='$(CC)' HB_VERSION='$(VERSION)'
+
+deps:
+	$(Q)scripts/deps.sh
+
+test check-unit: $(UNIT_BINS)
+	$(Q)$(TEST_ENV) tests/run.sh unit
+
+check-integ: all $(HELPER_BINS) $(BENCH_BIN)
+	$(Q)$(TEST_ENV) tests/run.sh integ
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BIN)
+	$(Q)$(TEST_ENV) tests/run.sh unit integ
+
+bench: all $(BENCH_BIN) $(HELPER_BINS)
+	$(Q)$(TEST_ENV) scripts/bench.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(TEST_ENV) scripts/demo.sh
+
+# ---- fuzzing (libFuzzer from Debian's clang) ------------------------------------------------
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
+FUZZ_TIME	?= 0
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
+	$(call msg,FUZZCC,$@)
+	$(Q)$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRCS)
+fuzz: $(FUZZ_BINS)
+	$(Q)if [ "$(FUZZ_TIME)" != 0 ]; then for f in $(FUZZ_BINS); do \
+		mkdir -p $(O)/fuzz/corpus-$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(O)/fuzz/corpus-$$(basename $$f) \
+			tests/fuzz/corpus || exit 1; done; fi
+
+# ---- ThreadSanitizer build of the shim and the thread stress helper --------------------------
+tsan:
+	$(Q)$(MAKE) --no-print-directory O=$(O)/tsan CC=$(CLANG) SAN=thread CFLAGS='-O1 -g' all \
+		$(O)/tsan/tests/helpers/threads
+	$(Q)O=$(O)/tsan HB_SAN=thread tests/integ/_tsan.sh
+
+# ---- install ---------------------------------------------------------------------------------
+MAN7		:= $(wildcard shim/*.7)
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/hb $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(O)/libhbshim.so $(DESTDIR)$(LIBDIR)/hb/libhbshim.so
+	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/hb/libhbshim.so $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	-rmdir $(DESTDIR)$(LIBDIR)/hb
+
+clean:
+	rm -rf $(O)
+
+$(O)/lib $(O)/obj/lib $(O)/obj/shim $(O)/obj/tests/unit $(O)/obj/tests/unit/mocks \
+$(O)/obj/tests/helpers $(O)/obj/tests/bench $(O)/tests/unit $(O)/tests/helpers $(O)/tests/bench \
+$(O)/fuzz:
+	$(Q)mkdir -p $@
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

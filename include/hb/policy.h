@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The keepalive policy shared by every part of hbkeep: parsing of durations,
+ * counts and match lists exactly as ../shared/DESIGN.md defines them, the
+ * effective values against the namespace sysctls, and the decision "is this
+ * socket managed, and which setsockopt() calls does it need".
+ *
+ * Pure C: nothing here performs I/O except hb_sysctl_read(); nothing prints
+ * except through hb_log() (log.h); nothing allocates.
+ */
+#ifndef HB_POLICY_H
+#define HB_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Kernel ranges (include/net/tcp.h: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT). */
+#define HB_IDLE_MIN	1
+#define HB_IDLE_MAX	32767
+#define HB_INTVL_MIN	1
+#define HB_INTVL_MAX	32767
+#define HB_CNT_MIN	1
+#define HB_CNT_MAX	127
+#define HB_UTO_MAX	2147483647LL	/* TCP_USER_TIMEOUT, ms (INT_MAX) */
+
+/* Defaults when the user set none of idle, interval, count (DESIGN.md). */
+#define HB_DEFAULT_IDLE		60
+#define HB_DEFAULT_INTVL	10
+#define HB_DEFAULT_CNT		6
+
+#define HB_MATCH_MAX	32	/* patterns in one match list */
+#define HB_ERR_LEN	160	/* enough for any message the parsers write */
+
+enum hb_value {
+	HB_V_KEEPALIVE,		/* SO_KEEPALIVE */
+	HB_V_IDLE,		/* TCP_KEEPIDLE, seconds */
+	HB_V_INTVL,		/* TCP_KEEPINTVL, seconds */
+	HB_V_CNT,		/* TCP_KEEPCNT */
+	HB_V_USER_TIMEOUT,	/* TCP_USER_TIMEOUT, milliseconds */
+	HB_V__COUNT,
+};
+#define HB_BIT(v)	(1u << (v))
+#define HB_ALL_BITS	((1u << HB_V__COUNT) - 1)
+
+/* Where an effective value came from. */
+enum hb_source {
+	HB_SRC_SYSCTL,		/* the namespace's net.ipv4.tcp_keepalive_* (or kernel default) */
+	HB_SRC_DEFAULT,		/* hbkeep's built-in default (60/10/6) */
+	HB_SRC_USER,		/* set by the user (environment, option) */
+};
+
+/* One match pattern: 10.0.0.0/8, 192.168.1.5, [2001:db8::]/32, :5432, 10.1.2.3:6379, [::1]:443 */
+struct hb_pattern {
+	uint8_t family;		/* AF_INET, AF_INET6, or 0: any address (port-only pattern) */
+	uint8_t prefix;		/* prefix length in bits (32/128 for a host) */
+	uint8_t exclude;	/* 1 for a "!" pattern */
+	uint8_t pad;
+	uint16_t port;		/* host byte order; 0 = any port */
+	uint8_t addr[16];	/* network byte order, bits beyond prefix zeroed */
+};
+
+struct hb_match {
+	unsigned int n;		/* patterns in pat[] */
+	unsigned int n_include;	/* of which not excluded */
+	struct hb_pattern pat[HB_MATCH_MAX];
+};
+
+struct hb_policy {
+	unsigned int set;	/* HB_BIT()s of the values the user set */
+	int keepalive;		/* 1 on (default), 0 off */
+	int idle_s;
+	int intvl_s;
+	int cnt;
+	int user_timeout_ms;
+	bool force;		/* HB_FORCE: policy overrides the app's own setsockopt */
+	bool has_match;		/* a match list was given (decide at connect/listen) */
+	struct hb_match match;
+};
+
+/* net.ipv4.tcp_keepalive_time/intvl/probes of one network namespace. */
+struct hb_sysctl {
+	int idle_s;
+	int intvl_s;
+	int cnt;
+};
+
+struct hb_effective {
+	int keepalive;
+	int idle_s;
+	int intvl_s;
+	int cnt;
+	int user_timeout_ms;	/* 0: unset (kernel default) */
+	enum hb_source src[HB_V__COUNT];
+};
+
+/* One setsockopt() the policy asks for. */
+struct hb_sockopt {
+	int level;
+	int optname;
+	int val;
+	enum hb_value v;
+};
+
+/* ---- parsers: each returns 0, or -EINVAL / -ERANGE with a message in err ---- */
+
+/* Duration: bare integer = seconds; suffixes ms, s, m, h. No sign, no spaces. */
+int hb_parse_duration_ms(const char *s, long long *ms, char *err, size_t errlen);
+/* Duration that must be a whole number of seconds within [min, max]. */
+int hb_parse_secs(const char *s, int min, int max, int *out, char *err, size_t errlen);
+/* Duration in milliseconds within [min, max]. */
+int hb_parse_msecs(const char *s, long long min, long long max, int *out, char *err,
+		   size_t errlen);
+/* Plain decimal integer within [min, max]. */
+int hb_parse_int(const char *s, int min, int max, int *out, char *err, size_t errlen);
+/* 1/on/yes/true and 0/off/no/false, case-insensitive. */
+int hb_parse_bool(const char *s, bool *out, char *err, size_t errlen);
+/* Comma-separated match list; -E2BIG when over HB_MATCH_MAX patterns. */
+int hb_match_parse(const char *s, struct hb_match *m, char *err, size_t errlen);
+
+/* ---- policy ---- */
+
+/* Nothing set, keepalive on, no match list. */
+void hb_policy_init(struct hb_policy *p);
+/* Parse and set one value (v is the value, s its text). Returns 0 or -errno, p unchanged on error. */
+int hb_policy_set(struct hb_policy *p, enum hb_value v, const char *s, char *err, size_t errlen);
+/* Parse and set the match list. Returns 0 or -errno, p unchanged on error. */
+int hb_policy_set_match(struct hb_policy *p, const char *s, char *err, size_t errlen);
+
+typedef const char *(*hb_getenv_fn)(const char *name);
+/*
+ * Fill p from the environment: HB_* first, then libkeepalive's and libdontdie's
+ * names for values whose HB_ variable is unset. Each bad value is reported through
+ * hb_log(HB_LOG_ERROR, "NAME: message") and ignored. Returns the number of bad values.
+ */
+int hb_policy_from_env(struct hb_policy *p, hb_getenv_fn getenv_fn);
+
+/* Effective values: the user's; else (none of idle/intvl/cnt set) the defaults; else the sysctl. */
+void hb_policy_effective(const struct hb_policy *p, const struct hb_sysctl *sys,
+			 struct hb_effective *out);
+
+/*
+ * The setsockopt() calls a fresh TCP socket needs to carry the policy, skipping values
+ * that equal what the socket has anyway (the sysctl; user timeout 0; keepalive off) and
+ * values in skip (the app's own explicit choices). Returns the number written to out.
+ */
+int hb_policy_plan(const struct hb_policy *p, const struct hb_sysctl *sys, unsigned int skip,
+		   struct hb_sockopt out[HB_V__COUNT]);
+
+/* True when the policy has nothing to do (HB_KEEPALIVE=off and no user timeout). */
+bool hb_policy_is_noop(const struct hb_policy *p);
+
+/* Which value a (level, optname) pair is, or -1 when it is none of ours. */
+int hb_sockopt_value(int level, int optname);
+
+/* The value the policy wants for v (for HB_FORCE overrides). Returns true if it has one. */
+bool hb_policy_value(const struct hb_policy *p, const struct hb_sysctl *sys, enum hb_value v,
+		     int *val);
+
+/* Match list decision for an address (remote for connect, local for listen). True when
+ * there is no match list, or the address matches an include (or there are none) and no
+ * exclude. IPv4-mapped IPv6 addresses are matched as IPv4. */
+bool hb_policy_matches(const struct hb_policy *p, const struct sockaddr *sa, socklen_t len);
+bool hb_match_sockaddr(const struct hb_match *m, const struct sockaddr *sa, socklen_t len);
+
+/* Formats a pattern back to text (for logs and reports). Returns snprintf's result. */
+int hb_pattern_format(const struct hb_pattern *pat, char *buf, size_t len);
+
+/* Reads net.ipv4.tcp_keepalive_* from procroot ("/proc" normally); missing files leave the
+ * kernel defaults 7200/75/9. Returns 0 or -errno. The only function here that does I/O. */
+int hb_sysctl_read(struct hb_sysctl *s, const char *procroot);
+/* Kernel defaults 7200/75/9. */
+void hb_sysctl_default(struct hb_sysctl *s);
+
+const char *hb_value_name(enum hb_value v);	/* "keepalive", "idle", ... */
+const char *hb_source_name(enum hb_source s);	/* "sysctl", "default", "user" */
+
+#endif /* HB_POLICY_H */

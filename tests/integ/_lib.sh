@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Shared helpers for tests/integ/*.sh: TAP output, private network namespaces, cleanup.
+# Source it first thing:  . "$(dirname "$0")/_lib.sh"
+# Every namespace, process and file a test creates is registered here and removed by the
+# EXIT trap, so nothing outlives the test, whatever way it ends.
+set -u
+HB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+O=${O:-build}
+case $O in /*) ;; *) O=$HB_ROOT/$O ;; esac
+SHIM=$O/libhbshim.so
+HELPERS=$O/tests/helpers
+HB_TEST_ID=hbt$$
+_tap_n=0 _tap_fail=0
+_cleanup_cmds=()
+_netns=()
+_pids=()
+HB_TMP=$(mktemp -d "/tmp/$HB_TEST_ID.XXXXXX")
+
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_tap_n - $*"; }
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
+diag() { printf '# %s\n' "$*"; }
+# check DESCRIPTION CMD...: one TAP line from a command's status
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1"; diag "expected: $2"; diag "got:      $3"; fi
+}
+# skip_all REASON: nothing here can run (exit 77)
+skip_all() { echo "SKIP: $*"; exit 77; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"; }
+need_cmd() { local c; for c; do command -v "$c" >/dev/null || skip_all "needs $c"; done; }
+
+on_exit() { _cleanup_cmds+=("$*"); }
+_cleanup() {
+	local rc=$? i p
+	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1; done
+	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for p in "${_netns[@]}"; do ip netns del "$p" 2>/dev/null; done
+	rm -rf "$HB_TMP"
+	if [ "$_tap_fail" -gt 0 ] && [ "$rc" -eq 0 ]; then rc=1; fi
+	echo "1..$_tap_n"
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bg_pid PID: kill this process (ours, by PID) on exit
+bg_pid() { _pids+=("$1"); }
+
+# netns_new SUFFIX: create namespace $HB_TEST_ID-SUFFIX with lo up; prints its name
+netns_new() {
+	local n=$HB_TEST_ID-$1
+	ip netns add "$n" || return 1
+	_netns+=("$n")
+	ip -n "$n" link set lo up
+	echo "$n"
+}
+# in_ns NS CMD...: run in a namespace without remounting /sys (DESIGN.md: ip netns exec hides
+# bpffs and cgroup2)
+in_ns() { local n=$1; shift; nsenter --net="/run/netns/$n" "$@"; }
+
+# The LD_PRELOAD value for the shim; with SAN=address the ASan runtime must come first.
+hb_preload() {
+	local p=$SHIM s
+	case ${HB_SAN:-} in
+	*address*) s=$(${CC:-cc} -print-file-name=libasan.so); p=$s:$p ;;
+	esac
+	case ${HB_SAN:-} in
+	*undefined*) s=$(${CC:-cc} -print-file-name=libubsan.so); p=$s:$p ;;
+	esac
+	echo "$p"
+}
+# Foreign programs (python3, curl, redis-cli) leak by design; ASan must not fail them.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+# shim CMD...: run CMD with the shim preloaded
+shim() { LD_PRELOAD=$(hb_preload) "$@"; }
+
+# wait_port NS PORT [TIMEOUT_S]: wait until something listens on PORT in NS
+wait_port() {
+	local n=$1 port=$2 t=${3:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		in_ns "$n" ss -Htln "sport = :$port" | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+[ -f "$SHIM" ] || { echo "Bail out! $SHIM not built (run make)"; exit 1; }
