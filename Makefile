@@ -38,7 +38,8 @@ CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 .SECONDARY:
 .PHONY: all help check test check-unit check-integ deps bench demo fuzz tsan install uninstall clean
 
-all: $(O)/libhbshim.so
+HBCTL		:= $(if $(wildcard cli/main.c),$(O)/hbctl)
+all: $(O)/libhbshim.so $(HBCTL)
 
 help:
 	@echo 'make              build $(O)/libhbshim.so'
@@ -80,6 +81,41 @@ $(O)/libhbshim.so: $(SHIM_OBJS) $(LIBHB) shim/shim.map
 	$(Q)$(CC) -shared -Wl,--version-script=shim/shim.map -Wl,-z,defs -Wl,-z,now \
 		-o $@ $(SHIM_OBJS) $(LIBHB) $(ALL_LDFLAGS) -ldl -lpthread
 
+# ---- bpf/ and cli/: hbctl with its BPF programs embedded as skeletons ------------------------
+ARCH		?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_H	?= bpf/vmlinux/$(ARCH)/vmlinux.h
+BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
+BPF_SKELS	:= $(BPF_SRCS:bpf/%.bpf.c=$(O)/gen/%.skel.h)
+BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+		   -I$(O)/gen -Iinclude -Ibpf $(BPF_EXTRA_CFLAGS)
+LIBMNL_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libmnl 2>/dev/null)
+LIBMNL_LIBS	:= $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null || echo -lmnl)
+LIBBPF_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS	:= $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+CLI_SRCS	:= $(wildcard cli/*.c bpf/*.c)
+CLI_SRCS	:= $(filter-out %.bpf.c,$(CLI_SRCS))
+CLI_OBJS	:= $(CLI_SRCS:%.c=$(O)/obj/%.o)
+# Everything but main.o: the unit tests of cli/ link these (tests/unit/test_cli_*.c).
+CLI_CORE_OBJS	:= $(filter-out $(O)/obj/cli/main.o,$(CLI_OBJS))
+HB_LIBDIR_DEF	:= -DHB_LIBDIR='"$(LIBDIR)"'
+
+$(O)/gen/vmlinux.h: $(VMLINUX_H) | $(O)/gen
+	$(Q)cp $< $@
+$(O)/bpf/%.tmp.bpf.o: bpf/%.bpf.c $(O)/gen/vmlinux.h $(wildcard bpf/*.h include/hb/*.h) | $(O)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(O)/bpf/%.bpf.o: $(O)/bpf/%.tmp.bpf.o
+	$(Q)$(BPFTOOL) gen object $@ $<
+$(O)/gen/%.skel.h: $(O)/bpf/%.bpf.o | $(O)/gen
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(CLI_OBJS): ALL_CFLAGS += $(LIBMNL_CFLAGS) $(LIBBPF_CFLAGS) -I$(O)/gen $(HB_LIBDIR_DEF)
+$(CLI_OBJS): | $(BPF_SKELS) $(O)/obj/cli $(O)/obj/bpf
+$(O)/hbctl: $(CLI_OBJS) $(LIBHB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $(CLI_OBJS) $(LIBHB) $(ALL_LDFLAGS) $(LIBBPF_LIBS) $(LIBMNL_LIBS) -lpthread
+
 # ---- tests ---------------------------------------------------------------------------------
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%)
@@ -90,6 +126,9 @@ LDFLAGS_WRAP	:= $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
 
 $(O)/obj/tests/unit/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -fno-lto
 $(O)/tests/unit/test_shim%: $(SHIM_CORE_OBJS)
+$(O)/tests/unit/test_cli%: $(CLI_CORE_OBJS)
+$(O)/tests/unit/test_cli%: ALL_LDFLAGS += $(LIBBPF_LIBS) $(LIBMNL_LIBS)
+$(O)/obj/tests/unit/test_cli%.o: ALL_CFLAGS += $(LIBMNL_CFLAGS) -I$(O)/gen
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(MOCK_OBJS) $(LIBHB) | $(O)/tests/unit
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $< $(filter %.o,$(filter-out $<,$^)) $(LIBHB) $(ALL_LDFLAGS) $(LDFLAGS_WRAP) \
@@ -171,7 +210,7 @@ clean:
 
 $(O)/lib $(O)/obj/lib $(O)/obj/shim $(O)/obj/tests/unit $(O)/obj/tests/unit/mocks \
 $(O)/obj/tests/helpers $(O)/obj/tests/bench $(O)/tests/unit $(O)/tests/helpers $(O)/tests/bench \
-$(O)/fuzz:
+$(O)/fuzz $(O)/gen $(O)/bpf $(O)/obj/cli $(O)/obj/bpf:
 	$(Q)mkdir -p $@
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * hbctl's two back ends behind one interface. hbctl picks BPF iterators when the caller has
+ * CAP_BPF (+ CAP_PERFMON/CAP_SYS_ADMIN as the kernel wants) and the kernel has BTF, and
+ * falls back to netlink sock_diag + /proc + pidfd_getfd otherwise (or when HB_BACKEND=diag /
+ * --backend diag forces it). Both fill the same struct hb_sock records (sock.h).
+ *
+ * Filtering happens in user space, once, on the listed records; `set` then hands the chosen
+ * sockets back by cookie, so the filter code exists in one place only.
+ */
+#ifndef HB_BACKEND_H
+#define HB_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hb/sock.h"
+
+struct hb_list_opts {
+	bool owners;		/* -p: fill owner[] (pid, fd, comm) */
+	bool config;		/* fill keepalive configuration (always on for ls) */
+};
+
+/* Values to apply: only those whose HB_BIT(HB_V_*) is in mask (policy.h enum hb_value). */
+struct hb_set_values {
+	unsigned int mask;
+	int keepalive;
+	int idle_s, intvl_s, cnt, user_timeout_ms;
+};
+
+struct hb_set_failure {
+	uint64_t cookie;
+	int err;		/* positive errno */
+	int pid;		/* owner tried (diag back end), 0 for BPF */
+};
+
+struct hb_set_result {
+	size_t changed;		/* sockets on which every requested value was applied */
+	size_t failed;
+	struct hb_set_failure *fail;	/* malloc'd, failed entries */
+};
+
+/* ---- BPF iterator back end (bpf/iter.c) ---- */
+
+/* Whether this process can use the BPF back end (probe, cached). Returns 0 or -errno
+ * (-EPERM without CAP_BPF, -EOPNOTSUPP without BTF/iterator support). */
+int hb_iter_probe(void);
+/* Lists the TCP sockets of the caller's network namespace into out (appending).
+ * Returns 0 or -errno. */
+int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts);
+/* Applies vals to the sockets whose cookies are given (bpf_setsockopt from iter/tcp; any
+ * process, none is stopped). Returns 0 or -errno; per-socket outcomes in res. */
+int hb_iter_set(const uint64_t *cookies, size_t n, const struct hb_set_values *vals,
+		struct hb_set_result *res);
+
+/* ---- netlink sock_diag back end (cli/diag.c, cli/owners.c, cli/pidfd.c) ---- */
+
+int hb_diag_list(struct hb_sock_list *out, const struct hb_list_opts *opts);
+/* pidfd_getfd + setsockopt in each owning process; socks must carry owners. */
+int hb_diag_set(const struct hb_sock *socks, size_t n, const struct hb_set_values *vals,
+		struct hb_set_result *res);
+
+/* ---- shared ---- */
+void hb_sock_list_free(struct hb_sock_list *l);
+/* Appends a zeroed record (all unknown values HB_UNKNOWN) and returns it, NULL on ENOMEM. */
+struct hb_sock *hb_sock_list_add(struct hb_sock_list *l);
+/* Adds an owner to s (inline slots, then more_owners). Returns 0 or -ENOMEM. */
+int hb_sock_add_owner(struct hb_sock *s, int pid, int fd, const char *comm);
+void hb_set_result_free(struct hb_set_result *r);
+
+#endif /* HB_BACKEND_H */
