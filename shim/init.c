@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * libhbshim's state: the real-symbol table, the once-init that reads the configuration, the
+ * per-fd table and the log sink. The wrappers live in wrap_*.c, the decisions in apply.c.
+ *
+ * Rules this file keeps (STYLE.md 4): init runs once under pthread_once, from our constructor
+ * or from whichever wrapper runs first (another library's constructor may call socket()
+ * before ours ran); while it runs hb_busy is set, so that anything it calls that we wrap
+ * (nothing, today) only forwards. Configuration is immutable afterwards: the hot path takes
+ * no lock. No malloc of our own, no stdio, never exit, never print to stdout.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hb/log.h"
+#include "shim.h"
+
+/* ---- real symbols ------------------------------------------------------------------------ */
+
+/*
+ * Fallbacks for a failed (or circular) dlsym(): the raw system calls, so that the host
+ * program keeps working. syscall() returns -1 and sets errno as libc would.
+ */
+static int sys_socket(int domain, int type, int protocol)
+{
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+static int sys_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, sa, len);
+}
+
+static int sys_listen(int fd, int backlog)
+{
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+static int sys_setsockopt(int fd, int level, int optname, const void *val, socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, level, optname, val, len);
+}
+
+static int sys_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return (int)syscall(SYS_getsockname, fd, sa, len);
+}
+
+static int sys_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, sa, len, flags);
+}
+
+static int sys_accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return sys_accept4(fd, sa, len, 0);
+}
+
+static int sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+int (*real_socket)(int, int, int) = sys_socket;
+int (*real_connect)(int, const struct sockaddr *, socklen_t) = sys_connect;
+int (*real_listen)(int, int) = sys_listen;
+int (*real_setsockopt)(int, int, int, const void *, socklen_t) = sys_setsockopt;
+int (*real_getsockname)(int, struct sockaddr *, socklen_t *) = sys_getsockname;
+int (*real_accept)(int, struct sockaddr *, socklen_t *) = sys_accept;
+int (*real_accept4)(int, struct sockaddr *, socklen_t *, int) = sys_accept4;
+int (*real_close)(int) = sys_close;
+
+/*
+ * dlsym(RTLD_NEXT, name), rejecting a result inside our own object: that would be our own
+ * wrapper, and calling it would recurse forever (proxychains' "circular reference" check).
+ */
+static void *next_sym(const char *name)
+{
+	Dl_info self, found;
+	void *p;
+
+	p = dlsym(RTLD_NEXT, name);
+	if (!p) {
+		(void)dlerror();	/* don't leave our failure for the app's dlerror() */
+		return NULL;
+	}
+	if (dladdr((void *)hb_shim_init, &self) && dladdr(p, &found) &&
+	    self.dli_fbase == found.dli_fbase)
+		return NULL;
+	return p;
+}
+
+/* Returns the names that fell back to syscall(), as a bit mask over the table below. */
+static unsigned int resolve(const char **names, unsigned int max)
+{
+	struct {
+		const char *name;
+		void **slot;
+	} tab[] = {
+		{ "socket", (void **)&real_socket },
+		{ "connect", (void **)&real_connect },
+		{ "listen", (void **)&real_listen },
+		{ "setsockopt", (void **)&real_setsockopt },
+		{ "getsockname", (void **)&real_getsockname },
+		{ "accept", (void **)&real_accept },
+		{ "accept4", (void **)&real_accept4 },
+		{ "close", (void **)&real_close },
+	};
+	unsigned int i, n = 0;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		void *p = next_sym(tab[i].name);
+
+		if (p)
+			*tab[i].slot = p;
+		else if (n < max)
+			names[n++] = tab[i].name;
+	}
+	return n;
+}
+
+/* ---- per-fd table -------------------------------------------------------------------------- */
+
+/*
+ * Two levels, no malloc, no lock: a directory of FD_PAGES pointers to pages of FD_PAGE
+ * one-byte atomics. Page 0 (fds 0..4095, what nearly every process uses) is static, in .bss;
+ * the others are mmap'd on first use and installed with a compare-and-swap (the loser unmaps
+ * its copy). Pages are never freed. fds beyond FD_PAGES * FD_PAGE are simply unmanaged.
+ */
+#define FD_PAGE_SHIFT	12
+#define FD_PAGE		(1u << FD_PAGE_SHIFT)
+#define FD_PAGES	256u			/* 1M fds, the kernel's default fs.nr_open */
+
+static _Atomic uint8_t fd_page0[FD_PAGE];
+static _Atomic(_Atomic uint8_t *) fd_dir[FD_PAGES] = { fd_page0 };
+
+_Atomic uint8_t *hb_fd_slot(int fd)
+{
+	_Atomic uint8_t *page;
+
+	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
+		return NULL;
+	page = atomic_load_explicit(&fd_dir[(unsigned int)fd >> FD_PAGE_SHIFT],
+				    memory_order_acquire);
+	return page ? &page[(unsigned int)fd & (FD_PAGE - 1)] : NULL;
+}
+
+_Atomic uint8_t *hb_fd_slot_make(int fd)
+{
+	_Atomic uint8_t *page, *expected = NULL;
+	_Atomic(_Atomic uint8_t *) *dir;
+	void *p;
+
+	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
+		return NULL;
+	dir = &fd_dir[(unsigned int)fd >> FD_PAGE_SHIFT];
+	page = atomic_load_explicit(dir, memory_order_acquire);
+	if (!page) {
+		p = mmap(NULL, FD_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		if (atomic_compare_exchange_strong_explicit(dir, &expected, (_Atomic uint8_t *)p,
+							    memory_order_acq_rel,
+							    memory_order_acquire)) {
+			page = p;
+		} else {
+			munmap(p, FD_PAGE);	/* another thread won: use its page */
+			page = expected;
+		}
+	}
+	return &page[(unsigned int)fd & (FD_PAGE - 1)];
+}
+
+/* ---- logging ------------------------------------------------------------------------------- */
+
+/* Where log lines go: 2, the HB_LOG_FILE descriptor, or -1 once the app closed it. */
+static _Atomic int log_fd = STDERR_FILENO;
+
+/* Moved up here so that our log file does not take the low fd number the app expects next. */
+#define LOG_FD_MIN	1000
+
+/* One line, "libhbshim: " + msg + "\n", in one write(2): O_APPEND keeps lines whole. */
+static void log_sink(enum hb_log_level level, const char *msg)
+{
+	static const char prefix[] = "libhbshim: ";
+	char line[1024];
+	size_t n = sizeof(prefix) - 1, i;
+	int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+	int saved = errno;
+
+	(void)level;
+	if (fd < 0)
+		return;
+	memcpy(line, prefix, n);
+	for (i = 0; msg[i] && n < sizeof(line) - 1; i++)
+		line[n++] = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
+	line[n++] = '\n';
+	while (write(fd, line, n) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}
+
+void hb_shim_log_fd_closed(int fd)
+{
+	int cur = fd;
+
+	/* The app closed our log descriptor (or stderr): the number may be reused for one of
+	 * its own files next, so never write to it again. */
+	if (fd >= 0 && atomic_load_explicit(&log_fd, memory_order_relaxed) == fd)
+		atomic_compare_exchange_strong_explicit(&log_fd, &cur, -1, memory_order_relaxed,
+							memory_order_relaxed);
+}
+
+void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr, socklen_t addrlen,
+			 const struct hb_shim_result *res)
+{
+	char line[400];
+
+	if (!hb_log_enabled(HB_LOG_INFO))
+		return;
+	hb_shim_describe(line, sizeof(line), fd, family, addr, addrlen, &hb_cfg.pol, &hb_cfg.sys,
+			 res);
+	hb_log(HB_LOG_INFO, "%s", line);
+}
+
+/* Copies a user value for a message: printable ASCII only, at most 40 bytes. */
+static void quote(char *dst, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 4 < len && i < 40; i++)
+		dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s[i] && i + 4 <= len) {
+		memcpy(dst + i, "...", 3);
+		i += 3;
+	}
+	dst[i] = '\0';
+}
+
+/* ---- configuration ------------------------------------------------------------------------- */
+
+struct hb_shim_cfg hb_cfg;
+pthread_once_t hb_shim_once = PTHREAD_ONCE_INIT;
+__thread int hb_busy __attribute__((tls_model("initial-exec")));
+
+/* torsocks' rule: in secure-execution mode (setuid, capabilities) the environment is not
+ * trusted, and secure_getenv() returns NULL for everything. */
+static const char *env(const char *name)
+{
+	return secure_getenv(name);
+}
+
+static int open_log_file(const char *path)
+{
+	int fd, hi;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fd < LOG_FD_MIN) {
+		hi = fcntl(fd, F_DUPFD_CLOEXEC, LOG_FD_MIN);
+		if (hi >= 0) {
+			real_close(fd);
+			fd = hi;
+		}
+	}
+	return fd;
+}
+
+static void log_policy(void)
+{
+	struct hb_effective eff;
+	const struct hb_policy *p = &hb_cfg.pol;
+	char pat[64];
+	unsigned int i;
+
+	if (!hb_log_enabled(HB_LOG_DEBUG))
+		return;
+	hb_policy_effective(p, &hb_cfg.sys, &eff);
+	hb_log(HB_LOG_DEBUG, "policy: keepalive %s (%s) idle %d (%s) intvl %d (%s) cnt %d (%s) "
+	       "user_timeout %dms (%s) force %s; sysctl %d/%d/%d",
+	       eff.keepalive ? "on" : "off", hb_source_name(eff.src[HB_V_KEEPALIVE]),
+	       eff.idle_s, hb_source_name(eff.src[HB_V_IDLE]),
+	       eff.intvl_s, hb_source_name(eff.src[HB_V_INTVL]),
+	       eff.cnt, hb_source_name(eff.src[HB_V_CNT]),
+	       eff.user_timeout_ms, hb_source_name(eff.src[HB_V_USER_TIMEOUT]),
+	       p->force ? "yes" : "no", hb_cfg.sys.idle_s, hb_cfg.sys.intvl_s, hb_cfg.sys.cnt);
+	if (!p->has_match) {
+		hb_log(HB_LOG_DEBUG, "no match list: every inet TCP socket is managed at socket()");
+		return;
+	}
+	for (i = 0; i < p->match.n && i < HB_MATCH_MAX; i++) {
+		hb_pattern_format(&p->match.pat[i], pat, sizeof(pat));
+		hb_log(HB_LOG_DEBUG, "match %s%s", p->match.pat[i].exclude ? "exclude " : "", pat);
+	}
+}
+
+static void configure(const char **fallback, unsigned int nfallback)
+{
+	enum hb_log_level level = HB_LOG_ERROR;
+	const char *s, *bad_level = NULL, *log_path = NULL;
+	char q[48];
+	int fd = -1;
+	unsigned int i;
+
+	s = env("HB_LOG");
+	if (s && hb_log_parse_level(s, &level) < 0) {
+		bad_level = s;
+		level = HB_LOG_ERROR;
+	}
+	s = env("HB_LOG_FILE");
+	if (s && *s && level != HB_LOG_OFF) {
+		log_path = s;
+		fd = open_log_file(s);
+		if (fd >= 0)
+			atomic_store_explicit(&log_fd, fd, memory_order_relaxed);
+	}
+	/* Started with stderr closed: the number may become one of the app's files. */
+	if (fd < 0 && level != HB_LOG_OFF && fcntl(STDERR_FILENO, F_GETFD) < 0)
+		atomic_store_explicit(&log_fd, -1, memory_order_relaxed);
+	hb_set_log_fn(log_sink, level);
+	if (bad_level) {
+		quote(q, sizeof(q), bad_level);
+		hb_log(HB_LOG_ERROR, "HB_LOG: invalid level '%s' (off, error, info, debug)", q);
+	}
+	if (log_path && fd < 0) {
+		char e[96];
+
+		quote(q, sizeof(q), log_path);
+		hb_log(HB_LOG_ERROR, "HB_LOG_FILE: %s: %s", q, strerror_r(-fd, e, sizeof(e)));
+	}
+	for (i = 0; i < nfallback; i++)
+		hb_log(HB_LOG_DEBUG, "dlsym(RTLD_NEXT, \"%s\") failed: using syscall()", fallback[i]);
+
+	/* Each bad value is reported once through hb_log() and ignored (policy.h). */
+	hb_policy_init(&hb_cfg.pol);
+	hb_policy_from_env(&hb_cfg.pol, env);
+	hb_cfg.noop = hb_policy_is_noop(&hb_cfg.pol);
+	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force;
+	hb_cfg.ops.setsockopt = real_setsockopt;
+	hb_cfg.ops.getsockname = real_getsockname;
+
+	if (hb_cfg.noop) {
+		hb_log(HB_LOG_INFO, "nothing to do (HB_KEEPALIVE=off, no HB_USER_TIMEOUT): "
+		       "pass-through");
+		hb_set_log_fn(NULL, HB_LOG_OFF);
+		fd = atomic_exchange_explicit(&log_fd, -1, memory_order_relaxed);
+		if (fd > STDERR_FILENO)
+			real_close(fd);
+		return;
+	}
+	/* Read once: the values a socket has anyway, which hb_policy_plan() skips. */
+	if (hb_sysctl_read(&hb_cfg.sys, "/proc") < 0)	/* what it could not read is 7200/75/9 */
+		hb_log(HB_LOG_DEBUG, "cannot read all of net.ipv4.tcp_keepalive_*: kernel defaults");
+	log_policy();
+}
+
+void hb_shim_init(void)
+{
+	const char *fallback[8];
+	unsigned int n;
+	int saved = errno;
+
+	hb_busy++;
+	n = resolve(fallback, sizeof(fallback) / sizeof(fallback[0]));
+	configure(fallback, n);
+	hb_busy--;
+	errno = saved;
+}
+
+/* Our constructor; a wrapper called before it (from another library's constructor) has
+ * already run the init, and this is then a no-op. */
+__attribute__((constructor)) static void hb_shim_ctor(void)
+{
+	if (!hb_busy)
+		hb_shim_ensure();
+}

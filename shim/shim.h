@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libhbshim internals. Two halves:
+ *
+ *  - apply.c: the pure decisions ("is this socket() one of ours", "which setsockopt() calls
+ *    does this socket need", "does HB_FORCE replace this call", the log line). Every system
+ *    call goes through a struct hb_sys of function pointers, so the unit tests
+ *    (tests/unit/test_shim_apply.c) link apply.o alone and pass fakes.
+ *  - init.c + wrap_*.c: the interposition layer (real-symbol table, once-init, per-fd table,
+ *    log sink, the exported wrappers). Nothing here is exported except the wrappers.
+ */
+#ifndef HB_SHIM_H
+#define HB_SHIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hb/policy.h"
+
+#define HB_EXPORT	__attribute__((visibility("default")))
+#define HB_HIDDEN	__attribute__((visibility("hidden")))
+
+/*
+ * Per-fd state, one byte per file descriptor. Bits 0..4 are HB_BIT(v) of the values the
+ * application set itself with setsockopt() (recorded so that, in match-list mode, the
+ * application's explicit choice wins at connect()/listen()).
+ */
+#define HB_FD_APP	HB_ALL_BITS	/* the app's own keepalive options */
+#define HB_FD_TCP	0x20u		/* created by our socket() as an inet TCP stream socket */
+#define HB_FD_MANAGED	0x40u		/* policy applied (or accepted from a managed listener) */
+#define HB_FD_DECIDED	0x80u		/* listen(): match decision taken, don't ask again */
+_Static_assert(HB_ALL_BITS < HB_FD_TCP, "value bits overlap the fd state flags");
+
+/* The system calls apply.c makes: the dlsym'd real_* in production, fakes in unit tests. */
+struct hb_sys {
+	int (*setsockopt)(int fd, int level, int optname, const void *val, socklen_t len);
+	int (*getsockname)(int fd, struct sockaddr *sa, socklen_t *len);
+};
+
+/* What one hb_shim_apply() did, for the log line. */
+struct hb_shim_result {
+	int calls;		/* setsockopt() calls made */
+	int failed;		/* of which failed */
+	int err;		/* errno of the first failure */
+	enum hb_value err_v;	/* the value of the first failure */
+	unsigned int applied;	/* HB_BIT()s set successfully */
+	unsigned int app;	/* HB_BIT()s left to the application (its explicit choice) */
+};
+
+/* ---- apply.c: pure decisions, unit-tested ---- */
+
+/*
+ * Whether a socket(domain, type, protocol) call creates a socket the shim manages:
+ * AF_INET/AF_INET6, type SOCK_STREAM once SOCK_NONBLOCK/SOCK_CLOEXEC are masked off,
+ * protocol 0 or IPPROTO_TCP (so not SCTP, not MPTCP).
+ */
+bool hb_shim_is_tcp(int domain, int type, int protocol);
+
+/*
+ * Carries the policy onto TCP socket fd: the setsockopt() calls of hb_policy_plan(), made
+ * through ops->setsockopt. app is the HB_BIT()s the application set itself: they are
+ * skipped, or with pol->force set again to the policy's value. errno is preserved whatever
+ * happens; failures are only reported in res (may be NULL). Returns the number of
+ * setsockopt() calls made.
+ */
+int hb_shim_apply(int fd, const struct hb_policy *pol, const struct hb_sysctl *sys,
+		  unsigned int app, const struct hb_sys *ops, struct hb_shim_result *res);
+
+/*
+ * HB_FORCE: whether the application's setsockopt(fd, level, optname, optval, optlen) on a
+ * socket in the given fd state is to be replaced by setsockopt(fd, level, optname, val,
+ * sizeof(int)). Returns true (and *val) only for a managed socket, one of our options, a
+ * call the kernel would accept the size of, and a policy that has a value for it.
+ */
+bool hb_shim_force_value(const struct hb_policy *pol, const struct hb_sysctl *sys,
+			 unsigned int state, int level, int optname, const void *optval,
+			 socklen_t optlen, int *val);
+
+/* The state bits to record after the application's successful setsockopt() (0: none). */
+unsigned int hb_shim_record(unsigned int state, int level, int optname);
+
+/*
+ * Match-list mode, after connect() accepted (addr, len): whether the policy is to be
+ * applied now (a TCP socket of ours, not yet managed, remote address matching).
+ */
+bool hb_shim_connect_wants(const struct hb_policy *pol, unsigned int state,
+			   const struct sockaddr *addr, socklen_t len);
+
+enum hb_listen_decision {
+	HB_LISTEN_NONE,		/* not ours, already decided, or local address unknown */
+	HB_LISTEN_SKIP,		/* local address does not match: decided, leave alone */
+	HB_LISTEN_APPLY,	/* local address matches: apply */
+	HB_LISTEN_LATER,	/* not bound yet (port 0): ask again after the real listen() */
+};
+
+/*
+ * Match-list mode, listen(): reads fd's local address through ops->getsockname into ss and
+ * matches it (a wildcard address is matched as that address). With after_listen false an
+ * unbound socket (port 0) gives HB_LISTEN_LATER, since listen() binds it to a port first.
+ * errno is preserved.
+ */
+enum hb_listen_decision hb_shim_listen_decide(int fd, const struct hb_policy *pol,
+					      unsigned int state, const struct hb_sys *ops,
+					      bool after_listen, struct sockaddr_storage *ss,
+					      socklen_t *sslen);
+
+/*
+ * The HB_LOG=info line for a managed socket, without the "libhbshim: " prefix:
+ *   fd 5 inet 10.0.0.2:80: keepalive on idle 60 intvl 10 cnt 6 (4 setsockopt)
+ * family is used when addr is NULL. Returns snprintf's result.
+ */
+int hb_shim_describe(char *buf, size_t len, int fd, int family, const struct sockaddr *addr,
+		     socklen_t addrlen, const struct hb_policy *pol, const struct hb_sysctl *sys,
+		     const struct hb_shim_result *res);
+
+/* ---- init.c: configuration, real symbols, per-fd table, log sink ---- */
+
+/* Immutable after hb_shim_init() (which runs once, under hb_shim_once). */
+struct hb_shim_cfg {
+	struct hb_policy pol;
+	struct hb_sysctl sys;
+	struct hb_sys ops;	/* real_setsockopt, real_getsockname */
+	bool noop;		/* hb_policy_is_noop(): wrappers only forward */
+	bool track;		/* per-fd state needed: HB_MATCH or HB_FORCE */
+};
+
+extern HB_HIDDEN struct hb_shim_cfg hb_cfg;
+extern HB_HIDDEN pthread_once_t hb_shim_once;
+/* Set while the shim itself runs in this thread: wrappers then only forward. */
+extern HB_HIDDEN __thread int hb_busy __attribute__((tls_model("initial-exec")));
+
+/* Until hb_shim_init() these point at syscall() fallbacks, never at our own wrappers. */
+extern HB_HIDDEN int (*real_socket)(int, int, int);
+extern HB_HIDDEN int (*real_connect)(int, const struct sockaddr *, socklen_t);
+extern HB_HIDDEN int (*real_listen)(int, int);
+extern HB_HIDDEN int (*real_setsockopt)(int, int, int, const void *, socklen_t);
+extern HB_HIDDEN int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
+extern HB_HIDDEN int (*real_accept)(int, struct sockaddr *, socklen_t *);
+extern HB_HIDDEN int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+extern HB_HIDDEN int (*real_close)(int);
+
+/* Resolves the real symbols and reads the configuration. Run through hb_shim_ensure(). */
+HB_HIDDEN void hb_shim_init(void);
+
+static inline void hb_shim_ensure(void)
+{
+	pthread_once(&hb_shim_once, hb_shim_init);
+}
+
+/* The state byte of fd, or NULL when fd is outside the table or its page was never made
+ * (all its entries are then 0). Makes no system call. */
+HB_HIDDEN _Atomic uint8_t *hb_fd_slot(int fd);
+/* The same, mapping the page if needed (one mmap per 4096 fds above fd 4095, ever). NULL
+ * beyond the table (~1M fds) or when mmap fails: the fd is then simply unmanaged. May change
+ * errno. */
+HB_HIDDEN _Atomic uint8_t *hb_fd_slot_make(int fd);
+
+/* Logs the info line for a managed socket (see hb_shim_describe). */
+HB_HIDDEN void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr,
+				   socklen_t addrlen, const struct hb_shim_result *res);
+/* close() saw fd: stop logging to it if it is the log file (or stderr). */
+HB_HIDDEN void hb_shim_log_fd_closed(int fd);
+
+#endif /* HB_SHIM_H */

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * socket(): where a TCP socket becomes ours. Without a match list the policy is applied
+ * right here, before the application can make its own setsockopt() calls (which therefore
+ * win). With a match list it is only marked, and connect()/listen() decide.
+ *
+ * accept(), accept4() and close() only keep the per-fd table right (an fd number is reused
+ * as soon as it is closed); they make no system call of their own.
+ */
+#include <errno.h>
+
+#include "shim.h"
+
+HB_EXPORT int socket(int domain, int type, int protocol)
+{
+	struct hb_shim_result res;
+	_Atomic uint8_t *slot;
+	int fd, saved;
+
+	if (hb_busy)
+		return real_socket(domain, type, protocol);
+	hb_shim_ensure();
+	fd = real_socket(domain, type, protocol);
+	if (fd < 0 || hb_cfg.noop)
+		return fd;
+	if (!hb_shim_is_tcp(domain, type, protocol)) {
+		/* Not ours: forget what an fd closed behind our back (fclose, dup2) left. */
+		if (hb_cfg.track && (slot = hb_fd_slot(fd)))
+			atomic_store_explicit(slot, 0, memory_order_relaxed);
+		return fd;
+	}
+	saved = errno;
+	hb_busy = 1;
+	if (hb_cfg.pol.has_match) {
+		if ((slot = hb_fd_slot_make(fd)))
+			atomic_store_explicit(slot, HB_FD_TCP, memory_order_relaxed);
+	} else {
+		if (hb_cfg.track && (slot = hb_fd_slot_make(fd)))
+			atomic_store_explicit(slot, HB_FD_TCP | HB_FD_MANAGED,
+					      memory_order_relaxed);
+		hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, 0, &hb_cfg.ops, &res);
+		hb_shim_log_applied(fd, domain, NULL, 0, &res);
+	}
+	hb_busy = 0;
+	errno = saved;
+	return fd;
+}
+
+/* An accepted socket inherits the listener's keepalive options in the kernel; it is managed
+ * (for HB_FORCE) when the listener is. */
+static void accepted(int lfd, int fd)
+{
+	_Atomic uint8_t *lslot, *slot;
+	unsigned int st;
+	int saved;
+
+	lslot = hb_fd_slot(lfd);
+	st = lslot ? atomic_load_explicit(lslot, memory_order_relaxed) : 0;
+	if (st & HB_FD_MANAGED) {
+		saved = errno;
+		slot = hb_fd_slot_make(fd);
+		errno = saved;
+		if (slot)
+			atomic_store_explicit(slot, HB_FD_TCP | HB_FD_MANAGED, memory_order_relaxed);
+	} else if ((slot = hb_fd_slot(fd))) {
+		atomic_store_explicit(slot, 0, memory_order_relaxed);
+	}
+}
+
+HB_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int nfd;
+
+	if (hb_busy)
+		return real_accept(fd, addr, len);
+	hb_shim_ensure();
+	nfd = real_accept(fd, addr, len);
+	if (nfd >= 0 && hb_cfg.track && !hb_cfg.noop)
+		accepted(fd, nfd);
+	return nfd;
+}
+
+HB_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int nfd;
+
+	if (hb_busy)
+		return real_accept4(fd, addr, len, flags);
+	hb_shim_ensure();
+	nfd = real_accept4(fd, addr, len, flags);
+	if (nfd >= 0 && hb_cfg.track && !hb_cfg.noop)
+		accepted(fd, nfd);
+	return nfd;
+}
+
+HB_EXPORT int close(int fd)
+{
+	_Atomic uint8_t *slot;
+
+	if (hb_busy)
+		return real_close(fd);
+	hb_shim_ensure();
+	if (!hb_cfg.noop) {
+		/* Before the real close: once closed, the number may be another thread's. */
+		if (hb_cfg.track && (slot = hb_fd_slot(fd)))
+			atomic_store_explicit(slot, 0, memory_order_relaxed);
+		hb_shim_log_fd_closed(fd);
+	}
+	return real_close(fd);
+}

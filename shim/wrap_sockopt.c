@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * setsockopt(): the application's own SO_KEEPALIVE/TCP_KEEP* and TCP_USER_TIMEOUT choices.
+ * By default they win: in match-list mode they are recorded so that connect()/listen() skip
+ * them (in socket() mode our calls came first anyway). With HB_FORCE=1 a call on a managed
+ * socket is replaced by the policy's value, and the real call's result is returned.
+ */
+#include <errno.h>
+
+#include "hb/log.h"
+#include "shim.h"
+
+HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
+{
+	_Atomic uint8_t *slot;
+	unsigned int st, bits;
+	int ret, val, saved;
+
+	if (hb_busy)
+		return real_setsockopt(fd, level, optname, optval, optlen);
+	hb_shim_ensure();
+	if (hb_cfg.noop || !hb_cfg.track || hb_sockopt_value(level, optname) < 0 ||
+	    !(slot = hb_fd_slot(fd)))
+		return real_setsockopt(fd, level, optname, optval, optlen);
+
+	st = atomic_load_explicit(slot, memory_order_relaxed);
+	if (hb_shim_force_value(&hb_cfg.pol, &hb_cfg.sys, st, level, optname, optval, optlen,
+				&val)) {
+		ret = real_setsockopt(fd, level, optname, &val, sizeof(val));
+		if (hb_log_enabled(HB_LOG_DEBUG)) {
+			saved = errno;
+			hb_busy = 1;
+			hb_log(HB_LOG_DEBUG, "fd %d: HB_FORCE: %s %d instead of the application's "
+			       "value (%s)", fd, hb_value_name(hb_sockopt_value(level, optname)),
+			       val, ret == 0 ? "ok" : "failed");
+			hb_busy = 0;
+			errno = saved;
+		}
+		return ret;
+	}
+	ret = real_setsockopt(fd, level, optname, optval, optlen);
+	if (ret == 0 && (bits = hb_shim_record(st, level, optname)))
+		atomic_fetch_or_explicit(slot, (uint8_t)bits, memory_order_relaxed);
+	return ret;
+}
