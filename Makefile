@@ -125,8 +125,9 @@ WRAPPED		:=
 LDFLAGS_WRAP	:= $(foreach f,$(WRAPPED),-Wl,--wrap=$(f))
 
 $(O)/obj/tests/unit/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -fno-lto
-$(O)/tests/unit/test_shim%: $(SHIM_CORE_OBJS)
-$(O)/tests/unit/test_cli%: $(CLI_CORE_OBJS)
+# An explicit (not pattern) rule: a recipe-less pattern rule would add no prerequisite.
+$(filter $(O)/tests/unit/test_shim%,$(UNIT_BINS)): $(SHIM_CORE_OBJS)
+$(filter $(O)/tests/unit/test_cli%,$(UNIT_BINS)): $(CLI_CORE_OBJS)
 $(O)/tests/unit/test_cli%: ALL_LDFLAGS += $(LIBBPF_LIBS) $(LIBMNL_LIBS)
 $(O)/obj/tests/unit/test_cli%.o: ALL_CFLAGS += $(LIBMNL_CFLAGS) -I$(O)/gen
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(MOCK_OBJS) $(LIBHB) | $(O)/tests/unit
@@ -170,6 +171,12 @@ check: deps
 
 bench: all $(BENCH_BIN) $(HELPER_BINS)
 	$(Q)$(TEST_ENV) scripts/bench.sh
+	$(Q)if [ -x scripts/bench-hbctl.sh ]; then $(TEST_ENV) scripts/bench-hbctl.sh; fi
+
+# hbctl (both back ends) against ss at 20k and 100k sockets
+.PHONY: bench-hbctl
+bench-hbctl: all $(HELPER_BINS)
+	$(Q)$(TEST_ENV) scripts/bench-hbctl.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -190,9 +197,11 @@ fuzz: $(FUZZ_BINS)
 			tests/fuzz/corpus || exit 1; done; fi
 
 # ---- ThreadSanitizer build of the shim and the thread stress helper --------------------------
+# Only the shim and the helper: the TSan runtime lives in the (instrumented) executable, so
+# the shim is linked with its __tsan_* references left undefined (-z undefs overrides -z defs).
 tsan:
-	$(Q)$(MAKE) --no-print-directory O=$(O)/tsan CC=$(CLANG) SAN=thread CFLAGS='-O1 -g' all \
-		$(O)/tsan/tests/helpers/threads
+	$(Q)$(MAKE) --no-print-directory O=$(O)/tsan CC=$(CLANG) SAN=thread CFLAGS='-O1 -g' \
+		LDFLAGS='-Wl,-z,undefs' $(O)/tsan/libhbshim.so $(O)/tsan/tests/helpers/threads
 	$(Q)O=$(O)/tsan HB_SAN=thread tests/integ/_tsan.sh
 
 # ---- install ---------------------------------------------------------------------------------

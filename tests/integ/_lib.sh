@@ -64,11 +64,12 @@ in_ns() { local n=$1; shift; nsenter --net="/run/netns/$n" "$@"; }
 # The LD_PRELOAD value for the shim; with SAN=address the ASan runtime must come first.
 hb_preload() {
 	local p=$SHIM s
-	case ${HB_SAN:-} in
-	*address*) s=$(${CC:-cc} -print-file-name=libasan.so); p=$s:$p ;;
-	esac
+	# prepended in reverse: libasan must end up first in the list
 	case ${HB_SAN:-} in
 	*undefined*) s=$(${CC:-cc} -print-file-name=libubsan.so); p=$s:$p ;;
+	esac
+	case ${HB_SAN:-} in
+	*address*) s=$(${CC:-cc} -print-file-name=libasan.so); p=$s:$p ;;
 	esac
 	echo "$p"
 }
