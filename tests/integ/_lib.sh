@@ -37,7 +37,9 @@ _cleanup() {
 	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1; done
 	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for p in "${_netns[@]}"; do ip netns del "$p" 2>/dev/null; done
+	for p in "${_netns[@]}" $(cat "$HB_TMP/netns" 2>/dev/null); do
+		ip netns del "$p" 2>/dev/null
+	done
 	rm -rf "$HB_TMP"
 	if [ "$_tap_fail" -gt 0 ] && [ "$rc" -eq 0 ]; then rc=1; fi
 	echo "1..$_tap_n"
@@ -53,7 +55,9 @@ bg_pid() { _pids+=("$1"); }
 netns_new() {
 	local n=$HB_TEST_ID-$1
 	ip netns add "$n" || return 1
+	# recorded in a file too: NS=$(netns_new x) runs in a subshell, whose array is lost
 	_netns+=("$n")
+	echo "$n" >>"$HB_TMP/netns"
 	ip -n "$n" link set lo up
 	echo "$n"
 }
