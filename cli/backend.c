@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Choosing and calling a back end (BPF iterators or sock_diag), entering --netns, and the
+ * notes about missing privileges. The commands call hb_fetch_sockets() and never see which
+ * back end did the work except through -v.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "hb/policy.h"
+
+int hb_backend_parse(const char *s, enum hb_backend_choice *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = HB_BACKEND_AUTO;
+	else if (strcmp(s, "bpf") == 0)
+		*out = HB_BACKEND_BPF;
+	else if (strcmp(s, "diag") == 0 || strcmp(s, "sock_diag") == 0)
+		*out = HB_BACKEND_DIAG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int hb_netns_enter(const char *spec, char *path, size_t pathlen)
+{
+	const char *p;
+	int fd, rc = 0;
+
+	for (p = spec; *p >= '0' && *p <= '9'; p++)
+		;
+	if (!*spec)
+		return -EINVAL;
+	if (!*p)
+		snprintf(path, pathlen, "/proc/%s/ns/net", spec);
+	else if (strchr(spec, '/'))
+		snprintf(path, pathlen, "%s", spec);
+	else
+		snprintf(path, pathlen, "/run/netns/%s", spec);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+bool hb_want_color(FILE *f)
+{
+	const char *term = getenv("TERM");
+
+	/* NO_COLOR (no-color.org): set at all means no colour here */
+	if (getenv("NO_COLOR"))
+		return false;
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(f));
+}
+
+static const char *bpf_hint(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -EACCES:
+		return " (needs CAP_BPF and CAP_PERFMON, or root; sock_diag still works: "
+		       "--backend diag)";
+	case -EOPNOTSUPP:
+	case -ENOSYS:
+	case -ENOENT:
+		return " (kernel or build without BPF iterator support; use --backend diag)";
+	default:
+		return "";
+	}
+}
+
+int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
+{
+	enum hb_backend_choice c = HB_BACKEND_AUTO;
+	const char *env = getenv("HB_BACKEND");
+	const char *why = "--backend";
+	int rc;
+
+	if (o->backend_given) {
+		c = o->backend;
+	} else if (env && *env) {
+		if (hb_backend_parse(env, &c)) {
+			hb_usage_err(o, "HB_BACKEND: unknown back end '%.40s' (bpf, diag, auto)", env);
+			return -HB_EXIT_USAGE;
+		}
+		why = "HB_BACKEND";
+	}
+	if (need_diag) {
+		if (c == HB_BACKEND_BPF) {
+			hb_usage_err(o, "--dump-raw and HB_DIAG_FILE need the sock_diag back end, "
+				     "not bpf");
+			return -HB_EXIT_USAGE;
+		}
+		hb_verbose(o, "back end: sock_diag (recording or replaying a netlink dump)");
+		return HB_BACKEND_DIAG;
+	}
+	switch (c) {
+	case HB_BACKEND_DIAG:
+		hb_verbose(o, "back end: sock_diag (chosen by %s)", why);
+		return HB_BACKEND_DIAG;
+	case HB_BACKEND_BPF:
+		rc = hb_iter_probe();
+		if (rc) {
+			hb_err(o, "bpf back end: %s%s", strerror(-rc), bpf_hint(rc));
+			return -HB_EXIT_RUNTIME;
+		}
+		hb_verbose(o, "back end: bpf-iter (chosen by %s)", why);
+		return HB_BACKEND_BPF;
+	default:
+		rc = hb_iter_probe();
+		if (!rc) {
+			hb_verbose(o, "back end: bpf-iter (auto: BPF iterators available)");
+			return HB_BACKEND_BPF;
+		}
+		hb_verbose(o, "back end: sock_diag (auto: BPF iterators unavailable: %s)",
+			   strerror(-rc));
+		return HB_BACKEND_DIAG;
+	}
+}
+
+static void privilege_notes(struct hb_cli_opts *o, const struct hb_sock_list *l,
+			    const struct hb_owner_stats *ost, const struct hb_cfg_stats *cst,
+			    bool owners)
+{
+	size_t i, no_owner = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].inode && !l->v[i].n_owners)
+			no_owner++;
+	if (owners && ost->procs_denied && no_owner)
+		hb_err(o, "note: the fds of %u process%s are unreadable (needs CAP_SYS_PTRACE or "
+		       "root): %zu socket%s show no owner and '?' settings; states, addresses, "
+		       "timers and ages are complete", ost->procs_denied,
+		       ost->procs_denied == 1 ? "" : "es", no_owner, no_owner == 1 ? "" : "s");
+	if (cst->denied)
+		hb_err(o, "note: keepalive settings of %u socket(s) are unreadable (pidfd_getfd "
+		       "needs ptrace access: the same user or CAP_SYS_PTRACE): shown as ? / null",
+		       cst->denied);
+}
+
+int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_list *l)
+{
+	const char *replay = getenv("HB_DIAG_FILE");
+	struct hb_owner_stats ost = { 0 };
+	struct hb_cfg_stats cst = { 0 };
+	struct hb_sysctl sys;
+	FILE *raw = NULL;
+	int b, rc;
+
+	if (replay && !*replay)
+		replay = NULL;
+	b = hb_backend_resolve(o, replay || fx->dump_raw);
+	if (b < 0)
+		return -b;
+	fx->used_bpf = false;
+	if (replay) {
+		hb_sysctl_default(&sys);
+		l->sysctl = (struct hb_sysctl_view){ sys.idle_s, sys.intvl_s, sys.cnt };
+		l->backend = "sock_diag (replay)";
+		rc = hb_diag_replay(replay, l);
+		if (rc) {
+			hb_err(o, "HB_DIAG_FILE %s: %s", replay,
+			       rc == -EBADMSG ? "not a netlink sock_diag dump" : strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+		hb_verbose(o, "replayed %zu sockets from %s (owners and settings unknown)", l->n,
+			   replay);
+		return HB_EXIT_OK;
+	}
+	if (hb_sysctl_read(&sys, "/proc"))
+		hb_sysctl_default(&sys);
+	l->sysctl = (struct hb_sysctl_view){ sys.idle_s, sys.intvl_s, sys.cnt };
+	if (b == HB_BACKEND_BPF) {
+		struct hb_list_opts lo = { .owners = fx->owners, .config = fx->config };
+
+		l->backend = "bpf-iter";
+		rc = hb_iter_list(l, &lo);
+		if (!rc) {
+			fx->used_bpf = true;
+			return HB_EXIT_OK;
+		}
+		hb_sock_list_free(l);
+		if (o->backend_given || getenv("HB_BACKEND")) {
+			hb_err(o, "bpf iterator: %s", strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+		hb_verbose(o, "bpf iterator failed (%s): falling back to sock_diag", strerror(-rc));
+	}
+	l->backend = "sock_diag";
+	if (fx->dump_raw) {
+		raw = fopen(fx->dump_raw, "wb");
+		if (!raw) {
+			hb_err(o, "--dump-raw %s: %s", fx->dump_raw, strerror(errno));
+			return HB_EXIT_RUNTIME;
+		}
+	}
+	rc = hb_diag_dump(l, raw);
+	if (raw && fclose(raw) && !rc)
+		rc = -errno;
+	if (rc) {
+		if (rc == -EINTR)
+			hb_err(o, "sock_diag dump: the socket tables kept changing (dump interrupted "
+			       "repeatedly)");
+		else
+			hb_err(o, "sock_diag dump: %s", strerror(-rc));
+		return HB_EXIT_RUNTIME;
+	}
+	if (fx->owners || fx->config) {
+		rc = hb_owners_fill(l, "/proc", &ost);
+		if (rc) {
+			hb_err(o, "reading /proc: %s", strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+	}
+	if (fx->config) {
+		rc = hb_pidfd_fill_config(l, &cst);
+		if (rc) {
+			hb_err(o, "reading keepalive settings: %s", strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+	}
+	if (!fx->quiet)
+		privilege_notes(o, l, &ost, &cst, fx->owners || fx->config);
+	fx->quiet = true;
+	hb_verbose(o, "%zu sockets; sysctl keepalive %d/%d/%d", l->n, sys.idle_s, sys.intvl_s,
+		   sys.cnt);
+	return HB_EXIT_OK;
+}
+
+int hb_cli_enter_netns(struct hb_cli_opts *o)
+{
+	char path[512];
+	int rc;
+
+	if (!o->netns)
+		return HB_EXIT_OK;
+	rc = hb_netns_enter(o->netns, path, sizeof(path));
+	if (rc == -EPERM || rc == -EACCES)
+		hb_err(o, "--netns %s: %s: %s (needs CAP_SYS_ADMIN; without it, run hbctl inside "
+		       "the namespace, e.g. with nsenter --net=%s)", o->netns, path, strerror(-rc),
+		       path);
+	else if (rc)
+		hb_err(o, "--netns %s: %s: %s", o->netns, path, strerror(-rc));
+	else
+		hb_verbose(o, "entered network namespace %s", path);
+	return rc ? HB_EXIT_RUNTIME : HB_EXIT_OK;
+}
+
+int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv)
+{
+	if (c == ':')
+		return hb_usage_err(o, "option '%s' needs a value", argv[optind - 1]);
+	return hb_usage_err(o, "unknown option '%s' (see hbctl %s --help)", argv[optind - 1],
+			    o->cmd ? o->cmd : "");
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * hbctl internals shared by the cli/ files: global options, the per-command entry points,
+ * filters, formatting and printing. Each stage of a command's pipeline (fetch -> parse ->
+ * filter -> print) lives in its own file; only cmd_*.c tie them together.
+ */
+#ifndef HB_CLI_H
+#define HB_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "hb/backend.h"
+#include "hb/sock.h"
+
+/* Exit codes (DESIGN.md, hbctl contract). */
+#define HB_EXIT_OK		0
+#define HB_EXIT_RUNTIME		1
+#define HB_EXIT_USAGE		2
+#define HB_EXIT_NOMATCH		3
+
+/* TCP states, linux/tcp.h numbering (user-space headers lack TCP_NEW_SYN_RECV). */
+enum hb_tcp_state {
+	HB_TCP_ESTABLISHED = 1, HB_TCP_SYN_SENT, HB_TCP_SYN_RECV, HB_TCP_FIN_WAIT1,
+	HB_TCP_FIN_WAIT2, HB_TCP_TIME_WAIT, HB_TCP_CLOSE, HB_TCP_CLOSE_WAIT, HB_TCP_LAST_ACK,
+	HB_TCP_LISTEN, HB_TCP_CLOSING, HB_TCP_NEW_SYN_RECV, HB_TCP_MAX_STATES,
+};
+
+enum hb_backend_choice {
+	HB_BACKEND_AUTO,
+	HB_BACKEND_BPF,
+	HB_BACKEND_DIAG,
+};
+
+/* Global options, parsed before the command and again by each command (so that both
+ * `hbctl -j ls` and `hbctl ls -j` work). One instance lives in main(); no file-scope flags. */
+struct hb_cli_opts {
+	bool json;
+	int verbose;
+	const char *netns;		/* --netns NAME|PATH|PID */
+	enum hb_backend_choice backend;
+	bool backend_given;		/* --backend (beats HB_BACKEND) */
+	const char *cmd;		/* command name, for messages */
+};
+
+/* Long options every command accepts too; values >= HB_OPT_GLOBAL. */
+enum {
+	HB_OPT_GLOBAL = 0x1000,
+	HB_OPT_NETNS,
+	HB_OPT_BACKEND,
+	HB_OPT_HELP,
+};
+#define HB_GLOBAL_LONGOPTS \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "netns", required_argument, NULL, HB_OPT_NETNS }, \
+	{ "backend", required_argument, NULL, HB_OPT_BACKEND }, \
+	{ "help", no_argument, NULL, HB_OPT_HELP }
+
+/* Handles one of the global options (c from getopt_long). Returns 1 if c was one, 0 if not,
+ * -1 after printing a usage error. */
+int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg);
+
+/* Messages: "hbctl: CMD: text" on stderr. */
+void hb_err(const struct hb_cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error: the message, then "try 'hbctl CMD --help'". Returns HB_EXIT_USAGE. */
+int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* -v output on stderr. */
+void hb_verbose(const struct hb_cli_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int cmd_ls(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_set(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_run(int argc, char **argv, struct hb_cli_opts *o);
+
+/* ---- filter.c ---- */
+
+#define HB_FILTER_MAX 16	/* values of one repeatable filter option (OR-ed) */
+
+struct hb_filter {
+	unsigned int n_pid, n_comm, n_port, n_sport, n_dport;
+	int pid[HB_FILTER_MAX];
+	char comm[HB_FILTER_MAX][16];
+	uint16_t port[HB_FILTER_MAX], sport[HB_FILTER_MAX], dport[HB_FILTER_MAX];
+	uint32_t states;		/* bit (1 << TCP_*) per state; 0: every state */
+	int keepalive;			/* -1 any, 0 off, 1 on */
+	long long idle_over_ms;		/* -1: no --idle-over */
+	bool active;			/* any filter option was given */
+};
+
+enum {
+	HB_OPT_FILTER = 0x2000,
+	HB_OPT_PID,
+	HB_OPT_COMM,
+	HB_OPT_PORT,
+	HB_OPT_SPORT,
+	HB_OPT_DPORT,
+	HB_OPT_STATE,
+	HB_OPT_KEEPALIVE,
+	HB_OPT_IDLE_OVER,
+};
+#define HB_FILTER_LONGOPTS \
+	{ "pid", required_argument, NULL, HB_OPT_PID }, \
+	{ "comm", required_argument, NULL, HB_OPT_COMM }, \
+	{ "port", required_argument, NULL, HB_OPT_PORT }, \
+	{ "sport", required_argument, NULL, HB_OPT_SPORT }, \
+	{ "dport", required_argument, NULL, HB_OPT_DPORT }, \
+	{ "state", required_argument, NULL, HB_OPT_STATE }, \
+	{ "keepalive", required_argument, NULL, HB_OPT_KEEPALIVE }, \
+	{ "idle-over", required_argument, NULL, HB_OPT_IDLE_OVER }
+
+void hb_filter_init(struct hb_filter *f);
+/* Handles one filter option. Returns 1 if c was one, 0 if not, -EINVAL/-ERANGE/-E2BIG with a
+ * message in err for a bad value. */
+int hb_filter_opt(struct hb_filter *f, int c, const char *arg, char *err, size_t errlen);
+/* Whether the filter needs owners (--pid, --comm). */
+bool hb_filter_needs_owners(const struct hb_filter *f);
+bool hb_filter_match(const struct hb_filter *f, const struct hb_sock *s);
+/* Keeps only the matching records of l (in order, freeing the others' owners).
+ * Returns the number kept. */
+size_t hb_filter_apply(const struct hb_filter *f, struct hb_sock_list *l);
+/* "established", "listen", ... (ss names); "unknown" for anything else. */
+const char *hb_state_name(unsigned int state);
+/* Parses a state name or group (connected, synchronized, all) into a TCP_* bit mask.
+ * Returns 0 or -EINVAL. */
+int hb_state_parse(const char *name, uint32_t *mask);
+
+/* ---- format.c ---- */
+
+/* Human duration: "350ms", "4.2s", "42s", "5m3s", "1h59m", "3d4h"; "?" for a negative value
+ * (HB_UNKNOWN). Returns buf. */
+char *hb_fmt_duration(char *buf, size_t len, long long ms);
+/* "10.0.0.1:5432", "[::1]:443"; with star, port 0 prints as "*" (listeners' peers).
+ * Returns buf. */
+char *hb_fmt_addr(char *buf, size_t len, int family, const uint8_t addr[16], unsigned int port,
+		  bool star);
+/* Writes s as a JSON string (quotes included): control characters and bytes that are not
+ * valid UTF-8 are escaped, so that the output always parses. */
+void hb_json_str(FILE *f, const char *s, size_t maxlen);
+
+/* ---- print.c ---- */
+
+struct hb_print_opts {
+	bool json;
+	bool owners;			/* -p */
+	bool color;			/* tty and no NO_COLOR */
+	long long nat_timeout_ms;	/* -1: no --nat-timeout */
+};
+
+/* at-risk verdict for a NAT/firewall idle timeout (print.c documents the rule):
+ * 1 at risk, 0 safe, -1 unknown (configuration unreadable). */
+int hb_at_risk(const struct hb_sock *s, long long nat_timeout_ms);
+/* Whether the state carries a connection through a middlebox (counted by --nat-timeout). */
+bool hb_state_connected(unsigned int state);
+void hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
+void hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
+/* "12 of 340 connections at risk for a 350 s NAT timeout" (+ unknown and already idle). */
+void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_timeout_ms);
+/* One socket, for set's messages: "10.0.0.1:40000 -> 10.0.0.2:5432 (inode 1234)". */
+char *hb_fmt_sock(char *buf, size_t len, const struct hb_sock *s);
+
+/* ---- diag.c ---- */
+
+/* Parses a stream of netlink messages (one or more sock_diag dump replies, as received or
+ * as --dump-raw wrote them) and appends one record per socket. Returns 0 or -errno (a
+ * negative NLMSG_ERROR / NLMSG_DONE status, -EINTR for NLM_F_DUMP_INTR, -EBADMSG for
+ * malformed data). */
+int hb_diag_parse(const void *buf, size_t len, struct hb_sock_list *out);
+/* Dumps AF_INET and AF_INET6 TCP sockets of the current network namespace; raw, if not
+ * NULL, receives the reply bytes (--dump-raw). Returns 0 or -errno. */
+int hb_diag_dump(struct hb_sock_list *out, FILE *raw);
+/* Replays a file --dump-raw wrote. Returns 0 or -errno. */
+int hb_diag_replay(const char *path, struct hb_sock_list *out);
+/* The timer kind for inet_diag's idiag_timer. */
+enum hb_timer_kind hb_diag_timer_kind(unsigned int idiag_timer);
+
+/* ---- owners.c ---- */
+
+struct hb_owner_stats {
+	unsigned int procs_denied;	/* /proc/PID/fd we could not read (EACCES/EPERM) */
+};
+/* Fills the owners of l's sockets by scanning procroot ("/proc")/PID/fd. Linear in the
+ * number of sockets plus the number of fds. Returns 0 or -errno. */
+int hb_owners_fill(struct hb_sock_list *l, const char *procroot, struct hb_owner_stats *st);
+
+/* ---- pidfd.c ---- */
+
+struct hb_cfg_stats {
+	unsigned int denied;		/* sockets whose owners would not let us in */
+};
+/* Reads keepalive configuration through pidfd_getfd + getsockopt for sockets with owners;
+ * sources compare against l->sysctl. Returns 0 or -errno. */
+int hb_pidfd_fill_config(struct hb_sock_list *l, struct hb_cfg_stats *st);
+/* Decides the source of a value read with getsockopt (which returns the sysctl when the
+ * socket field is 0). */
+enum hb_cfg_source hb_cfg_guess_source(int value, int sysctl_value);
+
+/* ---- backend.c ---- */
+
+/* Enters the network namespace NAME (/run/netns/NAME), PATH, or PID (/proc/PID/ns/net).
+ * Returns 0 or -errno; what names the file it tried in path. */
+int hb_netns_enter(const char *spec, char *path, size_t pathlen);
+/* Parses bpf|diag|auto. Returns 0 or -EINVAL. */
+int hb_backend_parse(const char *s, enum hb_backend_choice *out);
+
+struct hb_fetch {
+	bool owners;			/* fill owners */
+	bool config;			/* fill keepalive configuration */
+	const char *dump_raw;		/* --dump-raw FILE */
+	bool quiet;			/* privilege notes already printed (--watch) */
+	bool used_bpf;			/* out: which back end listed */
+};
+/* Lists sockets with the chosen back end (HB_DIAG_FILE replays). Prints its own one-line
+ * error; returns an exit code. */
+int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_list *l);
+/* Resolves --backend / HB_BACKEND / auto into BPF or diag, once; prints -v reasons.
+ * Returns HB_BACKEND_BPF or HB_BACKEND_DIAG, or -1 after printing an error. */
+int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag);
+
+/* Enters --netns if given (once, before any listing). Returns an exit code. */
+int hb_cli_enter_netns(struct hb_cli_opts *o);
+/* The one-line usage error for getopt_long's ':' (missing value) or '?' (unknown option).
+ * Returns HB_EXIT_USAGE. */
+int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv);
+
+/* Whether colour is wanted on f (a tty and NO_COLOR unset or empty). */
+bool hb_want_color(FILE *f);
+
+#endif /* HB_CLI_H */

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* hbctl ls: fetch -> filter -> print, optionally again every --watch interval. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli.h"
+#include "hb/policy.h"
+
+enum {
+	OPT_NAT = 0x3000,
+	OPT_WATCH,
+	OPT_DUMP_RAW,
+};
+
+static void ls_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hbctl ls [FILTER] [-p] [-j] [--nat-timeout DUR] [--watch DUR] [-v]\n"
+		"\n"
+		"List TCP sockets (every state, like ss -ta) with their keepalive settings,\n"
+		"pending timer and idle time. Values in parentheses come from the namespace's\n"
+		"sysctl, not the socket; ? is a value the caller's privileges cannot read.\n"
+		"\n"
+		"  -p, --processes         show owners (pid/comm/fd)\n"
+		"  -j, --json              one JSON array\n"
+		"  --nat-timeout DUR       mark connections a middlebox with that idle timeout\n"
+		"                          would drop, and print a summary line\n"
+		"  --watch DUR             list again every DUR until interrupted\n"
+		"  --dump-raw FILE         also write the raw netlink reply to FILE\n"
+		"                          (replay it with HB_DIAG_FILE=FILE)\n"
+		"  --netns NAME|PATH|PID   --backend bpf|diag|auto   -v\n"
+		"\n"
+		"FILTER (values of one option are OR-ed, different options AND-ed):\n"
+		"  --pid PID  --comm NAME  --port N  --sport N  --dport N\n"
+		"  --state S[,S...]  (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2,\n"
+		"                     time-wait, closed, close-wait, last-ack, listen, closing,\n"
+		"                     connected, synchronized, all)\n"
+		"  --keepalive on|off  --idle-over DUR\n"
+		"\n"
+		"DUR: 90 (seconds), 500ms, 90s, 5m, 1h. Exit 3 when a FILTER matched nothing.\n");
+}
+
+static int sleep_ms(long long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		HB_FILTER_LONGOPTS,
+		{ "processes", no_argument, NULL, 'p' },
+		{ "nat-timeout", required_argument, NULL, OPT_NAT },
+		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ "dump-raw", required_argument, NULL, OPT_DUMP_RAW },
+		{ 0 }
+	};
+	struct hb_filter flt;
+	struct hb_fetch fx = { .config = true };
+	struct hb_print_opts po = { .nat_timeout_ms = -1 };
+	long long watch_ms = -1;
+	char err[HB_ERR_LEN];
+	int c, rc, n_iter;
+
+	hb_filter_init(&flt);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jvpn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		rc = hb_filter_opt(&flt, c, optarg, err, sizeof(err));
+		if (rc < 0)
+			return hb_usage_err(o, "%s", err);
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case 'p':
+			po.owners = true;
+			break;
+		case OPT_NAT:
+			rc = hb_parse_duration_ms(optarg, &po.nat_timeout_ms, err, sizeof(err));
+			if (!rc && po.nat_timeout_ms <= 0)
+				return hb_usage_err(o, "--nat-timeout: must be more than 0");
+			if (rc)
+				return hb_usage_err(o, "--nat-timeout: %s", err);
+			break;
+		case OPT_WATCH:
+			rc = hb_parse_duration_ms(optarg, &watch_ms, err, sizeof(err));
+			if (rc)
+				return hb_usage_err(o, "--watch: %s", err);
+			if (watch_ms < 100)
+				return hb_usage_err(o, "--watch: at least 100ms");
+			break;
+		case OPT_DUMP_RAW:
+			fx.dump_raw = optarg;
+			break;
+		case 'h':
+		case HB_OPT_HELP:
+			ls_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl ls --help)",
+				    argv[optind]);
+	if (fx.dump_raw && watch_ms >= 0)
+		return hb_usage_err(o, "--dump-raw and --watch do not go together");
+	fx.owners = po.owners || hb_filter_needs_owners(&flt);
+	po.json = o->json;
+	po.color = !po.json && hb_want_color(stdout);
+	rc = hb_cli_enter_netns(o);
+	if (rc)
+		return rc;
+
+	for (n_iter = 0;; n_iter++) {
+		struct hb_sock_list l = { 0 };
+
+		rc = hb_fetch_sockets(o, &fx, &l);
+		if (rc) {
+			hb_sock_list_free(&l);
+			return rc;
+		}
+		hb_filter_apply(&flt, &l);
+		if (watch_ms >= 0 && !po.json) {
+			time_t now = time(NULL);
+			char ts[32], d[32];
+
+			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
+			if (po.color)
+				fputs("\033[H\033[2J", stdout);
+			else if (n_iter)
+				fputc('\n', stdout);
+			printf("Every %s: hbctl ls   %s\n\n",
+			       hb_fmt_duration(d, sizeof(d), watch_ms), ts);
+		}
+		if (po.json)
+			hb_print_json(stdout, &l, &po);
+		else
+			hb_print_table(stdout, &l, &po);
+		if (po.nat_timeout_ms >= 0) {
+			/* stdout stays one JSON document with -j */
+			if (!po.json)
+				fputc('\n', stdout);
+			hb_print_risk_summary(po.json ? stderr : stdout, &l, po.nat_timeout_ms);
+		}
+		fflush(stdout);
+		if (watch_ms < 0) {
+			rc = flt.active && l.n == 0 ? HB_EXIT_NOMATCH : HB_EXIT_OK;
+			hb_sock_list_free(&l);
+			if (ferror(stdout)) {
+				hb_err(o, "writing output: %s", strerror(errno));
+				return HB_EXIT_RUNTIME;
+			}
+			return rc;
+		}
+		hb_sock_list_free(&l);
+		if (ferror(stdout))
+			return HB_EXIT_RUNTIME;
+		sleep_ms(watch_ms);
+	}
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * hbctl set: list -> filter -> apply through the back end that listed (BPF iterator by
+ * cookie, or pidfd_getfd + setsockopt in each owner). No process is stopped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "hb/policy.h"
+
+enum {
+	OPT_ALL = 0x3000,
+	OPT_ON,
+	OPT_OFF,
+	OPT_IDLE,
+	OPT_INTVL,
+	OPT_CNT,
+	OPT_UTO,
+	OPT_DRY,
+};
+
+static void set_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hbctl set [FILTER] [--all] [--on|--off] [--idle DUR] [--intvl DUR]\n"
+		"                 [--cnt N] [--user-timeout DUR] [--dry-run] [-j] [-v]\n"
+		"\n"
+		"Change the keepalive settings of live sockets of any process, without stopping\n"
+		"it. --idle, --intvl and --cnt imply --on unless --off is given. Time-wait,\n"
+		"request and orphaned sockets (no owning file) are skipped.\n"
+		"\n"
+		"  --all                   every socket (a FILTER or --all is required)\n"
+		"  --on, --off             SO_KEEPALIVE\n"
+		"  --idle DUR              TCP_KEEPIDLE (1s..32767s)\n"
+		"  --intvl DUR             TCP_KEEPINTVL (1s..32767s)\n"
+		"  --cnt N                 TCP_KEEPCNT (1..127)\n"
+		"  --user-timeout DUR      TCP_USER_TIMEOUT (0 = kernel default)\n"
+		"  --dry-run               show what would change (old -> new), change nothing\n"
+		"  -j, --json  --netns NAME|PATH|PID  --backend bpf|diag|auto  -v\n"
+		"\n"
+		"FILTER: --pid PID --comm NAME --port N --sport N --dport N --state S\n"
+		"        --keepalive on|off --idle-over DUR (see hbctl ls --help)\n"
+		"\n"
+		"Exit status: 0 all changed, 1 some failed, 2 usage, 3 nothing matched.\n");
+}
+
+static const struct hb_owner *first_owner(const struct hb_sock *s)
+{
+	return s->n_owners ? &s->owner[0] : NULL;
+}
+
+static void fmt_int(char *buf, size_t len, int v, bool secs)
+{
+	if (v < 0)
+		snprintf(buf, len, "?");
+	else if (secs)
+		snprintf(buf, len, "%ds", v);
+	else
+		snprintf(buf, len, "%d", v);
+}
+
+/* "keepidle 7200s -> 30s, keepalive off -> on" */
+static void describe_change(char *buf, size_t len, const struct hb_sock *s,
+			    const struct hb_set_values *v)
+{
+	char a[16];
+	size_t off = 0;
+
+#define ADD(...) (off += (size_t)snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__))
+	buf[0] = 0;
+	if (v->mask & HB_BIT(HB_V_KEEPALIVE))
+		ADD("%skeepalive %s -> %s", off ? ", " : "",
+		    s->keepalive < 0 ? "?" : s->keepalive ? "on" : "off", v->keepalive ? "on" : "off");
+	if (v->mask & HB_BIT(HB_V_IDLE)) {
+		fmt_int(a, sizeof(a), s->keepidle_s, true);
+		ADD("%skeepidle %s -> %ds", off ? ", " : "", a, v->idle_s);
+	}
+	if (v->mask & HB_BIT(HB_V_INTVL)) {
+		fmt_int(a, sizeof(a), s->keepintvl_s, true);
+		ADD("%skeepintvl %s -> %ds", off ? ", " : "", a, v->intvl_s);
+	}
+	if (v->mask & HB_BIT(HB_V_CNT)) {
+		fmt_int(a, sizeof(a), s->keepcnt, false);
+		ADD("%skeepcnt %s -> %d", off ? ", " : "", a, v->cnt);
+	}
+	if (v->mask & HB_BIT(HB_V_USER_TIMEOUT)) {
+		fmt_int(a, sizeof(a), s->user_timeout_ms, false);
+		ADD("%suser_timeout_ms %s -> %d", off ? ", " : "", a, v->user_timeout_ms);
+	}
+#undef ADD
+}
+
+static void json_sock_head(FILE *f, const struct hb_sock *s)
+{
+	char a[64];
+	const struct hb_owner *ow = first_owner(s);
+
+	fprintf(f, "{\"local\":\"%s\"", hb_fmt_addr(a, sizeof(a), s->family, s->laddr, s->lport,
+						      false));
+	fprintf(f, ",\"peer\":\"%s\"", hb_fmt_addr(a, sizeof(a), s->family, s->raddr, s->rport,
+						     false));
+	fprintf(f, ",\"inode\":%llu", (unsigned long long)s->inode);
+	if (ow) {
+		fprintf(f, ",\"pid\":%d,\"comm\":", ow->pid);
+		hb_json_str(f, ow->comm, sizeof(ow->comm));
+		fprintf(f, ",\"fd\":%d", ow->fd);
+	} else {
+		fputs(",\"pid\":null,\"comm\":null,\"fd\":null", f);
+	}
+}
+
+static void print_dry_run(const struct hb_sock_list *l, const struct hb_set_values *v, bool json)
+{
+	char what[256], sock[160];
+	size_t i;
+
+	if (json)
+		fputs("{\"dry_run\":true,\"matched\":", stdout);
+	if (json)
+		printf("%zu,\"changes\":[", l->n);
+	for (i = 0; i < l->n; i++) {
+		const struct hb_sock *s = &l->v[i];
+		const struct hb_owner *ow = first_owner(s);
+
+		describe_change(what, sizeof(what), s, v);
+		if (json) {
+			fputs(i ? ",\n" : "\n", stdout);
+			json_sock_head(stdout, s);
+			fputs(",\"change\":", stdout);
+			hb_json_str(stdout, what, sizeof(what));
+			fputc('}', stdout);
+			continue;
+		}
+		hb_fmt_sock(sock, sizeof(sock), s);
+		if (ow)
+			printf("would set %s (pid %d %s fd %d): %s\n", sock, ow->pid, ow->comm, ow->fd,
+			       what);
+		else
+			printf("would set %s (no owner found): %s\n", sock, what);
+	}
+	if (json)
+		fputs(l->n ? "\n]}\n" : "]}\n", stdout);
+	else
+		printf("%zu socket%s would change (dry run)\n", l->n, l->n == 1 ? "" : "s");
+}
+
+static const struct hb_sock *by_cookie(const struct hb_sock_list *l, uint64_t cookie)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].cookie == cookie)
+			return &l->v[i];
+	return NULL;
+}
+
+static const char *fail_reason(int err, int pid)
+{
+	if (err == ESRCH && pid == 0)
+		return "no owning process found (needs CAP_SYS_PTRACE to see other users' fds)";
+	if (err == EPERM || err == EACCES)
+		return "Operation not permitted (pidfd_getfd needs the same user or CAP_SYS_PTRACE)";
+	if (err == ESTALE)
+		return "the process closed or replaced the fd meanwhile";
+	return strerror(err);
+}
+
+static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
+		   const struct hb_set_result *res, bool json)
+{
+	char sock[160];
+	size_t i;
+
+	if (json) {
+		printf("{\"matched\":%zu,\"changed\":%zu,\"failed\":[", l->n, res->changed);
+		for (i = 0; i < res->failed; i++) {
+			const struct hb_set_failure *f = &res->fail[i];
+			const struct hb_sock *s = by_cookie(l, f->cookie);
+
+			fputs(i ? ",\n" : "\n", stdout);
+			if (s) {
+				json_sock_head(stdout, s);
+			} else {
+				fputs("{\"local\":null,\"peer\":null,\"inode\":null,\"comm\":null,"
+				      "\"fd\":null", stdout);
+			}
+			printf(",\"failed_pid\":%d,\"error\":", f->pid);
+			hb_json_str(stdout, fail_reason(f->err, f->pid), 200);
+			fputc('}', stdout);
+		}
+		fputs(res->failed ? "\n]}\n" : "]}\n", stdout);
+	} else {
+		printf("changed %zu of %zu socket%s\n", res->changed, l->n, l->n == 1 ? "" : "s");
+	}
+	for (i = 0; i < res->failed; i++) {
+		const struct hb_set_failure *f = &res->fail[i];
+		const struct hb_sock *s = by_cookie(l, f->cookie);
+
+		if (s)
+			hb_fmt_sock(sock, sizeof(sock), s);
+		else
+			snprintf(sock, sizeof(sock), "cookie %llu", (unsigned long long)f->cookie);
+		if (f->pid)
+			hb_err(o, "%s: pid %d: %s", sock, f->pid, fail_reason(f->err, f->pid));
+		else
+			hb_err(o, "%s: %s", sock, fail_reason(f->err, f->pid));
+	}
+}
+
+static int parse_value(struct hb_cli_opts *o, int c, const char *arg, struct hb_set_values *v)
+{
+	char err[HB_ERR_LEN];
+	int rc = 0;
+
+	switch (c) {
+	case OPT_IDLE:
+		rc = hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, &v->idle_s, err, sizeof(err));
+		v->mask |= HB_BIT(HB_V_IDLE);
+		if (rc)
+			return hb_usage_err(o, "--idle: %s", err);
+		break;
+	case OPT_INTVL:
+		rc = hb_parse_secs(arg, HB_INTVL_MIN, HB_INTVL_MAX, &v->intvl_s, err, sizeof(err));
+		v->mask |= HB_BIT(HB_V_INTVL);
+		if (rc)
+			return hb_usage_err(o, "--intvl: %s", err);
+		break;
+	case OPT_CNT:
+		rc = hb_parse_int(arg, HB_CNT_MIN, HB_CNT_MAX, &v->cnt, err, sizeof(err));
+		v->mask |= HB_BIT(HB_V_CNT);
+		if (rc)
+			return hb_usage_err(o, "--cnt: %s", err);
+		break;
+	case OPT_UTO:
+		rc = hb_parse_msecs(arg, 0, HB_UTO_MAX, &v->user_timeout_ms, err, sizeof(err));
+		v->mask |= HB_BIT(HB_V_USER_TIMEOUT);
+		if (rc)
+			return hb_usage_err(o, "--user-timeout: %s", err);
+		break;
+	}
+	return 0;
+}
+
+/* Drops what set cannot act on: sockets no file holds (time-wait, request, orphaned). */
+static size_t keep_settable(struct hb_sock_list *l)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].inode) {
+			l->v[k++] = l->v[i];
+		} else {
+			free(l->v[i].more_owners);
+		}
+	}
+	i = l->n - k;
+	l->n = k;
+	return i;
+}
+
+int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		HB_FILTER_LONGOPTS,
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "on", no_argument, NULL, OPT_ON },
+		{ "off", no_argument, NULL, OPT_OFF },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "intvl", required_argument, NULL, OPT_INTVL },
+		{ "cnt", required_argument, NULL, OPT_CNT },
+		{ "user-timeout", required_argument, NULL, OPT_UTO },
+		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ 0 }
+	};
+	struct hb_set_values v = { 0 };
+	struct hb_set_result res = { 0 };
+	struct hb_fetch fx = { .owners = true, .config = true };
+	struct hb_filter flt;
+	struct hb_sock_list l = { 0 };
+	bool all = false, on = false, off = false, dry = false;
+	char err[HB_ERR_LEN];
+	size_t skipped, i;
+	int c, rc;
+
+	hb_filter_init(&flt);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		rc = hb_filter_opt(&flt, c, optarg, err, sizeof(err));
+		if (rc < 0)
+			return hb_usage_err(o, "%s", err);
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case OPT_ALL: all = true; break;
+		case OPT_ON: on = true; break;
+		case OPT_OFF: off = true; break;
+		case OPT_DRY: dry = true; break;
+		case OPT_IDLE: case OPT_INTVL: case OPT_CNT: case OPT_UTO:
+			if (parse_value(o, c, optarg, &v))
+				return HB_EXIT_USAGE;
+			break;
+		case 'h':
+		case HB_OPT_HELP:
+			set_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl set --help)",
+				    argv[optind]);
+	if (!flt.active && !all)
+		return hb_usage_err(o, "give a FILTER (--pid, --port, ...) or --all");
+	if (on && off)
+		return hb_usage_err(o, "--on and --off exclude each other");
+	if (!on && !off && !v.mask)
+		return hb_usage_err(o, "nothing to set (--on, --off, --idle, --intvl, --cnt, "
+				    "--user-timeout)");
+	/* keepalive settings without keepalive do nothing: --idle & co. imply --on */
+	if (off || on || (v.mask & (HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT)))) {
+		v.mask |= HB_BIT(HB_V_KEEPALIVE);
+		v.keepalive = !off;
+	}
+	rc = hb_cli_enter_netns(o);
+	if (rc)
+		return rc;
+	rc = hb_fetch_sockets(o, &fx, &l);
+	if (rc)
+		goto out;
+	hb_filter_apply(&flt, &l);
+	skipped = keep_settable(&l);
+	if (skipped)
+		hb_verbose(o, "skipped %zu matching sockets no process holds (time-wait, request, "
+			   "orphaned)", skipped);
+	if (!l.n) {
+		if (o->json)
+			puts(dry ? "{\"dry_run\":true,\"matched\":0,\"changes\":[]}"
+				 : "{\"matched\":0,\"changed\":0,\"failed\":[]}");
+		hb_err(o, "no socket matched");
+		rc = HB_EXIT_NOMATCH;
+		goto out;
+	}
+	if (dry) {
+		print_dry_run(&l, &v, o->json);
+		rc = HB_EXIT_OK;
+		goto out;
+	}
+	if (fx.used_bpf) {
+		uint64_t *cookies = calloc(l.n, sizeof(*cookies));
+
+		if (!cookies) {
+			hb_err(o, "%s", strerror(ENOMEM));
+			rc = HB_EXIT_RUNTIME;
+			goto out;
+		}
+		for (i = 0; i < l.n; i++)
+			cookies[i] = l.v[i].cookie;
+		rc = hb_iter_set(cookies, l.n, &v, &res);
+		free(cookies);
+	} else {
+		rc = hb_diag_set(l.v, l.n, &v, &res);
+	}
+	if (rc) {
+		hb_err(o, "%s: %s", fx.used_bpf ? "bpf iterator" : "pidfd", strerror(-rc));
+		rc = HB_EXIT_RUNTIME;
+		goto out;
+	}
+	report(o, &l, &res, o->json);
+	rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
+out:
+	hb_set_result_free(&res);
+	hb_sock_list_free(&l);
+	return rc;
+}

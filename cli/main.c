@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* hbctl: global options and the command table (STYLE.md 6: exact strcmp, never prefixes). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+#ifndef HB_VERSION
+#define HB_VERSION "0.0.0"
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct hb_cli_opts *o);
+	const char *help;
+} cmds[] = {
+	{ "ls", cmd_ls, "list TCP sockets with their keepalive state" },
+	{ "set", cmd_set, "change the keepalive settings of live sockets" },
+	{ "run", cmd_run, "run a program with keepalive turned on (LD_PRELOAD shim)" },
+};
+
+static void usage(FILE *f)
+{
+	unsigned int i;
+
+	fprintf(f,
+		"Usage: hbctl [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+		"\n"
+		"Inspect and fix TCP keepalive on Linux.\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-6s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f,
+		"\n"
+		"Global options (also accepted after the command):\n"
+		"  -j, --json              JSON output\n"
+		"  -v, --verbose           say which back end is used and why (stderr)\n"
+		"  -n, --netns NAME|PATH|PID  work in that network namespace\n"
+		"  --backend bpf|diag|auto socket back end (default: auto, or $HB_BACKEND)\n"
+		"  -h, --help              this help; hbctl COMMAND --help for a command's\n"
+		"  -V, --version           print the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 runtime error, 2 usage error, 3 nothing matched.\n"
+		"See hbctl(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct hb_cli_opts o = { 0 };
+	unsigned int i;
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvhVn:", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(&o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case 'h':
+		case HB_OPT_HELP:
+			usage(stdout);
+			return HB_EXIT_OK;
+		case 'V':
+			printf("hbctl %s\n", HB_VERSION);
+			return HB_EXIT_OK;
+		case ':':
+			return hb_usage_err(&o, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return hb_usage_err(&o, "unknown option '%s' (see hbctl --help)",
+					    argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return HB_EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 < argc) {
+			char *hargv[] = { argv[optind + 1], (char *)"--help", NULL };
+
+			for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+				if (strcmp(argv[optind + 1], cmds[i].name) == 0) {
+					o.cmd = cmds[i].name;
+					optind = 0;
+					return cmds[i].fn(2, hargv, &o);
+				}
+		}
+		usage(stdout);
+		return HB_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[optind], cmds[i].name) == 0) {
+			o.cmd = cmds[i].name;
+			argc -= optind;
+			argv += optind;
+			optind = 0;	/* glibc: full re-initialisation for the command's parse */
+			return cmds[i].fn(argc, argv, &o);
+		}
+	}
+	return hb_usage_err(&o, "unknown command '%.40s' (commands: ls, set, run; see hbctl --help)",
+			    argv[optind]);
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* hbctl's messages (one line each, "hbctl: CMD: ...") and the global options every command
+ * accepts. Outside main.c so that the unit tests, which link everything but main.o, have them. */
+#include <stdarg.h>
+#include <stdio.h>
+#include "cli.h"
+
+void hb_err(const struct hb_cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hbctl: ", stderr);
+	if (o && o->cmd)
+		fprintf(stderr, "%s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hbctl: ", stderr);
+	if (o && o->cmd)
+		fprintf(stderr, "%s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return HB_EXIT_USAGE;
+}
+
+void hb_verbose(const struct hb_cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!o || !o->verbose)
+		return;
+	fputs("hbctl: ", stderr);
+	if (o->cmd)
+		fprintf(stderr, "%s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'j':
+		o->json = true;
+		return 1;
+	case 'v':
+		o->verbose++;
+		return 1;
+	case 'n':
+	case HB_OPT_NETNS:
+		if (!*arg) {
+			hb_usage_err(o, "--netns: empty name");
+			return -1;
+		}
+		o->netns = arg;
+		return 1;
+	case HB_OPT_BACKEND:
+		if (hb_backend_parse(arg, &o->backend)) {
+			hb_usage_err(o, "--backend: unknown back end '%.40s' (bpf, diag, auto)", arg);
+			return -1;
+		}
+		o->backend_given = true;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# hbctl ls while another process opens and closes tens of thousands of connections per
+# second for ~10 s (ka_hold churn, loopback of a private namespace): hbctl never crashes,
+# every JSON output parses and every record and table row is well-formed.
+. "$(dirname "$0")/_lib.sh"
+need_root
+need_cmd python3 nsenter
+HBCTL=$O/hbctl
+KA=$HELPERS/ka_hold
+[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+unset HB_BACKEND HB_DIAG_FILE
+
+ns=$(netns_new churn) || { echo "Bail out! ip netns add failed"; exit 1; }
+on_exit "ip netns del $ns"
+secs=${HB_CHURN_SECS:-10}
+# some steady sockets with owners and settings, so that -p and the config path run too
+nsenter --net="/run/netns/$ns" "$KA" listen 127.0.0.1 9001 >"$HB_TMP/srv" 2>/dev/null & bg_pid $!
+for _ in $(seq 100); do grep -q ready "$HB_TMP/srv" && break; sleep 0.05; done
+nsenter --net="/run/netns/$ns" "$KA" -n 20 -k 1 -i 30 connect 127.0.0.1 9001 >"$HB_TMP/cl" 2>/dev/null & bg_pid $!
+nsenter --net="/run/netns/$ns" "$KA" churn 127.0.0.1 9000 "$secs" >"$HB_TMP/churn" 2>"$HB_TMP/churn.err" &
+churn=$!; bg_pid $churn
+for _ in $(seq 100); do grep -q ready "$HB_TMP/churn" && break; sleep 0.05; done
+
+mkdir -p "$HB_TMP/out"
+runs=0 crashes=0 fails=0
+end=$((SECONDS + secs))
+while [ $SECONDS -lt $end ] && kill -0 $churn 2>/dev/null; do
+	runs=$((runs + 1))
+	case $((runs % 3)) in
+	0) args=(ls -j -p) ;;
+	1) args=(ls -p --nat-timeout 60) ;;
+	2) args=(ls -j --state established,time-wait --nat-timeout 350) ;;
+	esac
+	in_ns "$ns" "$HBCTL" --backend diag "${args[@]}" >"$HB_TMP/out/$runs.$((runs % 3))" 2>"$HB_TMP/out/$runs.err"
+	rc=$?
+	if [ $rc -ge 128 ]; then crashes=$((crashes + 1)); diag "run $runs: ${args[*]}: killed by signal $((rc - 128))"
+	elif [ $rc -ne 0 ]; then fails=$((fails + 1)); diag "run $runs: ${args[*]}: exit $rc: $(head -c 300 "$HB_TMP/out/$runs.err")"
+	fi
+done
+wait $churn
+churned=$(sed -n 's/^churned //p' "$HB_TMP/churn")
+diag "$runs hbctl runs while $churned connections were opened and closed"
+check "the churn ran (more than 1000 connections per second)" test "${churned:-0}" -gt $((secs * 1000))
+check "hbctl ran repeatedly during the churn ($runs runs)" test "$runs" -ge 5
+check_eq "no crash" 0 "$crashes"
+check_eq "every run exited 0" 0 "$fails"
+
+cat >"$HB_TMP/validate.py" <<'PY'
+import glob, json, re, sys
+STATES = {"established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
+          "closed", "close-wait", "last-ack", "listen", "closing"}
+ADDR = re.compile(r"^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\]):\d+$")
+ROW_ADDR = re.compile(r"^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\]):(\d+|\*)$")
+INT_OR_NULL = ("keepidle_s", "keepintvl_s", "keepcnt", "user_timeout_ms", "last_send_ms",
+               "last_recv_ms", "last_ack_ms", "idle_ms")
+bad = []
+def rec_ok(s, owners, nat):
+    if s["state"] not in STATES or not ADDR.match(s["local"]) or not ADDR.match(s["peer"]):
+        return False
+    if not isinstance(s["inode"], int) or s["keepalive"] not in (True, False, None):
+        return False
+    if any(not (s[k] is None or (isinstance(s[k], int) and s[k] >= 0)) for k in INT_OR_NULL):
+        return False
+    if set(s["config_source"]) != {"keepidle", "keepintvl", "keepcnt", "user_timeout"}:
+        return False
+    t = s["timer"]
+    if t is not None and (t["kind"] not in ("keepalive", "retransmit", "probe", "timewait", "other")
+                          or t["expires_ms"] < 0 or t["probes"] < 0):
+        return False
+    if owners and not ("pid" in s and "comm" in s and "fd" in s and isinstance(s["owners"], list)):
+        return False
+    if nat and s["at_risk"] not in (True, False, None):
+        return False
+    return True
+n_json = n_rows = n_recs = 0
+for f in sorted(glob.glob(sys.argv[1] + "/*.[0-2]")):
+    kind = f[-1]
+    text = open(f, encoding="utf-8").read()
+    if kind in "02":
+        n_json += 1
+        try:
+            d = json.loads(text)
+        except ValueError as e:
+            bad.append("%s: JSON: %s" % (f, e)); continue
+        for s in d:
+            n_recs += 1
+            if not rec_ok(s, kind == "0", kind == "2"):
+                bad.append("%s: record %r" % (f, s)); break
+    else:
+        lines = text.splitlines()
+        if not lines or lines[0].split()[:3] != ["STATE", "LOCAL", "PEER"]:
+            bad.append("%s: header" % f); continue
+        for line in lines[1:]:
+            if not line:
+                break                       # the --nat-timeout summary follows
+            c = line.split()
+            n_rows += 1
+            if len(c) < 14 or c[0] not in STATES or not ROW_ADDR.match(c[1]) or not ROW_ADDR.match(c[2]):
+                bad.append("%s: row %r" % (f, line)); break
+        if not re.match(r"^\d+ of \d+ connections? at risk for a 60 s NAT timeout", lines[-1]):
+            bad.append("%s: summary %r" % (f, lines[-1]))
+print("json=%d records=%d rows=%d" % (n_json, n_recs, n_rows))
+for b in bad[:5]:
+    print("BAD " + b[:400])
+sys.exit(1 if bad else 0)
+PY
+res=$(python3 "$HB_TMP/validate.py" "$HB_TMP/out")
+rc=$?
+diag "$res"
+check_eq "every JSON output parses, every record and row is well-formed" 0 $rc
+check "JSON outputs were checked" grep -q "json=[1-9]" <<<"$res"
+check "table rows were checked" grep -q "rows=[1-9]" <<<"$res"
