@@ -206,12 +206,18 @@ tsan:
 
 # ---- install ---------------------------------------------------------------------------------
 MAN7		:= $(wildcard shim/*.7)
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/hb $(DESTDIR)$(MANDIR)/man7
 	install -m 0644 $(O)/libhbshim.so $(DESTDIR)$(LIBDIR)/hb/libhbshim.so
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	$(if $(HBCTL),install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR))
+	$(if $(HBCTL),install -m 0755 $(HBCTL) $(DESTDIR)$(BINDIR)/hbctl)
+	$(if $(HBCTL),install -m 0644 cli/hbctl.8 $(DESTDIR)$(MANDIR)/man8/hbctl.8)
+	$(if $(HBCTL),install -m 0644 cli/hbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/hbctl)
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/hb/libhbshim.so $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(DESTDIR)$(BINDIR)/hbctl $(DESTDIR)$(MANDIR)/man8/hbctl.8 $(DESTDIR)$(BASHCOMPDIR)/hbctl
 	-rmdir $(DESTDIR)$(LIBDIR)/hb
 
 clean:

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * hbctl's BPF iterator back end (backend.h): the loader, the only file that includes
+ * iter.skel.h. libbpf-bootstrap's sequence: __open and __load (once, from the probe), then per
+ * run attach the iterator link, bpf_iter_create(), read() in 1 MiB gulps, and release link
+ * and fd under cleanup:.
+ *
+ * The kernel side (iter.bpf.c) sends raw values; here they become struct hb_sock: jiffies
+ * become milliseconds with the HZ libbpf read from the kernel config, 0 ("the sysctl")
+ * becomes the namespace's sysctl with source HB_CFG_SYSCTL, and owners are joined to sockets
+ * by inode through a hash table (linear time, unlike ss -p).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hb/backend.h"
+#include "hb/iter.h"
+#include "hb/log.h"
+#include "hb/policy.h"
+#include "iter.skel.h"
+
+_Static_assert(sizeof(struct hb_iter_sock) == HB_ITER_SOCK_SIZE, "hb_iter_sock layout");
+_Static_assert(sizeof(struct hb_iter_file) == HB_ITER_FILE_SIZE, "hb_iter_file layout");
+_Static_assert(sizeof(struct hb_iter_set_res) == HB_ITER_SET_RES_SIZE, "hb_iter_set_res layout");
+_Static_assert(sizeof(struct hb_iter_set_cfg) == 24, "hb_iter_set_cfg layout");
+_Static_assert(HB_ITER_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
+	       HB_ITER_SET_IDLE == HB_BIT(HB_V_IDLE) && HB_ITER_SET_INTVL == HB_BIT(HB_V_INTVL) &&
+	       HB_ITER_SET_CNT == HB_BIT(HB_V_CNT) &&
+	       HB_ITER_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "set mask bits");
+_Static_assert(HB_ITER_TIMER_RETRANS == HB_TIMER_RETRANS &&
+	       HB_ITER_TIMER_KEEPALIVE == HB_TIMER_KEEPALIVE &&
+	       HB_ITER_TIMER_PROBE == HB_TIMER_PROBE &&
+	       HB_ITER_TIMER_TIMEWAIT == HB_TIMER_TIMEWAIT, "timer kinds");
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON	38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF		39
+#endif
+
+#define READ_BUF_SIZE	(1u << 20)	/* the kernel hands out at most its 32 KiB seq buffer */
+#define TCP_LISTEN_STATE 10
+
+/* libhb's log hook, when hbctl links it: libbpf's messages go there at debug level (-v). */
+#pragma weak hb_log_enabled
+#pragma weak hb_log
+
+/* libbpf prints nothing unless asked: its warnings with HB_DEBUG=1 or when libhb's log hook
+ * takes debug messages (hbctl -v), its debug chatter with HB_DEBUG=2. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	const char *env = getenv("HB_DEBUG");
+	int dbg = env && *env ? atoi(env) : 0;
+	char msg[512];
+	size_t len;
+
+	if (level == LIBBPF_DEBUG && dbg < 2)
+		return 0;
+	if (hb_log_enabled && hb_log && hb_log_enabled(HB_LOG_DEBUG)) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		len = strlen(msg);
+		if (len && msg[len - 1] == '\n')
+			msg[len - 1] = '\0';
+		hb_log(HB_LOG_DEBUG, "libbpf: %s", msg);
+		return 0;
+	}
+	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON (tracing programs), in the effective set.
+ * When capget() itself fails, let the load decide. */
+static bool have_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	uint64_t eff;
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return true;
+	eff = data[0].effective | (uint64_t)data[1].effective << 32;
+	if (eff & (1ULL << CAP_SYS_ADMIN))
+		return true;
+	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
+}
+
+/* The probe's answer for a failed load: privileges, memory, or the kernel lacks something. */
+static int load_errno(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return -EPERM;
+	if (err == -ENOMEM)
+		return -ENOMEM;
+	return -EOPNOTSUPP;
+}
+
+/*
+ * The object is loaded once per process, by the probe, and serves every later list and set
+ * (a --watch loop too): loading means parsing the kernel's BTF, which costs ~20 ms and ~10 MB
+ * that would otherwise come on top of a listing of 100k sockets. Links and iterator fds are
+ * per run and released under each run's cleanup:; the object goes at exit.
+ */
+static int probe_rc = 1;		/* 1: not probed yet */
+static struct iter_bpf *skel;
+
+/* Opens and loads the skeleton into skel. Returns 0 or -errno. */
+static int skel_load(void)
+{
+	struct iter_bpf *s;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	s = iter_bpf__open();
+	if (!s)
+		return load_errno(-errno);
+	err = iter_bpf__load(s);
+	if (err) {
+		err = load_errno(err);
+		goto err_destroy;
+	}
+	skel = s;
+	return 0;
+
+err_destroy:
+	iter_bpf__destroy(s);
+	return err;
+}
+
+__attribute__((destructor)) static void skel_free(void)
+{
+	iter_bpf__destroy(skel);
+	skel = NULL;
+}
+
+int hb_iter_probe(void)
+{
+	if (probe_rc <= 0)
+		return probe_rc;
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		probe_rc = -EOPNOTSUPP;
+	else if (!have_caps())
+		probe_rc = -EPERM;
+	else
+		/* A real load is the only test that answers for this kernel (iterator targets,
+		 * helpers, CO-RE), and its result is what the calls below use. */
+		probe_rc = skel_load();
+	if (probe_rc == -ENOMEM) {
+		probe_rc = 1;	/* not an answer about this kernel: ask again next time */
+		return -ENOMEM;
+	}
+	return probe_rc;
+}
+
+/* ---- running an iterator ---------------------------------------------------------------- */
+
+typedef int (*rec_fn)(const void *rec, void *ctx);
+
+/* Runs prog's iterator in the caller's current network namespace and passes each record of
+ * rec_size bytes to fn (NULL: discard the output). Returns 0 or -errno (fn's first error stops
+ * the run). */
+static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t rec_size,
+		    rec_fn fn, void *ctx)
+{
+	struct bpf_link *link;
+	size_t have = 0, off;
+	ssize_t got;
+	int fd, err = 0;
+
+	link = bpf_program__attach_iter(prog, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (;;) {
+		got = read(fd, buf + have, buf_size - have);
+		if (got < 0) {
+			/* EAGAIN: a million sockets went by without output (the set program) */
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		have += (size_t)got;
+		if (!fn) {
+			have = 0;
+			continue;
+		}
+		for (off = 0; off + rec_size <= have; off += rec_size) {
+			err = fn(buf + off, ctx);
+			if (err)
+				goto cleanup;
+		}
+		/* The kernel writes whole records, but do not rely on it. */
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (!err && have)
+		err = -EPROTO;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return err;
+}
+
+/* ---- listing -------------------------------------------------------------------------- */
+
+struct list_ctx {
+	struct hb_sock_list *out;
+	unsigned int hz;		/* from the records; 0 until one says */
+	bool have_sysctl;
+	/* inode -> index in out->v: open addressing, size a power of two, 0 = empty slot */
+	uint32_t *slot;
+	size_t mask;
+	size_t start;			/* first record this call added */
+};
+
+/* When libbpf found no kernel config (CONFIG_HZ 0): jiffies start at 2^32 - 300 * HZ
+ * (INITIAL_JIFFIES) and advance HZ per second, so the clock picks the one candidate that
+ * fits. */
+static unsigned int guess_hz(uint64_t jiffies)
+{
+	static const unsigned int cand[] = { 100, 250, 300, 1000, 24, 32, 48, 64, 128, 200,
+					     256, 500, 512, 1024, 1200 };
+	double up, best_err = 0, e;
+	struct timespec ts;
+	unsigned int best = 250;
+	size_t i;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		return best;
+	up = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
+		e = (double)jiffies - (4294967296.0 + cand[i] * (up - 300.0));
+		e = e < 0 ? -e : e;
+		if (i == 0 || e < best_err) {
+			best_err = e;
+			best = cand[i];
+		}
+	}
+	return best;
+}
+
+static int64_t jiffies_to_ms(int64_t j, unsigned int hz)
+{
+	return j * 1000 / (int64_t)hz;
+}
+
+static int jiffies_to_s(uint32_t j, unsigned int hz)
+{
+	return (int)(((uint64_t)j + hz / 2) / hz);
+}
+
+/* Age of a 32-bit jiffies stamp (tcp_jiffies32); 0 means "never set". */
+static int64_t age_ms(uint64_t now, uint32_t stamp, unsigned int hz)
+{
+	if (!stamp)
+		return HB_UNKNOWN;
+	return jiffies_to_ms((uint32_t)((uint32_t)now - stamp), hz);
+}
+
+static int on_sock(const void *rec, void *vctx)
+{
+	const struct hb_iter_sock *r = rec;
+	struct list_ctx *c = vctx;
+	struct hb_sock *s;
+	unsigned int hz;
+	uint32_t v;
+
+	if (!c->hz)
+		c->hz = r->hz ? r->hz : guess_hz(r->now);
+	hz = c->hz;
+	s = hb_sock_list_add(c->out);
+	if (!s)
+		return -ENOMEM;
+	s->family = r->family;
+	s->state = r->state;
+	s->lport = r->lport;
+	s->rport = r->rport;
+	memcpy(s->laddr, r->laddr, sizeof(s->laddr));
+	memcpy(s->raddr, r->raddr, sizeof(s->raddr));
+	s->inode = r->inode;
+	s->cookie = r->cookie;
+	s->uid = r->uid;
+	s->ifindex = r->ifindex;
+	s->timer = r->timer;
+	s->probes = r->probes;
+	if (r->timer != HB_ITER_TIMER_NONE)
+		s->timer_expires_ms = jiffies_to_ms((int64_t)(r->timer_expires - r->now), hz);
+	if (r->kind != HB_ITER_FULL)
+		return 0;	/* time-wait and request sockets carry no options */
+
+	if (!c->have_sysctl) {
+		c->out->sysctl.idle_s = jiffies_to_s(r->sys_ka_time, hz);
+		c->out->sysctl.intvl_s = jiffies_to_s(r->sys_ka_intvl, hz);
+		c->out->sysctl.cnt = r->sys_ka_probes;
+		c->have_sysctl = true;
+	}
+	s->keepalive = !!(r->flags & HB_ITER_F_KEEPOPEN);
+	v = r->ka_time ? r->ka_time : r->sys_ka_time;
+	s->keepidle_s = jiffies_to_s(v, hz);
+	s->src_idle = r->ka_time ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	v = r->ka_intvl ? r->ka_intvl : r->sys_ka_intvl;
+	s->keepintvl_s = jiffies_to_s(v, hz);
+	s->src_intvl = r->ka_intvl ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	s->keepcnt = r->ka_probes ? r->ka_probes : r->sys_ka_probes;
+	s->src_cnt = r->ka_probes ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	/* 0: no user timeout; the retransmission sysctls decide */
+	s->user_timeout_ms = (int)r->user_timeout;
+	s->src_uto = r->user_timeout ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+
+	if (r->state != TCP_LISTEN_STATE) {
+		s->last_send_ms = age_ms(r->now, r->lsndtime, hz);
+		s->last_recv_ms = age_ms(r->now, r->lrcvtime, hz);
+		s->last_ack_ms = age_ms(r->now, r->rcv_tstamp, hz);
+		/* idle since the later of the last data sent and received */
+		if (s->last_send_ms == HB_UNKNOWN)
+			s->idle_ms = s->last_recv_ms;
+		else if (s->last_recv_ms == HB_UNKNOWN || s->last_send_ms < s->last_recv_ms)
+			s->idle_ms = s->last_send_ms;
+		else
+			s->idle_ms = s->last_recv_ms;
+	}
+	return 0;
+}
+
+static size_t ino_hash(uint64_t ino, size_t mask)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 17) & mask;
+}
+
+/* Index of out->v by inode for the records this call added (inode 0: no socket file). */
+static int build_index(struct list_ctx *c)
+{
+	size_t n = c->out->n - c->start, size = 16, i, h;
+
+	while (size < 2 * n)
+		size <<= 1;
+	if (c->out->n >= UINT32_MAX)
+		return -EOVERFLOW;
+	c->slot = calloc(size, sizeof(*c->slot));
+	if (!c->slot)
+		return -ENOMEM;
+	c->mask = size - 1;
+	for (i = c->start; i < c->out->n; i++) {
+		if (!c->out->v[i].inode)
+			continue;
+		for (h = ino_hash(c->out->v[i].inode, c->mask); c->slot[h]; h = (h + 1) & c->mask)
+			;
+		c->slot[h] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+static bool has_owner(const struct hb_sock *s, int pid, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n_owners; i++) {
+		const struct hb_owner *o = i < HB_SOCK_OWNERS_INLINE ?
+			&s->owner[i] : &s->more_owners[i - HB_SOCK_OWNERS_INLINE];
+
+		if (o->pid == pid && o->fd == fd)
+			return true;
+	}
+	return false;
+}
+
+static int on_file(const void *rec, void *vctx)
+{
+	const struct hb_iter_file *r = rec;
+	struct list_ctx *c = vctx;
+	struct hb_sock *s;
+	char comm[sizeof(r->comm) + 1];
+	size_t h;
+
+	for (h = ino_hash(r->inode, c->mask); c->slot[h]; h = (h + 1) & c->mask) {
+		s = &c->out->v[c->slot[h] - 1];
+		if (s->inode != r->inode)
+			continue;
+		if (has_owner(s, (int)r->pid, (int)r->fd))
+			return 0;
+		memcpy(comm, r->comm, sizeof(r->comm));
+		comm[sizeof(r->comm)] = '\0';
+		return hb_sock_add_owner(s, (int)r->pid, (int)r->fd, comm);
+	}
+	return 0;	/* a socket of another namespace, or one that opened after the walk */
+}
+
+static int read_sysctl(const char *name)
+{
+	char path[96], buf[32];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return HB_UNKNOWN;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return HB_UNKNOWN;
+	buf[got] = '\0';
+	return atoi(buf);
+}
+
+int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts)
+{
+	struct list_ctx c = { .out = out, .start = out->n };
+	char *buf;
+	int err;
+
+	err = hb_iter_probe();
+	if (err)
+		return err;
+	buf = malloc(READ_BUF_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	out->backend = "bpf-iter";
+
+	err = run_iter(skel->progs.iter_tcp, buf, READ_BUF_SIZE, sizeof(struct hb_iter_sock),
+		       on_sock, &c);
+	if (err)
+		goto cleanup;
+	if (!c.have_sysctl) {
+		/* no full socket to read them from: the sysctls of this namespace */
+		out->sysctl.idle_s = read_sysctl("tcp_keepalive_time");
+		out->sysctl.intvl_s = read_sysctl("tcp_keepalive_intvl");
+		out->sysctl.cnt = read_sysctl("tcp_keepalive_probes");
+	}
+
+	if (opts && opts->owners && out->n > c.start) {
+		err = build_index(&c);
+		if (err)
+			goto cleanup;
+		/* iter/task_file sees every socket descriptor of every process; the join keeps
+		 * those of the sockets listed above */
+		err = run_iter(skel->progs.iter_task_file, buf, READ_BUF_SIZE,
+			       sizeof(struct hb_iter_file), on_file, &c);
+	}
+
+cleanup:
+	free(c.slot);
+	free(buf);
+	return err;
+}
+
+/* ---- set ------------------------------------------------------------------------------ */
+
+struct set_ctx {
+	struct hb_set_result *res;
+	size_t cap;
+};
+
+static int add_failure(struct set_ctx *c, uint64_t cookie, int err)
+{
+	struct hb_set_result *res = c->res;
+	struct hb_set_failure *f;
+
+	if (res->failed == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+
+		f = realloc(res->fail, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		res->fail = f;
+		c->cap = cap;
+	}
+	f = &res->fail[res->failed++];
+	f->cookie = cookie;
+	f->err = err;
+	f->pid = 0;
+	return 0;
+}
+
+/* One cookie's outcome, as the set program left it in the map. */
+static int account(struct set_ctx *c, uint64_t cookie, const struct hb_iter_set_res *r)
+{
+	if (!r->done)	/* closed in the meantime (or in another network namespace) */
+		return add_failure(c, cookie, ENOENT);
+	if (r->err)
+		return add_failure(c, cookie, -r->err);
+	c->res->changed++;
+	return 0;
+}
+
+static int fill_cookies(int map_fd, const uint64_t *cookies, size_t n,
+			struct hb_iter_set_res *zero)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t count = (uint32_t)n;
+	size_t i;
+
+	memset(zero, 0, n * sizeof(*zero));
+	if (!bpf_map_update_batch(map_fd, cookies, zero, &count, &opts))
+		return 0;
+	/* kernels without batch operations on hash maps: one update per cookie */
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(map_fd, &cookies[i], &zero[0], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/* Reads every outcome of this chunk back: a few batch calls, else one lookup per cookie. With
+ * empty, the map is emptied on the way (for the next chunk); after the last chunk it is left
+ * as it is, and the kernel frees it after we exit instead of us waiting for 64k deletions. */
+static int collect(int map_fd, struct set_ctx *c, const uint64_t *cookies, size_t n,
+		   uint64_t *keys, struct hb_iter_set_res *vals, bool empty)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct hb_iter_set_res r;
+	uint32_t token = 0, count, i;
+	bool first = true;
+	int err;
+
+	for (;;) {
+		count = (uint32_t)n;
+		if (empty)
+			err = bpf_map_lookup_and_delete_batch(map_fd, first ? NULL : &token, &token,
+							      keys, vals, &count, &opts);
+		else
+			err = bpf_map_lookup_batch(map_fd, first ? NULL : &token, &token, keys,
+						   vals, &count, &opts);
+		if (err && err != -ENOENT) {
+			if (!first)
+				return err;
+			break;	/* not supported: the slow way below */
+		}
+		for (i = 0; i < count; i++) {
+			int rc = account(c, keys[i], &vals[i]);
+
+			if (rc)
+				return rc;
+		}
+		if (err == -ENOENT)
+			return 0;	/* all read */
+		first = false;
+	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(map_fd, &cookies[i], &r))
+			continue;	/* a duplicate, already read */
+		bpf_map_delete_elem(map_fd, &cookies[i]);
+		err = account(c, cookies[i], &r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Empties the map: what a previous call left (see collect()). */
+static int clear_cookies(int map_fd, uint64_t *keys, struct hb_iter_set_res *vals, size_t cap)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t token = 0, count;
+	uint64_t key;
+	bool first = true;
+	int err;
+
+	if (bpf_map_get_next_key(map_fd, NULL, &key))
+		return 0;	/* empty already: the usual case */
+	for (;;) {
+		count = (uint32_t)cap;
+		err = bpf_map_lookup_and_delete_batch(map_fd, first ? NULL : &token, &token, keys,
+						      vals, &count, &opts);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			break;
+		first = false;
+	}
+	while (!bpf_map_get_next_key(map_fd, NULL, &key))
+		if (bpf_map_delete_elem(map_fd, &key))
+			return -errno;
+	return 0;
+}
+
+int hb_iter_set(const uint64_t *cookies, size_t n, const struct hb_set_values *vals,
+		struct hb_set_result *res)
+{
+	struct hb_iter_set_cfg cfg = {
+		.mask = vals->mask & HB_ALL_BITS,
+		.keepalive = vals->keepalive ? 1 : 0,
+		.idle_s = vals->idle_s,
+		.intvl_s = vals->intvl_s,
+		.cnt = vals->cnt,
+		.user_timeout_ms = vals->user_timeout_ms,
+	};
+	struct set_ctx c = { .res = res };
+	struct hb_iter_set_res *outc = NULL;
+	uint64_t *keys = NULL;
+	char buf[256];
+	size_t off, m, chunk;
+	int err, map_fd;
+
+	memset(res, 0, sizeof(*res));
+	if (!n)
+		return 0;
+	err = hb_iter_probe();
+	if (err)
+		return err;
+	chunk = n < HB_ITER_SET_CHUNK ? n : HB_ITER_SET_CHUNK;
+	/* room for a whole map's worth, which clear_cookies() may meet */
+	keys = malloc(HB_ITER_SET_CHUNK * sizeof(*keys));
+	outc = malloc(HB_ITER_SET_CHUNK * sizeof(*outc));
+	if (!keys || !outc) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	map_fd = bpf_map__fd(skel->maps.set_cookies);
+	skel->bss->set_cfg = cfg;
+	err = clear_cookies(map_fd, keys, outc, HB_ITER_SET_CHUNK);
+	if (err)
+		goto cleanup;
+	/* One walk over the namespace's sockets per HB_ITER_SET_CHUNK cookies. */
+	for (off = 0; off < n; off += m) {
+		m = n - off < chunk ? n - off : chunk;
+		err = fill_cookies(map_fd, cookies + off, m, outc);
+		if (err)
+			break;
+		/* the program writes nothing to the seq file: the outcomes are in the map */
+		err = run_iter(skel->progs.iter_tcp_set, buf, sizeof(buf), 1, NULL, NULL);
+		if (err)
+			break;
+		err = collect(map_fd, &c, cookies + off, m, keys, outc, off + m < n);
+		if (err)
+			break;
+	}
+
+cleanup:
+	free(keys);
+	free(outc);
+	return err;
+}
