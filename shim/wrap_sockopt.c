@@ -2,8 +2,9 @@
 /*
  * setsockopt(): the application's own SO_KEEPALIVE/TCP_KEEP* and TCP_USER_TIMEOUT choices.
  * By default they win: in match-list mode they are recorded so that connect()/listen() skip
- * them (in socket() mode our calls came first anyway). With HB_FORCE=1 a call on a managed
- * socket is replaced by the policy's value, and the real call's result is returned.
+ * them (in socket() mode our calls came first anyway). With HB_FORCE=1 a successful call on a
+ * managed socket is followed by one that puts the policy's value back; the application
+ * gets its own call's result.
  */
 #include <errno.h>
 
@@ -14,7 +15,7 @@ HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, soc
 {
 	_Atomic uint8_t *slot;
 	unsigned int st, bits;
-	int ret, val, saved;
+	int ret, rc, val, saved;
 
 	if (hb_busy)
 		return real_setsockopt(fd, level, optname, optval, optlen);
@@ -26,16 +27,24 @@ HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, soc
 	st = atomic_load_explicit(slot, memory_order_relaxed);
 	if (hb_shim_force_value(&hb_cfg.pol, &hb_cfg.sys, st, level, optname, optval, optlen,
 				&val)) {
-		ret = real_setsockopt(fd, level, optname, &val, sizeof(val));
+		/*
+		 * The application's own call runs first, so that it sees exactly what libc gives
+		 * it (an invalid value still fails with EINVAL); only when it succeeded is the
+		 * policy's value put back. One extra syscall, and only with HB_FORCE.
+		 */
+		ret = real_setsockopt(fd, level, optname, optval, optlen);
+		if (ret != 0)
+			return ret;
+		saved = errno;
+		rc = real_setsockopt(fd, level, optname, &val, sizeof(val));
 		if (hb_log_enabled(HB_LOG_DEBUG)) {
-			saved = errno;
 			hb_busy = 1;
 			hb_log(HB_LOG_DEBUG, "fd %d: HB_FORCE: %s %d instead of the application's "
 			       "value (%s)", fd, hb_value_name(hb_sockopt_value(level, optname)),
-			       val, ret == 0 ? "ok" : "failed");
+			       val, rc == 0 ? "ok" : "failed");
 			hb_busy = 0;
-			errno = saved;
 		}
+		errno = saved;
 		return ret;
 	}
 	ret = real_setsockopt(fd, level, optname, optval, optlen);
