@@ -32,7 +32,7 @@ print("ka=%d idle=%d intvl=%d cnt=%d uto=%d" % (c.getsockopt(S, socket.SO_KEEPAL
       c.getsockopt(T, socket.TCP_KEEPIDLE), c.getsockopt(T, socket.TCP_KEEPINTVL),
       c.getsockopt(T, socket.TCP_KEEPCNT), c.getsockopt(T, socket.TCP_USER_TIMEOUT)))
 print("LD_PRELOAD=" + os.environ.get("LD_PRELOAD", ""))
-print("env=" + " ".join("%s=%s" % (k, os.environ[k]) for k in sorted(os.environ) if k.startswith("HB_") and k not in ("HB_VERSION", "HB_SAN")))
+print("env=" + " ".join("%s=%s" % (k, os.environ[k]) for k in sorted(os.environ) if k in ("HB_KEEPALIVE", "HB_KEEPIDLE", "HB_KEEPINTVL", "HB_KEEPCNT", "HB_USER_TIMEOUT", "HB_MATCH", "HB_FORCE", "HB_LOG", "HB_LOG_FILE")))
 sys.stdout.flush()
 if len(sys.argv) > 1:
     open(sys.argv[1], "w").write("connected\n")
