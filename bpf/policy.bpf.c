@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The keepalive policy of one cgroup, enforced by the kernel: the kernel side of
+ * `hbctl policy add` and `hbctl run --kernel`.
+ *
+ *   sockops_policy       cgroup sock_ops: at ACTIVE_ESTABLISHED (connect() completed) and
+ *                        PASSIVE_ESTABLISHED (a connection accepted) of every TCP socket
+ *                        of every process in the cgroup, whatever the process is made of
+ *                        (static binaries, Go, raw syscalls), applies the policy with
+ *                        bpf_setsockopt(); at TCP_LISTEN (listen()) to the listener, as the
+ *                        shim does, so that accepted sockets inherit the options and their
+ *                        PASSIVE_ESTABLISHED finds nothing left to do. The socket is locked
+ *                        in all three, as the helper wants.
+ *   iter_tcp_retrofit    iter/tcp, only for --retrofit: the same decision for established
+ *                        sockets that already exist, selected by the socket's cgroup.
+ *
+ * The policy is load-time rodata (targ_cfg): the verifier sees its values, and a replacement
+ * is a new program swapped in atomically with bpf_link_update() (bpf/policy.c).
+ *
+ * The owner's own choice wins unless --force: SO_KEEPALIVE already on (read back with
+ * bpf_getsockopt) means the owner turned it on; for TCP_KEEPIDLE/INTVL/CNT and
+ * TCP_USER_TIMEOUT, bpf_getsockopt() would return the effective value (the sysctl when the
+ * socket has none), so the tcp_sock fields are read instead: 0 there means "never set".
+ * ACTIVE_ESTABLISHED runs when connect() completes, so an owner that sets its options after
+ * connect() overrides the policy anyway, --force or not.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "hb/policy_bpf.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define SOL_SOCKET	1
+#define SO_KEEPALIVE	9
+#define SOL_TCP		6
+#define TCP_KEEPIDLE	4
+#define TCP_KEEPINTVL	5
+#define TCP_KEEPCNT	6
+#define TCP_USER_TIMEOUT 18
+#define SOCK_BINDPORT_LOCK 4
+
+const volatile struct hb_pol_cfg targ_cfg = {};
+
+/* Filled in by libbpf from the kernel config (tcp_sock keeps keepalive times in jiffies). */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/*
+ * A context field, loaded as is: without the volatile, clang turns "c ? ctx->a : ctx->b" into
+ * one load through a computed ctx pointer, which the verifier refuses ("dereference of
+ * modified ctx ptr").
+ */
+#define CTX(ctx, field)	(*(volatile __typeof__((ctx)->field) *)&(ctx)->field)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hb_pol_stats);
+} stats SEC(".maps");
+
+/* Written by the loader, read by `policy ls`; the program never looks at it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, __u32);
+	__type(value, struct hb_pol_meta);
+} meta SEC(".maps");
+
+/* Older kernels named the ancestors array differently. */
+struct cgroup___ids {
+	int level;
+	u64 ancestor_ids[0];
+} __attribute__((preserve_access_index));
+
+static __always_inline struct hb_pol_stats *get_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void inc(__u64 *c)
+{
+	__sync_fetch_and_add(c, 1);
+}
+
+/* What apply() did, per value the policy sets. */
+struct outcome {
+	int set;	/* set now */
+	int have;	/* the socket had the policy's value already (inherited from a listener) */
+	int kept;	/* the owner's own value, left alone */
+	long err;	/* the first error of bpf_setsockopt() */
+};
+
+/*
+ * One option: nothing to do when the socket has the policy's value already; left alone when
+ * the owner set another (cur != 0) and the policy does not force; set otherwise.
+ */
+static __always_inline void set_opt(void *ctx, struct outcome *o, __u32 bit, __u32 cur,
+				    __u32 want_cur, int level, int opt, int val)
+{
+	long err;
+
+	if (!(targ_cfg.mask & bit))
+		return;
+	if (cur && cur == want_cur) {
+		o->have++;
+		return;
+	}
+	if (cur && !(targ_cfg.flags & HB_POL_F_FORCE)) {
+		o->kept++;
+		return;
+	}
+	err = bpf_setsockopt(ctx, level, opt, &val, sizeof(val));
+	if (err) {
+		if (!o->err)
+			o->err = err;
+	} else {
+		o->set++;
+	}
+}
+
+/*
+ * Applies the policy to one matched socket. ctx is what bpf_setsockopt() takes in the
+ * calling program (the sock_ops context, or the tcp_sock in an iterator), ka_on whether
+ * SO_KEEPALIVE is on already. tcp_sock keeps the keepalive times in jiffies (0: the sysctl).
+ */
+static __always_inline void apply(void *ctx, struct tcp_sock *tp, bool ka_on, struct outcome *o)
+{
+	/* 0 when libbpf found no kernel config: then a value is never taken as equal */
+	__u32 hz = CONFIG_HZ;
+
+	/* Timing values before SO_KEEPALIVE, so that switching keepalive on arms the timer
+	 * with the new idle time at once. */
+	set_opt(ctx, o, HB_POL_SET_IDLE, tp->keepalive_time, targ_cfg.idle_s * hz, SOL_TCP,
+		TCP_KEEPIDLE, targ_cfg.idle_s);
+	set_opt(ctx, o, HB_POL_SET_INTVL, tp->keepalive_intvl, targ_cfg.intvl_s * hz, SOL_TCP,
+		TCP_KEEPINTVL, targ_cfg.intvl_s);
+	set_opt(ctx, o, HB_POL_SET_CNT, tp->keepalive_probes, targ_cfg.cnt, SOL_TCP, TCP_KEEPCNT,
+		targ_cfg.cnt);
+	set_opt(ctx, o, HB_POL_SET_UTO, tp->inet_conn.icsk_user_timeout, targ_cfg.user_timeout_ms,
+		SOL_TCP, TCP_USER_TIMEOUT, targ_cfg.user_timeout_ms);
+	set_opt(ctx, o, HB_POL_SET_KEEPALIVE, ka_on, 1, SOL_SOCKET, SO_KEEPALIVE, 1);
+}
+
+/*
+ * applied: the socket carries the policy (set now, or inherited from a listener the policy
+ * set up, or a mix with the owner's values); kept: only the owner's values (every value the
+ * policy sets, the owner had set otherwise); failed: a bpf_setsockopt() failed.
+ */
+static __always_inline void account(struct hb_pol_stats *st, const struct outcome *o)
+{
+	if (!st)
+		return;
+	if (o->err) {
+		inc(&st->failed);
+		st->last_err = o->err;
+	} else if (o->set || (o->have && !o->kept)) {
+		inc(&st->applied);
+	} else {
+		inc(&st->kept);
+	}
+}
+
+SEC("sockops")
+int sockops_policy(struct bpf_sock_ops *skops)
+{
+	struct outcome o = {};
+	struct hb_pol_stats *st;
+	struct bpf_sock *sk;
+	struct tcp_sock *tp;
+	__u32 op = skops->op, a[4] = {}, family;
+	bool local, listener;
+	int ka = 0;
+	__u16 port;
+
+	/* The callbacks that run for every socket anyway, no cb_flags needed: a listener (its
+	 * accepted sockets inherit what it has, as under the shim), and each connection once
+	 * established, as a client or as accepted. Everything else returns at once. */
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_TCP_LISTEN_CB)
+		return 1;
+	listener = op == BPF_SOCK_OPS_TCP_LISTEN_CB;
+	local = op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB;
+	st = get_stats();
+	if (st && !listener)
+		inc(&st->seen);
+	if (skops->reply == HB_POL_REPLY_MARK) {
+		/* a policy of a cgroup further down ran first and decided */
+		if (st && !listener)
+			inc(&st->skipped_inner);
+		return 1;
+	}
+	/* keeps clang from storing through a ctx + offset pointer, which the verifier refuses */
+	asm volatile("" : "+r"(skops));
+	skops->reply = HB_POL_REPLY_MARK;
+
+	if (targ_cfg.flags & HB_POL_F_MATCH) {
+		/* connect(): the remote address is matched; listen() and accept(): the local one */
+		family = CTX(skops, family);
+		if (family == AF_INET) {
+			a[0] = local ? CTX(skops, local_ip4) : CTX(skops, remote_ip4);
+		} else if (family == AF_INET6) {
+			if (local) {
+				a[0] = CTX(skops, local_ip6[0]);
+				a[1] = CTX(skops, local_ip6[1]);
+				a[2] = CTX(skops, local_ip6[2]);
+				a[3] = CTX(skops, local_ip6[3]);
+			} else {
+				a[0] = CTX(skops, remote_ip6[0]);
+				a[1] = CTX(skops, remote_ip6[1]);
+				a[2] = CTX(skops, remote_ip6[2]);
+				a[3] = CTX(skops, remote_ip6[3]);
+			}
+		} else {
+			return 1;
+		}
+		port = local ? (__u16)CTX(skops, local_port) :
+			       (__u16)bpf_ntohl(CTX(skops, remote_port));
+		if (!hb_pol_match(&targ_cfg, family, a, port))
+			return 1;
+	}
+	if (st && !listener)
+		inc(&st->matched);
+
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 1;
+	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
+		bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka));
+	apply(skops, tp, ka != 0, &o);
+	if (!listener)
+		account(st, &o);
+	else if (st && !o.err && o.set)
+		inc(&st->listeners);
+	return 1;
+}
+
+/* Whether cgrp is the policy's cgroup or one below it. */
+static __always_inline bool in_cgroup(struct cgroup *cgrp)
+{
+	__u32 level = targ_cfg.cgroup_level;
+	struct cgroup___ids *ids = (void *)cgrp;
+	struct cgroup *anc = NULL;
+	__u64 id = 0;
+
+	if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
+		return false;
+	if (bpf_core_field_exists(cgrp->ancestors)) {
+		bpf_core_read(&anc, sizeof(anc), &cgrp->ancestors[level]);
+		if (!anc)
+			return false;
+		id = BPF_CORE_READ(anc, kn, id);
+	} else {
+		bpf_core_read(&id, sizeof(id), &ids->ancestor_ids[level]);
+	}
+	return id == targ_cfg.cgroup_id;
+}
+
+SEC("iter/tcp")
+int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct hb_pol_stats *st;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	struct outcome o = {};
+	__u32 a[4] = {};
+	bool passive, ka;
+	__u16 port;
+
+	if (!skc || skc->skc_state != 1 /* TCP_ESTABLISHED */)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sk = &tp->inet_conn.icsk_inet.sk;
+	if (!in_cgroup(sk->sk_cgrp_data.cgroup))
+		return 0;
+	/* Without the ESTABLISHED callback to tell, an accepted socket is recognised by the
+	 * SOCK_BINDPORT_LOCK it inherits from its listener's bind(); a connected socket has an
+	 * automatic port (unless its owner bound one: then its local address is matched). */
+	passive = sk->sk_userlocks & SOCK_BINDPORT_LOCK;
+	st = get_stats();
+	if (targ_cfg.flags & HB_POL_F_MATCH) {
+		if (skc->skc_family == AF_INET) {
+			a[0] = passive ? skc->skc_rcv_saddr : skc->skc_daddr;
+		} else if (skc->skc_family == AF_INET6) {
+			if (passive) {
+				a[0] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+				a[1] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+				a[2] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+				a[3] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+			} else {
+				a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+				a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+				a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+				a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+			}
+		} else {
+			return 0;
+		}
+		port = passive ? skc->skc_num : bpf_ntohs(skc->skc_dport);
+		if (!hb_pol_match(&targ_cfg, skc->skc_family, a, port))
+			return 0;
+	}
+	ka = sk->__sk_common.skc_flags &
+	     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN));
+	apply(tp, tp, ka, &o);
+	/* counted apart: these connections were seen by no ESTABLISHED callback of this
+	 * policy, or by one of the policy it replaces (which counted them already) */
+	if (!st)
+		return 0;
+	if (o.err) {
+		inc(&st->failed);
+		st->last_err = o.err;
+	} else if (o.set) {
+		inc(&st->retrofitted);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

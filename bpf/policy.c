@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The loader of the per-cgroup policy (policy_bpf.h): the only file that includes
+ * policy.skel.h. libbpf-bootstrap's sequence (open, set rodata, load, attach) with a cleanup:
+ * that always destroys the skeleton; what outlives hbctl is pinned under /sys/fs/bpf/hb/<id>/.
+ *
+ * Every add and remove holds an exclusive flock() on /sys/fs/bpf/hb, so that two hbctl
+ * never build or tear down the same policy at once; listing takes no lock (a policy being
+ * built shows as "broken" for that instant at worst).
+ *
+ * The cgroup helpers (mount, PATH, ids, the transient cgroup of `run --kernel`) are in
+ * bpf/policy_cgroup.c.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hb/log.h"
+#include "hb/policy.h"
+#include "hb/policy_bpf.h"
+#include "policy.skel.h"
+
+_Static_assert(sizeof(struct hb_pol_pat) == HB_POL_PAT_SIZE, "hb_pol_pat layout");
+_Static_assert(sizeof(struct hb_pol_cfg) == HB_POL_CFG_SIZE, "hb_pol_cfg layout");
+_Static_assert(sizeof(struct hb_pol_stats) == HB_POL_STATS_SIZE, "hb_pol_stats layout");
+_Static_assert(sizeof(struct hb_pol_meta) == HB_POL_META_SIZE, "hb_pol_meta layout");
+_Static_assert(HB_POL_MATCH_MAX == HB_MATCH_MAX, "match list sizes");
+_Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
+	       HB_POL_SET_IDLE == HB_BIT(HB_V_IDLE) && HB_POL_SET_INTVL == HB_BIT(HB_V_INTVL) &&
+	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
+	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON	38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF		39
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC		0xcafe4a11
+#endif
+
+#pragma weak hb_log_enabled
+#pragma weak hb_log
+
+static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Writes a message into err and returns rc (negative errno). */
+const char *hb_pol_pin_dir(void)
+{
+	const char *d = secure_getenv("HB_PIN_DIR");
+
+	return d && *d ? d : HB_POL_PIN_ROOT "/hb";
+}
+
+static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* libbpf's messages: its warnings with HB_DEBUG=1 or hbctl -v, its debug output with
+ * HB_DEBUG=2 (the same rule as bpf/iter.c). */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	const char *env = getenv("HB_DEBUG");
+	int dbg = env && *env ? atoi(env) : 0;
+	char msg[512];
+	size_t len;
+
+	if (level == LIBBPF_DEBUG && dbg < 2)
+		return 0;
+	if (hb_log_enabled && hb_log && hb_log_enabled(HB_LOG_DEBUG)) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		len = strlen(msg);
+		if (len && msg[len - 1] == '\n')
+			msg[len - 1] = '\0';
+		hb_log(HB_LOG_DEBUG, "libbpf: %s", msg);
+		return 0;
+	}
+	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* ---- compiling the policy ----------------------------------------------------------------- */
+
+static __u32 mask_word(int bits)
+{
+	if (bits <= 0)
+		return 0;
+	if (bits >= 32)
+		return 0xffffffffu;
+	return htonl(0xffffffffu << (32 - bits));
+}
+
+int hb_pol_compile_match(const struct hb_match *m, struct hb_pol_cfg *cfg)
+{
+	unsigned int i, w;
+
+	if (m->n > HB_POL_MATCH_MAX)
+		return -E2BIG;
+	memset(cfg->pat, 0, sizeof(cfg->pat));
+	cfg->n = m->n;
+	cfg->n_include = 0;
+	for (i = 0; i < m->n; i++) {
+		const struct hb_pattern *p = &m->pat[i];
+		struct hb_pol_pat *q = &cfg->pat[i];
+
+		q->family = p->family;
+		q->exclude = p->exclude ? 1 : 0;
+		q->port = p->port;
+		if (!q->exclude)
+			cfg->n_include++;
+		if (p->family == AF_INET) {
+			memcpy(&q->addr[0], p->addr, 4);
+			q->mask[0] = mask_word(p->prefix > 32 ? 32 : p->prefix);
+			q->addr[0] &= q->mask[0];
+		} else if (p->family == AF_INET6) {
+			for (w = 0; w < 4; w++) {
+				memcpy(&q->addr[w], p->addr + 4 * w, 4);
+				q->mask[w] = mask_word((p->prefix > 128 ? 128 : p->prefix) - 32 * (int)w);
+				q->addr[w] &= q->mask[w];
+			}
+		}
+	}
+	return 0;
+}
+
+int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg)
+{
+	struct hb_effective e;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	/* No sysctl: a value that would come from it is simply not set, and each socket keeps
+	 * its own network namespace's. */
+	hb_policy_effective(p, NULL, &e);
+	if (e.keepalive) {
+		cfg->mask |= HB_POL_SET_KEEPALIVE;
+		if (e.src[HB_V_IDLE] != HB_SRC_SYSCTL) {
+			cfg->mask |= HB_POL_SET_IDLE;
+			cfg->idle_s = e.idle_s;
+		}
+		if (e.src[HB_V_INTVL] != HB_SRC_SYSCTL) {
+			cfg->mask |= HB_POL_SET_INTVL;
+			cfg->intvl_s = e.intvl_s;
+		}
+		if (e.src[HB_V_CNT] != HB_SRC_SYSCTL) {
+			cfg->mask |= HB_POL_SET_CNT;
+			cfg->cnt = e.cnt;
+		}
+	}
+	/* 0 is the kernel's own behaviour: nothing to set (as hb_policy_plan()). */
+	if (e.user_timeout_ms && e.src[HB_V_USER_TIMEOUT] == HB_SRC_USER) {
+		cfg->mask |= HB_POL_SET_UTO;
+		cfg->user_timeout_ms = e.user_timeout_ms;
+	}
+	if (p->force)
+		cfg->flags |= HB_POL_F_FORCE;
+	if (p->has_match) {
+		rc = hb_pol_compile_match(&p->match, cfg);
+		if (rc)
+			return rc;
+		cfg->flags |= HB_POL_F_MATCH;
+	}
+	return 0;
+}
+
+/* ---- privileges, BTF, bpffs --------------------------------------------------------------- */
+
+int hb_pol_check_caps(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	uint64_t eff;
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;	/* let the kernel decide */
+	eff = data[0].effective | (uint64_t)data[1].effective << 32;
+	if (eff & (1ULL << CAP_SYS_ADMIN))
+		return 0;
+	if ((eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_NET_ADMIN)) &&
+	    (eff & (1ULL << CAP_PERFMON)))
+		return 0;
+	return errf(-EPERM, err, errlen,
+		    "not permitted: a cgroup policy needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
+		    "(or CAP_SYS_ADMIN): run as root");
+}
+
+/* bpffs on /sys/fs/bpf (mounted here when root and it is not) and our directory in it. */
+static int bpffs_ready(char *err, size_t errlen)
+{
+	struct statfs sfs;
+
+	if (statfs(HB_POL_PIN_ROOT, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
+		if (geteuid() != 0)
+			return errf(-ENOENT, err, errlen,
+				    "bpffs is not mounted on %s (as root: mount -t bpf bpf %s)",
+				    HB_POL_PIN_ROOT, HB_POL_PIN_ROOT);
+		if (mount("bpf", HB_POL_PIN_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0700"))
+			return errf(-errno, err, errlen,
+				    "bpffs is not mounted on %s, and mounting it failed: %s",
+				    HB_POL_PIN_ROOT, strerror(errno));
+	}
+	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
+		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+	return 0;
+}
+
+/* Takes the policies' lock. Returns the fd to close, or -errno. */
+static int lock_dir(char *err, size_t errlen)
+{
+	int fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int rc = -errno;
+
+			close(fd);
+			return errf(rc, err, errlen, "flock %s: %s", HB_POL_PIN_DIR, strerror(-rc));
+		}
+	}
+	return fd;
+}
+
+static void pin_path(char *buf, size_t len, uint64_t id, const char *name)
+{
+	if (name)
+		snprintf(buf, len, "%s/%llu/%s", HB_POL_PIN_DIR, (unsigned long long)id, name);
+	else
+		snprintf(buf, len, "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+}
+
+/* Removes the policy's directory and whatever is in it. */
+static int unpin_all(uint64_t id)
+{
+	char dir[PATH_MAX], p[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	pin_path(dir, sizeof(dir), id, NULL);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (unlink(p) && errno != ENOENT && !rc)
+			rc = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* Start time of a process (/proc/PID/stat field 22), 0 when it is gone. */
+static uint64_t proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
+	if (!p)
+		return 0;
+	/* after ") ": field 3 (state) ... field 22 (starttime) */
+	for (i = 3, p++; i <= 22 && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+		if (i == 22 && p)
+			v = strtoull(p, NULL, 10);
+	}
+	return v;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- add ---------------------------------------------------------------------------------- */
+
+static int load_err(int rc, char *err, size_t errlen)
+{
+	if (rc == -EPERM)
+		return errf(-EPERM, err, errlen, "loading the BPF program: %s (needs CAP_BPF, "
+			    "CAP_NET_ADMIN and CAP_PERFMON)", strerror(-rc));
+	if (rc == -EACCES || rc == -EINVAL)
+		return errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
+			    "HB_DEBUG=1 shows its log)", strerror(-rc));
+	return errf(rc, err, errlen, "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
+		    "log)", strerror(-rc));
+}
+
+/* Runs the retrofit iterator once over this network namespace's sockets (it writes no
+ * output: the outcomes are in the counters). Returns 0 or -errno with a message in err. */
+static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
+{
+	struct bpf_link *link;
+	char buf[64];
+	ssize_t got;
+	int fd, rc = 0;
+
+	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
+	if (!link)
+		return errf(-errno, err, errlen, "--retrofit: iter/tcp: %s", strerror(errno));
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		rc = errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
+		goto cleanup;
+	}
+	for (;;) {
+		got = read(fd, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			rc = errf(-errno, err, errlen, "--retrofit: reading the iterator: %s",
+				  strerror(errno));
+		if (got <= 0)
+			break;
+	}
+	close(fd);
+cleanup:
+	bpf_link__destroy(link);
+	return rc;
+}
+
+/* Sums the per-CPU counters of the stats map fd. Returns 0 or -errno. */
+static int read_stats(int fd, struct hb_pol_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct hb_pol_stats *v;
+	__u32 key = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		int rc = -errno;
+
+		free(v);
+		return rc;
+	}
+	for (i = 0; i < ncpu; i++) {
+		out->seen += v[i].seen;
+		out->matched += v[i].matched;
+		out->applied += v[i].applied;
+		out->kept += v[i].kept;
+		out->failed += v[i].failed;
+		out->retrofitted += v[i].retrofitted;
+		out->skipped_inner += v[i].skipped_inner;
+		out->listeners += v[i].listeners;
+		if (v[i].last_err)
+			out->last_err = v[i].last_err;
+	}
+	free(v);
+	return 0;
+}
+
+/* The value size of a map, 0 when unknown. */
+static __u32 map_value_size(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.value_size;
+}
+
+static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t *cg_id)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
+		return;
+	if (link_id)
+		*link_id = info.id;
+	if (prog_id)
+		*prog_id = info.prog_id;
+	if (cg_id && info.type == BPF_LINK_TYPE_CGROUP)
+		*cg_id = info.cgroup.cgroup_id;
+}
+
+int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
+	       unsigned level, const char *match_text, unsigned flags,
+	       struct hb_pol_add_res *res, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
+	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, rc;
+	struct policy_bpf *skel = NULL;
+	struct bpf_link *link = NULL;
+	struct hb_pol_meta *meta;
+	struct hb_pol_cfg c = *cfg;
+	bool replace, made_dir = false;
+	struct hb_pol_stats before, after;
+	int retro_rc = 0;
+	__u32 key = 0;
+
+	memset(res, 0, sizeof(*res));
+	meta = calloc(1, sizeof(*meta));
+	if (!meta)
+		return errf(-ENOMEM, err, errlen, "out of memory");
+	rc = hb_pol_check_caps(err, errlen);
+	if (rc)
+		goto out_free;
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		rc = errf(-EOPNOTSUPP, err, errlen,
+			  "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's program "
+			  "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		goto out_free;
+	}
+	rc = bpffs_ready(err, errlen);
+	if (rc)
+		goto out_free;
+	lock_fd = lock_dir(err, errlen);
+	if (lock_fd < 0) {
+		rc = lock_fd;
+		goto out_free;
+	}
+
+	c.cgroup_id = cgroup_id;
+	c.cgroup_level = level;
+	pin_path(dir, sizeof(dir), cgroup_id, NULL);
+	pin_path(p_link, sizeof(p_link), cgroup_id, "link");
+	pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
+	pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
+
+	link_fd = bpf_obj_get(p_link);
+	if (link_fd >= 0) {
+		stats_fd = bpf_obj_get(p_stats);
+		meta_fd = bpf_obj_get(p_meta);
+		if (stats_fd < 0 || meta_fd < 0 ||
+		    map_value_size(stats_fd) != sizeof(struct hb_pol_stats) ||
+		    map_value_size(meta_fd) != sizeof(*meta) ||
+		    bpf_map_lookup_elem(meta_fd, &key, meta) || meta->version != HB_POL_META_VERSION) {
+			/* half made or of another version: start afresh (the old link goes) */
+			bpf_link_detach(link_fd);
+			close(link_fd);
+			link_fd = -1;
+			if (stats_fd >= 0)
+				close(stats_fd);
+			if (meta_fd >= 0)
+				close(meta_fd);
+			stats_fd = meta_fd = -1;
+			memset(meta, 0, sizeof(*meta));
+		}
+	}
+	replace = link_fd >= 0;
+	if (replace && (flags & HB_POL_ADD_NO_REPLACE)) {
+		rc = errf(-EEXIST, err, errlen,
+			  "%.300s has a policy already (id %llu); without --no-replace it is "
+			  "replaced", cgroup_abs, (unsigned long long)cgroup_id);
+		goto cleanup;
+	}
+	if (!replace) {
+		rc = unpin_all(cgroup_id);	/* leftovers of a crash, if any */
+		if (rc) {
+			rc = errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
+			goto cleanup;
+		}
+	}
+
+	libbpf_set_print(libbpf_print);
+	skel = policy_bpf__open();
+	if (!skel) {
+		rc = load_err(-errno, err, errlen);
+		goto cleanup;
+	}
+	memcpy((void *)&skel->rodata->targ_cfg, &c, sizeof(c));
+	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit, !!(flags & HB_POL_ADD_RETROFIT));
+	if (replace) {
+		/* the counters and the metadata carry over; only the program changes */
+		rc = bpf_map__reuse_fd(skel->maps.stats, stats_fd);
+		if (!rc)
+			rc = bpf_map__reuse_fd(skel->maps.meta, meta_fd);
+		if (rc) {
+			rc = errf(rc, err, errlen, "reusing the pinned maps of policy %llu: %s "
+				  "(policy rm it first)", (unsigned long long)cgroup_id,
+				  strerror(-rc));
+			goto cleanup;
+		}
+	}
+	rc = policy_bpf__load(skel);
+	if (rc) {
+		rc = load_err(rc, err, errlen);
+		goto cleanup;
+	}
+
+	/* metadata first, so that the policy is complete when its link appears */
+	if (!replace) {
+		meta->version = HB_POL_META_VERSION;
+		meta->cgroup_id = cgroup_id;
+		meta->created_ns = now_ns();
+		if (flags & HB_POL_ADD_TRANSIENT) {
+			meta->flags |= HB_POL_M_TRANSIENT;
+			meta->owner_pid = (__u32)getpid();
+			meta->owner_start = proc_start(getpid());
+		}
+	}
+	meta->updated_ns = now_ns();
+	meta->cfg = c;
+	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", cgroup_abs);
+	snprintf(meta->match, sizeof(meta->match), "%s", match_text ? match_text : "");
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &key, meta, BPF_ANY)) {
+		rc = errf(-errno, err, errlen, "writing the policy's metadata: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	if (replace) {
+		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.sockops_policy), NULL)) {
+			rc = errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
+				  (unsigned long long)cgroup_id, strerror(errno));
+			goto cleanup;
+		}
+		res->replaced = true;
+		link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
+	} else {
+		cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg_fd < 0) {
+			rc = errf(-errno, err, errlen, "%.300s: %s", cgroup_abs, strerror(errno));
+			goto cleanup;
+		}
+		if (mkdir(dir, 0700)) {
+			rc = errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+			goto cleanup;
+		}
+		made_dir = true;
+		rc = bpf_map__pin(skel->maps.stats, p_stats);
+		if (!rc)
+			rc = bpf_map__pin(skel->maps.meta, p_meta);
+		if (rc) {
+			rc = errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
+			goto cleanup;
+		}
+		link = bpf_program__attach_cgroup(skel->progs.sockops_policy, cg_fd);
+		if (!link) {
+			rc = -errno;
+			rc = errf(rc, err, errlen, "attaching to %.300s: %s%s", cgroup_abs,
+				  strerror(-rc), rc == -EPERM ?
+				  " (an ancestor cgroup has a sock_ops program without "
+				  "BPF_F_ALLOW_MULTI?)" : "");
+			goto cleanup;
+		}
+		rc = bpf_link__pin(link, p_link);
+		if (rc) {
+			rc = errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
+			goto cleanup;
+		}
+		link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
+	}
+	res->id = cgroup_id;
+
+	if (flags & HB_POL_ADD_RETROFIT) {
+		int sfd = bpf_map__fd(skel->maps.stats);
+		bool counted = !read_stats(sfd, &before);
+
+		/* the policy stays whatever happens here: an error is the retrofit's (res->id
+		 * tells the caller that the policy is in place) */
+		retro_rc = retrofit(skel, err, errlen);
+		if (counted && !read_stats(sfd, &after)) {
+			res->retrofit_applied = after.retrofitted - before.retrofitted;
+			res->retrofit_failed = after.failed - before.failed;
+		}
+	}
+
+cleanup:
+	if (rc && !replace && made_dir) {
+		if (link)
+			bpf_link__unpin(link);
+		unpin_all(cgroup_id);
+	}
+	if (link)
+		bpf_link__destroy(link);	/* closes our fd; the pin keeps it attached */
+	policy_bpf__destroy(skel);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (link_fd >= 0)
+		close(link_fd);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	if (meta_fd >= 0)
+		close(meta_fd);
+	close(lock_fd);
+out_free:
+	free(meta);
+	return rc ? rc : retro_rc;
+}
+
+/* ---- list --------------------------------------------------------------------------------- */
+
+static void info_one(uint64_t id, struct hb_pol_info *pi)
+{
+	char p[PATH_MAX];
+	uint64_t link_cg = UINT64_MAX, cur_id = 0;
+	__u32 key = 0;
+	int fd;
+
+	memset(pi, 0, sizeof(*pi));
+	pi->id = id;
+	pi->state = HB_POL_BROKEN;
+	pin_path(p, sizeof(p), id, "meta");
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return;
+	if (bpf_map_lookup_elem(fd, &key, &pi->meta) || pi->meta.version != HB_POL_META_VERSION) {
+		memset(&pi->meta, 0, sizeof(pi->meta));
+		close(fd);
+		return;
+	}
+	close(fd);
+	pin_path(p, sizeof(p), id, "stats");
+	fd = bpf_obj_get(p);
+	if (fd >= 0) {
+		read_stats(fd, &pi->stats);
+		close(fd);
+	}
+	pin_path(p, sizeof(p), id, "link");
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return;
+	link_ids(fd, &pi->link_id, &pi->prog_id, &link_cg);
+	close(fd);
+
+	pi->meta.cgroup[sizeof(pi->meta.cgroup) - 1] = '\0';
+	pi->meta.match[sizeof(pi->meta.match) - 1] = '\0';
+	/* The kernel detaches a cgroup's links when the cgroup is released (id 0 then); until
+	 * then, a missing directory, or one of that name that is another cgroup, tells. */
+	if (link_cg == 0 || hb_cgroup_id(pi->meta.cgroup, &cur_id) || cur_id != id) {
+		pi->state = HB_POL_ORPHAN_GONE;
+		return;
+	}
+	pi->state = HB_POL_ACTIVE;
+	if (pi->meta.flags & HB_POL_M_TRANSIENT) {
+		uint64_t st = proc_start((pid_t)pi->meta.owner_pid);
+
+		if (!st || st != pi->meta.owner_start)
+			pi->state = hb_cgroup_populated(pi->meta.cgroup) == 1 ? HB_POL_ORPHAN_OWNER :
+									     HB_POL_ORPHAN_EMPTY;
+	}
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	const struct hb_pol_info *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
+{
+	struct hb_pol_info *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	char *end;
+	DIR *d;
+	uint64_t id;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir(HB_POL_PIN_DIR);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;	/* bpffs not mounted, or no policy ever: none */
+		if (errno == EACCES || errno == EPERM)
+			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+				    HB_POL_PIN_DIR, strerror(errno));
+		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		errno = 0;
+		id = strtoull(de->d_name, &end, 10);
+		if (errno || *end || end == de->d_name)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? 2 * cap : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return errf(-ENOMEM, err, errlen, "out of memory");
+			}
+			v = nv;
+		}
+		info_one(id, &v[cnt++]);
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_info);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- remove ------------------------------------------------------------------------------- */
+
+int hb_pol_remove(uint64_t id, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+	struct hb_pol_meta *m;
+	struct stat st;
+	bool have_meta = false;
+	__u32 key = 0;
+	int lock_fd, fd, rc;
+
+	pin_path(dir, sizeof(dir), id, NULL);
+	if (stat(dir, &st)) {
+		if (errno == EACCES || errno == EPERM)
+			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+				    dir, strerror(errno));
+		return errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return errf(-ENOMEM, err, errlen, "out of memory");
+	lock_fd = lock_dir(err, errlen);
+	if (lock_fd < 0) {
+		free(m);
+		return lock_fd;
+	}
+	pin_path(p, sizeof(p), id, "meta");
+	fd = bpf_obj_get(p);
+	if (fd >= 0) {
+		have_meta = !bpf_map_lookup_elem(fd, &key, m) && m->version == HB_POL_META_VERSION;
+		close(fd);
+	}
+	pin_path(p, sizeof(p), id, "link");
+	fd = bpf_obj_get(p);
+	if (fd >= 0) {
+		/* Detach now, even if some other process holds the link open: new connections
+		 * get nothing from here on. A link whose cgroup is gone is detached already. */
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	rc = unpin_all(id);
+	if (rc) {
+		rc = errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
+		goto out;
+	}
+	if (have_meta && (m->flags & HB_POL_M_TRANSIENT)) {
+		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
+		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);
+		if (rc)
+			rc = errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
+				  (unsigned long long)id, m->cgroup, strerror(-rc));
+	}
+out:
+	close(lock_fd);
+	free(m);
+	return rc;
+}
+
+const char *hb_pol_state_name(enum hb_pol_state s)
+{
+	switch (s) {
+	case HB_POL_ACTIVE:
+		return "active";
+	case HB_POL_ORPHAN_GONE:
+	case HB_POL_ORPHAN_EMPTY:
+	case HB_POL_ORPHAN_OWNER:
+		return "orphan";
+	case HB_POL_BROKEN:
+		return "broken";
+	}
+	return "?";
+}
+
+const char *hb_pol_state_reason(enum hb_pol_state s)
+{
+	switch (s) {
+	case HB_POL_ORPHAN_GONE:
+		return "cgroup gone";
+	case HB_POL_ORPHAN_EMPTY:
+		return "cgroup empty, owner gone";
+	case HB_POL_ORPHAN_OWNER:
+		return "owner gone";
+	case HB_POL_BROKEN:
+		return "incomplete pins";
+	default:
+		return "";
+	}
+}

@@ -1,0 +1,690 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * hbctl policy add|ls|rm, and hbctl run --kernel: the keepalive policy of a cgroup, enforced
+ * by a sock_ops BPF program (bpf/policy.bpf.c, loaded by bpf/policy.c). The policy language
+ * is libhb's, as for the shim: the same parsers, defaults and match-list semantics.
+ *
+ * run --kernel makes a transient cgroup below the one hbctl is in (hbkeep-run.PID), adds the
+ * policy to it, forks, moves the child into it, and execs CMD there; when CMD exits (or
+ * after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT that someone sent hbctl), it removes the
+ * policy and the cgroup. A SIGKILLed hbctl leaves an orphan that `policy ls` marks and
+ * `policy rm --all` cleans.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include "cli.h"
+#include "hb/policy.h"
+#include "hb/policy_bpf.h"
+#include "policy_conf.h"
+
+enum {
+	OPT_CGROUP = 0x3000,
+	OPT_MATCH,
+	OPT_IDLE,
+	OPT_INTVL,
+	OPT_CNT,
+	OPT_UTO,
+	OPT_OFF,
+	OPT_FORCE,
+	OPT_NO_REPLACE,
+	OPT_RETROFIT,
+	OPT_ALL,
+};
+
+static void policy_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hbctl policy add --cgroup PATH [--match LIST] [--idle DUR] [--intvl DUR]\n"
+		"                        [--cnt N] [--user-timeout DUR] [--off] [--force]\n"
+		"                        [--no-replace] [--retrofit] [-j]\n"
+		"       hbctl policy ls [-j]\n"
+		"       hbctl policy rm ID | --cgroup PATH | --all\n"
+		"       hbctl policy apply FILE [--dry-run] [--scope PATH] [-j]\n"
+		"\n"
+		"A keepalive policy enforced by the kernel for every TCP connection of every process\n"
+		"in a cgroup (v2) and below it, static binaries, Go programs and containers included:\n"
+		"a sock_ops BPF program sets the options when a connection is established (connect()\n"
+		"completed, or accepted) and on listeners at listen(). It stays after hbctl exits\n"
+		"(pinned in /sys/fs/bpf/hb/ID).\n"
+		"The values and --match work as for hbctl run; defaults 60s/10s/6 when none of\n"
+		"--idle/--intvl/--cnt is given; values not given stay the socket's namespace's sysctl.\n"
+		"\n"
+		"add: prints the policy's id (the cgroup's id). A second add on the same cgroup\n"
+		"replaces its policy atomically (the BPF link is updated), unless --no-replace.\n"
+		"  --cgroup PATH           cgroup v2 directory, absolute or relative to the mount\n"
+		"  --match LIST            connect(): remote address; listen(), accepted: local\n"
+		"  --idle DUR --intvl DUR --cnt N --user-timeout DUR\n"
+		"  --off                   leave SO_KEEPALIVE and TCP_KEEP* alone (--user-timeout only)\n"
+		"  --force                 override what the program set itself before connect()\n"
+		"  --no-replace            fail if the cgroup has a policy\n"
+		"  --retrofit              also apply it to established sockets of the cgroup's\n"
+		"                          processes (in hbctl's network namespace, or --netns)\n"
+		"ls: id, state (active, orphan, broken), values, match list, counters, since when.\n"
+		"rm: detaches and unpins; --all removes every policy (orphans included).\n"
+		"apply: makes the policies exactly FILE's (/etc/hbkeep/policies.conf; see\n"
+		"       hbctl policy apply --help).\n"
+		"\n"
+		"Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON), a kernel with BTF and cgroup v2.\n");
+}
+
+/* ---- add ---------------------------------------------------------------------------------- */
+
+/* The match list as hb_pattern_format() writes it, comma-separated ("" for none). */
+static void match_text(const struct hb_match *m, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned int i;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < m->n && off + 1 < len; i++) {
+		if (i)
+			buf[off++] = ',';
+		n = hb_pattern_format(&m->pat[i], buf + off, len - off);
+		if (n < 0)
+			break;
+		off += (size_t)n < len - off ? (size_t)n : len - off - 1;
+	}
+	buf[off < len ? off : len - 1] = '\0';
+}
+
+/* Parses the values shared by policy add and run --kernel. Returns 1 if c was one, 0 if not,
+ * or HB_EXIT_USAGE after printing the error. */
+static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const char *arg)
+{
+	static const struct {
+		int opt;
+		enum hb_value v;
+		const char *name;
+	} t[] = {
+		{ OPT_IDLE, HB_V_IDLE, "--idle" }, { OPT_INTVL, HB_V_INTVL, "--intvl" },
+		{ OPT_CNT, HB_V_CNT, "--cnt" }, { OPT_UTO, HB_V_USER_TIMEOUT, "--user-timeout" },
+	};
+	char err[HB_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (c != t[i].opt)
+			continue;
+		if (hb_policy_set(p, t[i].v, arg, err, sizeof(err)))
+			return hb_usage_err(o, "%s: %s", t[i].name, err);
+		return 1;
+	}
+	switch (c) {
+	case OPT_MATCH:
+		if (hb_policy_set_match(p, arg, err, sizeof(err)))
+			return hb_usage_err(o, "--match: %s", err);
+		return 1;
+	case OPT_OFF:
+		hb_policy_set(p, HB_V_KEEPALIVE, "0", err, sizeof(err));
+		return 1;
+	case OPT_FORCE:
+		p->force = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
+static int runtime_err(struct hb_cli_opts *o, const char *err)
+{
+	hb_err(o, "%s", err);
+	return HB_EXIT_RUNTIME;
+}
+
+static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "match", required_argument, NULL, OPT_MATCH },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "intvl", required_argument, NULL, OPT_INTVL },
+		{ "cnt", required_argument, NULL, OPT_CNT },
+		{ "user-timeout", required_argument, NULL, OPT_UTO },
+		{ "off", no_argument, NULL, OPT_OFF },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "no-replace", no_argument, NULL, OPT_NO_REPLACE },
+		{ "retrofit", no_argument, NULL, OPT_RETROFIT },
+		{ 0 }
+	};
+	static struct hb_policy pol;	/* large: off the stack */
+	static struct hb_pol_cfg cfg;
+	static char text[HB_POL_MATCH_LEN], abs[PATH_MAX], err[512];
+	struct hb_pol_add_res res;
+	const char *cgroup = NULL;
+	unsigned int flags = 0, level = 0;
+	uint64_t id = 0;
+	int c, rc;
+
+	hb_policy_init(&pol);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		rc = value_opt(o, &pol, c, optarg);
+		if (rc == HB_EXIT_USAGE)
+			return rc;
+		if (rc)
+			continue;
+		switch (c) {
+		case OPT_CGROUP:
+			cgroup = optarg;
+			break;
+		case OPT_NO_REPLACE:
+			flags |= HB_POL_ADD_NO_REPLACE;
+			break;
+		case OPT_RETROFIT:
+			flags |= HB_POL_ADD_RETROFIT;
+			break;
+		case 'h':
+		case HB_OPT_HELP:
+			policy_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
+	if (!cgroup)
+		return hb_usage_err(o, "--cgroup PATH is required");
+	if (hb_policy_is_noop(&pol))
+		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
+	if (hb_pol_compile(&pol, &cfg))
+		return hb_usage_err(o, "--match: too many patterns");
+	if (pol.has_match)
+		match_text(&pol.match, text, sizeof(text));
+	rc = hb_cgroup_resolve(cgroup, abs, sizeof(abs), &id, &level, err, sizeof(err));
+	if (rc)
+		return runtime_err(o, err);
+	/* --retrofit walks the sockets of the network namespace hbctl is in */
+	rc = hb_cli_enter_netns(o);
+	if (rc)
+		return rc;
+	rc = hb_pol_add(&cfg, abs, id, level, pol.has_match ? text : NULL, flags, &res, err,
+			sizeof(err));
+	if (rc && !res.id)
+		return runtime_err(o, err);
+	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
+		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
+	if (o->json) {
+		printf("{\"id\":%" PRIu64 ",\"cgroup\":", res.id);
+		hb_json_str(stdout, abs, sizeof(abs));
+		printf(",\"replaced\":%s,\"link_id\":%u,\"prog_id\":%u", res.replaced ? "true" : "false",
+		       res.link_id, res.prog_id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			printf(",\"retrofit\":{\"applied\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+			       res.retrofit_applied, res.retrofit_failed);
+		printf("}\n");
+	} else {
+		printf("%" PRIu64 "\n", res.id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			fprintf(stderr, "hbctl: policy add: retrofitted %" PRIu64 " established "
+				"connection%s, %" PRIu64 " failed\n", res.retrofit_applied,
+				res.retrofit_applied == 1 ? "" : "s", res.retrofit_failed);
+	}
+	if (rc)		/* the policy is in place; the retrofit failed */
+		return runtime_err(o, err);
+	return HB_EXIT_OK;
+}
+
+/* ---- ls ----------------------------------------------------------------------------------- */
+
+static void fmt_time(char *buf, size_t len, uint64_t ns, bool utc)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!ns || !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	strftime(buf, len, utc ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+/* A value of the policy for the table: "60s", or "-" when the policy leaves it. */
+static const char *col_value(char *buf, size_t len, const struct hb_pol_cfg *c, __u32 bit,
+			     long long v, bool ms)
+{
+	if (!(c->mask & bit))
+		return "-";
+	if (ms)
+		return hb_fmt_duration(buf, len, v);
+	snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
+static void json_num_or_null(FILE *f, const char *name, const struct hb_pol_cfg *c, __u32 bit,
+			     long long v)
+{
+	if (c->mask & bit)
+		fprintf(f, ",\"%s\":%lld", name, v);
+	else
+		fprintf(f, ",\"%s\":null", name);
+}
+
+static void print_json(const struct hb_pol_info *v, size_t n)
+{
+	char t[40];
+	size_t i;
+
+	fputc('[', stdout);
+	for (i = 0; i < n; i++) {
+		const struct hb_pol_info *p = &v[i];
+		const struct hb_pol_cfg *c = &p->meta.cfg;
+		const char *why = hb_pol_state_reason(p->state);
+
+		printf("%s\n{\"id\":%" PRIu64 ",\"cgroup\":", i ? "," : "", p->id);
+		if (p->state == HB_POL_BROKEN)
+			fputs("null", stdout);
+		else
+			hb_json_str(stdout, p->meta.cgroup, sizeof(p->meta.cgroup));
+		printf(",\"state\":\"%s\",\"reason\":", hb_pol_state_name(p->state));
+		if (*why)
+			hb_json_str(stdout, why, 64);
+		else
+			fputs("null", stdout);
+		printf(",\"keepalive\":%s", c->mask & HB_POL_SET_KEEPALIVE ? "true" : "false");
+		json_num_or_null(stdout, "keepidle_s", c, HB_POL_SET_IDLE, c->idle_s);
+		json_num_or_null(stdout, "keepintvl_s", c, HB_POL_SET_INTVL, c->intvl_s);
+		json_num_or_null(stdout, "keepcnt", c, HB_POL_SET_CNT, c->cnt);
+		json_num_or_null(stdout, "user_timeout_ms", c, HB_POL_SET_UTO, c->user_timeout_ms);
+		fputs(",\"match\":", stdout);
+		if (c->flags & HB_POL_F_MATCH)
+			hb_json_str(stdout, p->meta.match, sizeof(p->meta.match));
+		else
+			fputs("null", stdout);
+		printf(",\"force\":%s", c->flags & HB_POL_F_FORCE ? "true" : "false");
+		printf(",\"matched\":%llu,\"applied\":%llu,\"failed\":%llu,\"kept\":%llu,"
+		       "\"seen\":%llu,\"listeners\":%llu,\"retrofitted\":%llu,"
+		       "\"skipped_inner\":%llu,\"last_errno\":%lld",
+		       (unsigned long long)p->stats.matched, (unsigned long long)p->stats.applied,
+		       (unsigned long long)p->stats.failed, (unsigned long long)p->stats.kept,
+		       (unsigned long long)p->stats.seen, (unsigned long long)p->stats.listeners,
+		       (unsigned long long)p->stats.retrofitted,
+		       (unsigned long long)p->stats.skipped_inner, (long long)-p->stats.last_err);
+		fmt_time(t, sizeof(t), p->meta.created_ns, true);
+		printf(",\"since\":\"%s\"", t);
+		fmt_time(t, sizeof(t), p->meta.updated_ns, true);
+		printf(",\"updated\":\"%s\"", t);
+		printf(",\"transient\":%s", p->meta.flags & HB_POL_M_TRANSIENT ? "true" : "false");
+		if (p->meta.flags & HB_POL_M_TRANSIENT)
+			printf(",\"owner_pid\":%u", p->meta.owner_pid);
+		else
+			fputs(",\"owner_pid\":null", stdout);
+		printf(",\"link_id\":%u,\"prog_id\":%u}", p->link_id, p->prog_id);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+static void print_table(const struct hb_pol_info *v, size_t n)
+{
+	char a[4][24], t[40];
+	size_t i;
+
+	if (!n)
+		return;
+	printf("%-10s %-7s %-3s %-6s %-6s %-4s %-6s %-5s %8s %8s %7s  %-19s  %s\n", "ID",
+	       "STATE", "KA", "IDLE", "INTVL", "CNT", "UTO", "FORCE", "MATCHED", "APPLIED",
+	       "FAILED", "SINCE", "CGROUP [MATCH]");
+	for (i = 0; i < n; i++) {
+		const struct hb_pol_info *p = &v[i];
+		const struct hb_pol_cfg *c = &p->meta.cfg;
+
+		fmt_time(t, sizeof(t), p->meta.created_ns, false);
+		printf("%-10" PRIu64 " %-7s %-3s %-6s %-6s %-4s %-6s %-5s %8llu %8llu %7llu  %-19s  %s",
+		       p->id, hb_pol_state_name(p->state),
+		       c->mask & HB_POL_SET_KEEPALIVE ? "on" : "-",
+		       col_value(a[0], sizeof(a[0]), c, HB_POL_SET_IDLE, c->idle_s * 1000LL, true),
+		       col_value(a[1], sizeof(a[1]), c, HB_POL_SET_INTVL, c->intvl_s * 1000LL, true),
+		       col_value(a[2], sizeof(a[2]), c, HB_POL_SET_CNT, c->cnt, false),
+		       col_value(a[3], sizeof(a[3]), c, HB_POL_SET_UTO, c->user_timeout_ms, true),
+		       c->flags & HB_POL_F_FORCE ? "yes" : "no",
+		       (unsigned long long)p->stats.matched, (unsigned long long)p->stats.applied,
+		       (unsigned long long)p->stats.failed, t,
+		       p->state == HB_POL_BROKEN ? "?" : p->meta.cgroup);
+		if (c->flags & HB_POL_F_MATCH)
+			printf(" [%s]", p->meta.match);
+		putchar('\n');
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].state != HB_POL_ACTIVE)
+			fprintf(stderr, "hbctl: policy ls: %" PRIu64 " is %s (%s): remove it with "
+				"hbctl policy rm %" PRIu64 " (or --all)\n", v[i].id,
+				hb_pol_state_name(v[i].state), hb_pol_state_reason(v[i].state),
+				v[i].id);
+}
+
+static int policy_ls(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = { HB_GLOBAL_LONGOPTS, { 0 } };
+	struct hb_pol_info *v;
+	char err[512];
+	size_t n;
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case 'h':
+		case HB_OPT_HELP:
+			policy_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
+	if (hb_pol_list(&v, &n, err, sizeof(err)))
+		return runtime_err(o, err);
+	if (o->json)
+		print_json(v, n);
+	else
+		print_table(v, n);
+	free(v);
+	return HB_EXIT_OK;
+}
+
+/* ---- rm ----------------------------------------------------------------------------------- */
+
+/* Ids of the policies whose cgroup is spec: the id of the cgroup it names now, and any whose
+ * recorded path is it (a removed or recreated cgroup). Returns the number found. */
+static size_t ids_for_cgroup(const char *spec, uint64_t *ids, size_t max, char *err, size_t errlen)
+{
+	char abs[PATH_MAX], mnt[PATH_MAX], cand[2][PATH_MAX * 2];
+	struct hb_pol_info *v = NULL;
+	unsigned int level;
+	uint64_t id = 0;
+	size_t n = 0, k = 0, i, j;
+	bool have_abs;
+
+	have_abs = !hb_cgroup_resolve(spec, abs, sizeof(abs), &id, &level, err, errlen);
+	cand[0][0] = cand[1][0] = '\0';
+	if (spec[0] == '/')
+		snprintf(cand[0], sizeof(cand[0]), "%s", spec);
+	if (!hb_cgroup2_mount(mnt, sizeof(mnt)))
+		snprintf(cand[1], sizeof(cand[1]), "%s/%s", mnt, spec + (spec[0] == '/'));
+	if (hb_pol_list(&v, &n, err, errlen))
+		return 0;
+	for (i = 0; i < n && k < max; i++) {
+		bool hit = have_abs && (v[i].id == id || !strcmp(v[i].meta.cgroup, abs));
+
+		for (j = 0; j < 2 && !hit; j++)
+			hit = cand[j][0] && !strcmp(v[i].meta.cgroup, cand[j]);
+		if (hit)
+			ids[k++] = v[i].id;
+	}
+	free(v);
+	if (!k)
+		snprintf(err, errlen, "no policy on cgroup %.300s", have_abs ? abs : spec);
+	return k;
+}
+
+static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ 0 }
+	};
+	uint64_t ids[64];
+	const char *cgroup = NULL;
+	struct hb_pol_info *v;
+	char err[512], *end;
+	size_t n = 0, i, m;
+	bool all = false;
+	int c, rc, ret = HB_EXIT_OK;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case OPT_CGROUP:
+			cgroup = optarg;
+			break;
+		case OPT_ALL:
+			all = true;
+			break;
+		case 'h':
+		case HB_OPT_HELP:
+			policy_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if ((optind < argc) + (cgroup != NULL) + all != 1)
+		return hb_usage_err(o, "give one of ID, --cgroup PATH, --all");
+	if (optind + 1 < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind + 1]);
+	if (all) {
+		if (hb_pol_list(&v, &m, err, sizeof(err)))
+			return runtime_err(o, err);
+		for (i = 0; i < m && n < sizeof(ids) / sizeof(ids[0]); i++)
+			ids[n++] = v[i].id;
+		free(v);
+	} else if (cgroup) {
+		n = ids_for_cgroup(cgroup, ids, sizeof(ids) / sizeof(ids[0]), err, sizeof(err));
+		if (!n)
+			return runtime_err(o, err);
+	} else {
+		errno = 0;
+		ids[0] = strtoull(argv[optind], &end, 10);
+		if (errno || *end || end == argv[optind] || argv[optind][0] == '-')
+			return hb_usage_err(o, "'%.40s' is not a policy id (see hbctl policy ls)",
+					    argv[optind]);
+		n = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (hb_pol_remove(ids[i], err, sizeof(err))) {
+			hb_err(o, "%s", err);
+			ret = HB_EXIT_RUNTIME;
+		} else {
+			hb_verbose(o, "removed policy %" PRIu64, ids[i]);
+		}
+	}
+	return ret;
+}
+
+int cmd_policy(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct {
+		const char *name, *cmd;
+		int (*fn)(int, char **, struct hb_cli_opts *);
+	} sub[] = {
+		{ "add", "policy add", policy_add },
+		{ "ls", "policy ls", policy_ls },
+		{ "rm", "policy rm", policy_rm },
+		{ "apply", "policy apply", hb_policy_apply_cmd },
+	};
+	size_t i;
+
+	if (argc < 2) {
+		policy_usage(stderr);
+		return HB_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		policy_usage(stdout);
+		return HB_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (strcmp(argv[1], sub[i].name))
+			continue;
+		o->cmd = sub[i].cmd;
+		optind = 0;	/* glibc: full re-initialisation for the subcommand's parse */
+		return sub[i].fn(argc - 1, argv + 1, o);
+	}
+	return hb_usage_err(o, "unknown subcommand '%.40s' (add, ls, rm, apply)", argv[1]);
+}
+
+/* ---- run --kernel ------------------------------------------------------------------------- */
+
+/* Makes hbkeep-run.PID below hbctl's own cgroup. Returns 0 or an exit code after a message. */
+static int make_transient(struct hb_cli_opts *o, char *cg, size_t len)
+{
+	char parent[PATH_MAX], err[512];
+	int i;
+
+	if (hb_cgroup_self(parent, sizeof(parent), err, sizeof(err)))
+		return runtime_err(o, err);
+	if ((size_t)snprintf(cg, len, "%s/hbkeep-run.%d", parent, (int)getpid()) >= len) {
+		hb_err(o, "%s: path too long", parent);
+		return HB_EXIT_RUNTIME;
+	}
+	for (i = 0; i < 2; i++) {
+		if (!mkdir(cg, 0755))
+			return 0;
+		/* a previous hbctl of this pid was killed: its empty cgroup goes */
+		if (errno != EEXIST || rmdir(cg))
+			break;
+	}
+	hb_err(o, "creating cgroup %s: %s%s", cg, strerror(errno),
+	       errno == EACCES || errno == EPERM || errno == EROFS ? " (run as root)" : "");
+	return HB_EXIT_RUNTIME;
+}
+
+int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
+		  const char *match, bool force, char **cmd)
+{
+	static struct hb_policy pol;
+	static struct hb_pol_cfg cfg;
+	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], abs[PATH_MAX], err[512];
+	static char procs[PATH_MAX + 16];
+	struct hb_pol_add_res res;
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t set, old;
+	siginfo_t si;
+	unsigned int level;
+	uint64_t id;
+	int v, rc, status = 0, procs_fd, ret;
+	pid_t pid, w;
+
+	hb_policy_init(&pol);
+	for (v = 0; v < HB_V__COUNT; v++)
+		if (vals[v] && hb_policy_set(&pol, (enum hb_value)v, vals[v], err, sizeof(err)))
+			return hb_usage_err(o, "%s: %s", hb_value_name((enum hb_value)v), err);
+	if (match && hb_policy_set_match(&pol, match, err, sizeof(err)))
+		return hb_usage_err(o, "--match: %s", err);
+	pol.force = force;
+	if (hb_policy_is_noop(&pol))
+		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
+	if (hb_pol_compile(&pol, &cfg))
+		return hb_usage_err(o, "--match: too many patterns");
+	if (pol.has_match)
+		match_text(&pol.match, text, sizeof(text));
+	if (hb_pol_check_caps(err, sizeof(err)))
+		return runtime_err(o, err);
+
+	rc = make_transient(o, cg, sizeof(cg));
+	if (rc)
+		return rc;
+	rc = hb_cgroup_resolve(cg, abs, sizeof(abs), &id, &level, err, sizeof(err));
+	if (rc) {
+		rmdir(cg);
+		return runtime_err(o, err);
+	}
+	rc = hb_pol_add(&cfg, abs, id, level, pol.has_match ? text : NULL,
+			HB_POL_ADD_NO_REPLACE | HB_POL_ADD_TRANSIENT, &res, err, sizeof(err));
+	if (rc) {
+		rmdir(abs);
+		return runtime_err(o, err);
+	}
+	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
+	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (procs_fd < 0) {
+		hb_err(o, "%s: %s", procs, strerror(errno));
+		ret = HB_EXIT_RUNTIME;
+		goto cleanup;
+	}
+
+	/* Signals are taken with sigwaitinfo(): no handler, no race with the child's exit. An
+	 * inherited SIG_IGN for SIGCHLD would make the kernel reap the child for us. */
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		hb_err(o, "fork: %s", strerror(errno));
+		close(procs_fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		ret = HB_EXIT_RUNTIME;
+		goto cleanup;
+	}
+	if (pid == 0) {
+		/* "0": the writer itself; done before exec, so CMD's first socket is covered */
+		if (write(procs_fd, "0", 1) < 0) {
+			hb_err(o, "moving into %s: %s", abs, strerror(errno));
+			_exit(126);
+		}
+		close(procs_fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (hb_cli_enter_netns(o))
+			_exit(126);
+		execvp(cmd[0], cmd);
+		rc = errno;
+		hb_err(o, "%s: %s", cmd[0], strerror(rc));
+		_exit(rc == ENOENT || rc == ENOTDIR ? 127 : 126);
+	}
+	close(procs_fd);
+	for (;;) {
+		if (sigwaitinfo(&set, &si) < 0)
+			continue;	/* EINTR: a signal outside the set (SIGSTOP/SIGCONT) */
+		if (si.si_signo == SIGCHLD) {
+			w = waitpid(pid, &status, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD))
+				break;
+			continue;
+		}
+		/* A signal from the terminal (si_code > 0: the kernel) reached CMD as well, as a
+		 * member of the foreground process group; one sent to hbctl alone (kill, systemd)
+		 * is passed on. Either way hbctl waits for CMD before cleaning up. */
+		if (si.si_code <= 0)
+			kill(pid, si.si_signo);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (WIFEXITED(status))
+		ret = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		ret = 128 + WTERMSIG(status);
+	else
+		ret = HB_EXIT_RUNTIME;
+
+cleanup:
+	/* CMD's status stays hbctl's; a failed clean-up is reported (policy ls shows it) */
+	if (hb_pol_remove(id, err, sizeof(err)))
+		hb_err(o, "%s", err);
+	return ret;
+}

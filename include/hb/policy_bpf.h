@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The kernel-enforced policy per cgroup: the ABI between the sock_ops program
+ * (bpf/policy.bpf.c) and its loader (bpf/policy.c), the match-list decision both sides
+ * share, and the loader's interface for hbctl.
+ *
+ * ABI rules (STYLE.md 1): fixed-width types only, no pointers, padding written out, sizes
+ * asserted on the user side. The policy itself travels as load-time rodata (targ_cfg), so a
+ * replacement is a new program swapped in with bpf_link_update(): atomic for every socket.
+ * The counters and the metadata live in maps pinned beside the link, reused by a
+ * replacement:
+ *
+ *   /sys/fs/bpf/hb/<id>/link    the cgroup sock_ops BPF link (its pin keeps it attached)
+ *   /sys/fs/bpf/hb/<id>/stats   per-CPU counters, struct hb_pol_stats
+ *   /sys/fs/bpf/hb/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ *
+ * <id> is the cgroup's id (its inode number on cgroup2, what bpftool calls the cgroup id), so
+ * one cgroup has at most one hbkeep policy and a second `policy add` finds the first.
+ */
+#ifndef HB_POLICY_BPF_H
+#define HB_POLICY_BPF_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <stdbool.h>
+#endif
+
+#define HB_POL_MATCH_MAX	32	/* = HB_MATCH_MAX (policy.c asserts it) */
+#define HB_POL_META_VERSION	1
+
+/* hb_pol_cfg.mask: the values the policy sets (HB_BIT(HB_V_*) of policy.h, asserted). */
+#define HB_POL_SET_KEEPALIVE	0x01	/* SO_KEEPALIVE = 1 */
+#define HB_POL_SET_IDLE		0x02	/* TCP_KEEPIDLE, s */
+#define HB_POL_SET_INTVL	0x04	/* TCP_KEEPINTVL, s */
+#define HB_POL_SET_CNT		0x08	/* TCP_KEEPCNT */
+#define HB_POL_SET_UTO		0x10	/* TCP_USER_TIMEOUT, ms */
+
+/* hb_pol_cfg.flags */
+#define HB_POL_F_FORCE		0x01	/* override what the socket's owner set itself */
+#define HB_POL_F_MATCH		0x02	/* a match list was given (n may still be 0: never) */
+
+/* hb_pol_meta.flags */
+#define HB_POL_M_TRANSIENT	0x01	/* made by `hbctl run --kernel`, cgroup included */
+
+/*
+ * sock_ops programs of a cgroup and its ancestors all run for one socket, the innermost
+ * cgroup's first, on one shared context. The first hbkeep policy to run writes this into
+ * skops->reply (ignored by the kernel for the ESTABLISHED callbacks), and the policies of
+ * ancestor cgroups then leave the socket alone: the most specific policy decides.
+ */
+#define HB_POL_REPLY_MARK	0x68626b70u	/* "hbkp" */
+
+/*
+ * One match pattern, compiled from struct hb_pattern: the address as four 32-bit words in
+ * network byte order with a mask per word, so that the program compares words, not bits.
+ * IPv4 patterns use word 0 only.
+ */
+struct hb_pol_pat {
+	__u32 addr[4];		/* network byte order, bits beyond the prefix zero */
+	__u32 mask[4];		/* network byte order */
+	__u16 port;		/* host byte order, 0: any port */
+	__u8 family;		/* 0 (port only), AF_INET (2), AF_INET6 (10) */
+	__u8 exclude;		/* 1: a "!" pattern */
+};
+#define HB_POL_PAT_SIZE		36
+
+/* The policy, as the program reads it from rodata. */
+struct hb_pol_cfg {
+	__u32 mask;		/* HB_POL_SET_* */
+	__u32 flags;		/* HB_POL_F_* */
+	__s32 idle_s;
+	__s32 intvl_s;
+	__s32 cnt;
+	__s32 user_timeout_ms;
+	__u32 n;		/* patterns in pat[] */
+	__u32 n_include;	/* of which not excluded */
+	struct hb_pol_pat pat[HB_POL_MATCH_MAX];
+	__u64 cgroup_id;	/* the cgroup the policy is for (retrofit: sockets at or below it) */
+	__u32 cgroup_level;	/* its depth below the cgroup v2 root (root = 0) */
+	__u32 pad;
+};
+#define HB_POL_CFG_SIZE		(32 + 36 * HB_POL_MATCH_MAX + 16)
+
+/* Counters, per CPU in the map; user space sums them. Each counts connections. */
+struct hb_pol_stats {
+	__u64 seen;		/* established connections the program ran for */
+	__u64 matched;		/* of which the match list selected (all, without a list) */
+	__u64 applied;		/* matched, and it carries the policy's options (set now, or
+				 * inherited from a listener the policy set up; values the owner
+				 * set itself stay), none failing */
+	__u64 kept;		/* matched, but the owner had set every value otherwise (no --force) */
+	__u64 failed;		/* matched, and at least one bpf_setsockopt() failed */
+	__u64 retrofitted;	/* existing connections changed by --retrofit (not in the above) */
+	__u64 skipped_inner;	/* left to a policy on a cgroup further down */
+	__s64 last_err;		/* the last -errno a bpf_setsockopt() returned */
+	__u64 listeners;	/* listeners set up at listen() (their accepted sockets inherit) */
+};
+#define HB_POL_STATS_SIZE	72
+
+#define HB_POL_CGROUP_LEN	1024
+#define HB_POL_MATCH_LEN	2048
+
+/* What `policy ls` shows; written by the loader only (the program never reads it). */
+struct hb_pol_meta {
+	__u32 version;		/* HB_POL_META_VERSION */
+	__u32 flags;		/* HB_POL_M_* */
+	__u64 cgroup_id;
+	__u64 created_ns;	/* CLOCK_REALTIME of the first add */
+	__u64 updated_ns;	/* CLOCK_REALTIME of the last add (replacement) */
+	__u32 owner_pid;	/* transient: the hbctl that runs the command */
+	__u32 pad;
+	__u64 owner_start;	/* its start time (/proc/PID/stat field 22), against pid reuse */
+	struct hb_pol_cfg cfg;
+	char cgroup[HB_POL_CGROUP_LEN];	/* absolute path of the cgroup directory */
+	char match[HB_POL_MATCH_LEN];	/* the match list, normalised, "" for none */
+};
+#define HB_POL_META_SIZE	(48 + HB_POL_CFG_SIZE + HB_POL_CGROUP_LEN + HB_POL_MATCH_LEN)
+
+/*
+ * The match decision of libhb's hb_match_sockaddr() (lib/match.c), for an address given as
+ * words: a socket is managed when it matches some include pattern (or there are none) and
+ * no exclude pattern; an IPv4-mapped IPv6 address matches IPv4 patterns through its IPv4
+ * part and IPv6 patterns through the whole address; an IPv6 pattern never matches an IPv4
+ * socket. Shared by the program and user space (tests/unit/test_policy_bpf.c holds the two
+ * against each other), hence the volatile: the program reads the patterns from rodata,
+ * which the compiler must not fold to the object file's zeros.
+ *
+ * family: AF_INET (a[0] is the address) or AF_INET6; port in host byte order.
+ */
+static inline __attribute__((always_inline)) bool
+hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[4], __u16 port)
+{
+	bool included = cfg->n_include == 0, has_v4;
+	__u32 v4, i, n = cfg->n;
+
+	if (family == 2) {
+		has_v4 = true;
+		v4 = a[0];
+	} else if (family == 10) {
+		/* ::ffff:a.b.c.d; 0x0000ffff in network byte order on either endianness */
+		has_v4 = a[0] == 0 && a[1] == 0 &&
+			 ((const __u8 *)&a[2])[0] == 0 && ((const __u8 *)&a[2])[1] == 0 &&
+			 ((const __u8 *)&a[2])[2] == 0xff && ((const __u8 *)&a[2])[3] == 0xff;
+		v4 = a[3];
+	} else {
+		return false;
+	}
+	for (i = 0; i < HB_POL_MATCH_MAX; i++) {
+		const volatile struct hb_pol_pat *p = &cfg->pat[i];
+		bool hit;
+
+		if (i >= n)
+			break;
+		if (p->port && p->port != port)
+			continue;
+		if (p->family == 0)
+			hit = true;
+		else if (p->family == 2)
+			hit = has_v4 && (v4 & p->mask[0]) == p->addr[0];
+		else if (p->family == 10)
+			hit = family == 10 && (a[0] & p->mask[0]) == p->addr[0] &&
+			      (a[1] & p->mask[1]) == p->addr[1] &&
+			      (a[2] & p->mask[2]) == p->addr[2] &&
+			      (a[3] & p->mask[3]) == p->addr[3];
+		else
+			hit = false;
+		if (!hit)
+			continue;
+		if (p->exclude)
+			return false;	/* exclusion wins, whatever the order */
+		included = true;
+	}
+	return included;
+}
+
+#ifndef __VMLINUX_H__
+/* ---- user side: the loader's interface (bpf/policy.c), free of libbpf types ---- */
+#include <stddef.h>
+#include <stdint.h>
+#include "hb/policy.h"
+
+#define HB_POL_PIN_ROOT		"/sys/fs/bpf"
+/*
+ * Where policies are pinned: /sys/fs/bpf/hb, or $HB_PIN_DIR (a directory directly in bpffs).
+ * The override lets a test keep its policies apart from the host's, so that a test's
+ * `policy rm --all` can never remove a policy it did not create.
+ */
+const char *hb_pol_pin_dir(void);
+#define HB_POL_PIN_DIR		hb_pol_pin_dir()
+
+/*
+ * Compiles a match list into cfg->pat/n/n_include (the same patterns, word-wise).
+ * Returns 0, or -E2BIG for more than HB_POL_MATCH_MAX patterns.
+ */
+int hb_pol_compile_match(const struct hb_match *m, struct hb_pol_cfg *cfg);
+
+/* Compiles a policy (values the user or hbkeep's defaults give; values left to the sysctl
+ * are not set, so each socket keeps its own namespace's) and its match list into cfg.
+ * Returns 0 or -errno. */
+int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg);
+
+/* Where a policy stands, for `policy ls`. */
+enum hb_pol_state {
+	HB_POL_ACTIVE,		/* attached to its cgroup */
+	HB_POL_ORPHAN_GONE,	/* its cgroup was removed (or replaced by another of that name) */
+	HB_POL_ORPHAN_EMPTY,	/* transient, and no process is left in its cgroup */
+	HB_POL_ORPHAN_OWNER,	/* transient, and the hbctl that made it is gone */
+	HB_POL_BROKEN,		/* pins incomplete (a crash during add?): `policy rm` cleans */
+};
+
+struct hb_pol_info {
+	uint64_t id;
+	struct hb_pol_meta meta;	/* zeroed when unreadable (state BROKEN) */
+	struct hb_pol_stats stats;	/* summed over CPUs */
+	uint32_t link_id, prog_id;	/* 0: unknown */
+	enum hb_pol_state state;
+};
+
+/* The cgroup v2 mount point, from /proc/self/mountinfo. Returns 0, -ENOENT when none is
+ * mounted, or -errno. */
+int hb_cgroup2_mount(char *buf, size_t len);
+
+/*
+ * Resolves PATH as DESIGN.md defines it (a cgroup v2 directory, absolute or relative to the
+ * cgroup v2 mount) into an absolute directory, its cgroup id and its depth below the root.
+ * Returns 0 or -errno with a message in err: -ENOENT (no cgroup v2 / no such cgroup),
+ * -ENOTDIR / -EMEDIUMTYPE (not a cgroup v2 directory).
+ */
+int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, unsigned *level,
+		      char *err, size_t errlen);
+
+/* The cgroup v2 directory this process is in (absolute). Returns 0 or -errno. */
+int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen);
+
+/* The cgroup id of a cgroup v2 directory (what bpftool and BPF helpers report). Returns 0 or
+ * -errno. */
+int hb_cgroup_id(const char *path, uint64_t *id);
+
+/* 1 when processes are in the cgroup or below, 0 when none, -errno when it is unreadable. */
+int hb_cgroup_populated(const char *abs);
+
+/* Removes cgroup abs (if it still is the one with that id) and its descendants, after moving
+ * the processes in them to its parent. Returns 0 or -errno (-EBUSY if processes kept
+ * coming). */
+int hb_cgroup_remove(const char *abs, uint64_t id);
+
+/* Flags of hb_pol_add(). */
+#define HB_POL_ADD_NO_REPLACE	0x01	/* fail with -EEXIST when the cgroup has a policy */
+#define HB_POL_ADD_RETROFIT	0x02	/* also apply it to the cgroup's established sockets */
+#define HB_POL_ADD_TRANSIENT	0x04	/* run --kernel: owner is this process; rm removes the cgroup */
+
+struct hb_pol_add_res {
+	uint64_t id;
+	bool replaced;			/* an existing policy was swapped (link updated) */
+	uint32_t link_id, prog_id;
+	uint64_t retrofit_applied;	/* --retrofit: sockets changed */
+	uint64_t retrofit_failed;
+};
+
+/*
+ * Loads the program with cfg, attaches it to the cgroup (resolved by the caller) with a BPF
+ * link and pins link, counters and metadata under HB_POL_PIN_DIR/<id>/; or, when the cgroup
+ * has a policy already, loads the new program and swaps it in with bpf_link_update(). Mounts
+ * bpffs on /sys/fs/bpf when it is not (as root). Checks privileges, BTF and bpffs first.
+ * Returns 0 or -errno with a one-line message in err; when only the retrofit failed, the
+ * policy is in place and res->id is set.
+ */
+int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
+	       unsigned level, const char *match_text, unsigned flags,
+	       struct hb_pol_add_res *res, char *err, size_t errlen);
+
+/* Lists the pinned policies, sorted by id (*out malloc'd, free it). Returns 0 or -errno
+ * with a message in err (none pinned: 0 and *n = 0). */
+int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * Detaches and unpins the policy id: nothing of it is left in bpffs. A transient policy's
+ * cgroup goes too (processes still in it are moved to its parent first). Returns 0 or
+ * -errno (-ENOENT: no such policy) with a message in err.
+ */
+int hb_pol_remove(uint64_t id, char *err, size_t errlen);
+
+/* Whether this process may manage policies (CAP_SYS_ADMIN, or CAP_BPF + CAP_NET_ADMIN +
+ * CAP_PERFMON). Returns 0 or -EPERM with a message in err. */
+int hb_pol_check_caps(char *err, size_t errlen);
+
+/* The state's name in reports: "active", "orphan", "broken". */
+const char *hb_pol_state_name(enum hb_pol_state s);
+/* Why, for orphans: "cgroup gone", "cgroup empty", "owner gone"; "" otherwise. */
+const char *hb_pol_state_reason(enum hb_pol_state s);
+#endif /* !__VMLINUX_H__ */
+
+#endif /* HB_POLICY_BPF_H */
