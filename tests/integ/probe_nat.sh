@@ -1,0 +1,276 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# hbctl probe-nat in the three-namespace NAT scenario (tests/integ/_nat.sh draws it), run from
+# the client namespace against plain listeners in the server namespace:
+#  a. the router forgets idle flows after 5 s: --max 20s --resolution 1s brackets 5 s, 1 s
+#     wide, cause "silence", in under 40 s
+#  b. a server that closes idle connections after 3 s: its close is reported (server_closed_s
+#     about 3), no NAT drop; one that closes before any probe is an error that says so
+#  c. Ctrl-C prints what is known so far (interrupted: true) and exits 130
+#  d. errors: no route to host, refused, unreachable network: exit 1 and one line; bad
+#     options and targets: exit 2 and one line
+#  e. IPv6 ([::1]:PORT on the client's loopback), and the progress line on a terminal
+#  f. the router's timeout raised above --max: "no drop observed up to 6 s", dropped_s null
+#  g. a router that answers a forgotten flow's probe with a reset (for one port): cause "reset"
+# a to e and g run side by side (they share nothing but the router, whose timeout they all want at
+# 5 s), f after them. What the assertions allow: the probe leaves within a jiffy of the
+# planned silence and conntrack expires an entry on the jiffy too, so a probe at exactly 5 s
+# may go either way: 4-5 and 5-6 are both right, and nothing else is. About 25 s.
+. "$(dirname "$0")/_lib.sh"
+. "$(dirname "$0")/_nat.sh"
+
+nat_need
+nat_clean_env
+HBCTL=$O/hbctl
+[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+
+TIMEOUT=5		# the router forgets an idle flow after this many seconds
+SERVER_IDLE=3		# b: the server closes an idle connection after this many seconds
+P_PLAIN=7000 P_CLOSE=7001 P_EARLY=7002 P_V6=7003 P_RST=7004
+
+nat_setup "$TIMEOUT" || { echo "Bail out! NAT setup failed"; exit 1; }
+diag "namespaces $NAT_CLIENT ($NAT_CLIENT_IP) -> $NAT_ROUTER (masquerade) -> $NAT_SERVER ($NAT_SERVER_IP)"
+
+# pn_listener NS ADDR PORT CLOSE_AFTER_S: accepts and holds connections, never writes; with
+# CLOSE_AFTER_S > 0 closes each connection after that long without data (an idle timeout)
+pn_listener() {
+	nsenter --net="/run/netns/$1" "$NAT_PY" -c '
+import socket, sys, threading
+addr, port, close_after = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(128)
+held = []
+def idle_close(c):
+    c.settimeout(close_after)
+    try:
+        while c.recv(4096):
+            pass
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    if close_after > 0:
+        threading.Thread(target=idle_close, args=(c,), daemon=True).start()
+    else:
+        held.append(c)
+' "$2" "$3" "$4" >"$HB_TMP/listener-$3.log" 2>&1 &
+	bg_pid $!
+	wait_port "$1" "$3" 10
+}
+pn_listener "$NAT_SERVER" "$NAT_SERVER_IP" "$P_PLAIN" 0 &&
+	pn_listener "$NAT_SERVER" "$NAT_SERVER_IP" "$P_CLOSE" "$SERVER_IDLE" &&
+	pn_listener "$NAT_SERVER" "$NAT_SERVER_IP" "$P_EARLY" 0.3 &&
+	pn_listener "$NAT_CLIENT" ::1 "$P_V6" 0 &&
+	pn_listener "$NAT_SERVER" "$NAT_SERVER_IP" "$P_RST" 0 ||
+	{ echo "Bail out! listeners did not start: $(cat "$HB_TMP"/listener-*.log)"; exit 1; }
+
+# g: for P_RST only, the router resets what it does not know instead of dropping it (an
+# invalid packet is not NATed: its destination port is the server's)
+in_ns "$NAT_ROUTER" nft insert rule ip hbnat forward ct state invalid tcp dport "$P_RST" \
+	tcp flags \& \(syn \| rst\) == 0 reject with tcp reset ||
+	{ echo "Bail out! nft reject rule failed"; exit 1; }
+
+# pn NAME ARGS...: hbctl probe-nat ARGS in the client namespace, in the background; stdout in
+# $HB_TMP/NAME.out, stderr in NAME.err, exit status in NAME.rc, wall time (s) in NAME.time
+pn() {
+	local name=$1
+	shift
+	(
+		t0=$EPOCHREALTIME
+		nsenter --net="/run/netns/$NAT_CLIENT" "$HBCTL" probe-nat "$@" \
+			>"$HB_TMP/$name.out" 2>"$HB_TMP/$name.err"
+		echo $? >"$HB_TMP/$name.rc"
+		awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' \
+			>"$HB_TMP/$name.time"
+	) &
+	bg_pid $!
+}
+# jget NAME EXPR: EXPR (python, over the JSON object d) of NAME's output, a tuple printed
+# space-separated in JSON spelling (null, true, 4.5; strings bare); "invalid" if the output
+# is not exactly one JSON object
+jget() {
+	"$NAT_PY" -c '
+import json, sys
+try:
+    d = json.loads(open(sys.argv[1]).read())
+except Exception:
+    print("invalid"); sys.exit()
+v = eval(sys.argv[2])
+f = lambda x: x if isinstance(x, str) else json.dumps(x)
+print(" ".join(f(x) for x in v) if isinstance(v, tuple) else f(v))
+' "$HB_TMP/$1.out" "$2" 2>&1
+}
+rc_of() { cat "$HB_TMP/$1.rc" 2>/dev/null; }
+show() { diag "$1: rc=$(rc_of "$1") $(cat "$HB_TMP/$1.time" 2>/dev/null)s"; sed 's/^/#   /' "$HB_TMP/$1.out" "$HB_TMP/$1.err"; }
+# one_line NAME REGEX: NAME wrote nothing on stdout and exactly one line matching REGEX on stderr
+one_line() {
+	[ ! -s "$HB_TMP/$1.out" ] && [ "$(wc -l <"$HB_TMP/$1.err")" -eq 1 ] &&
+		grep -Eq "$2" "$HB_TMP/$1.err"
+}
+# le A B: A <= B (numbers)
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+
+# ---- a to e, side by side ------------------------------------------------------------------
+SRV=$NAT_SERVER_IP
+pn bracket "$SRV:$P_PLAIN" --max 20s --resolution 1s -j
+pn close3 "$SRV:$P_CLOSE" --max 10s -j
+pn close3-text "$SRV:$P_CLOSE" --max 10s
+pn early "$SRV:$P_EARLY" --max 5s
+pn v6 "[::1]:$P_V6" --max 2s -j
+pn unreach 192.0.2.99:80 --max 5s	# on the client's own subnet, nobody there: ARP fails
+pn refused "$SRV:7999" --max 5s
+pn nonet 203.0.113.1:80 --max 5s	# the router has no route
+pn reset "$SRV:$P_RST" --max 8s --resolution 1s -j
+# c: SIGINT at 2.5 s, once the 1 s and 2 s flows have survived
+nsenter --net="/run/netns/$NAT_CLIENT" "$HBCTL" probe-nat "$SRV:$P_PLAIN" --max 20s -j \
+	>"$HB_TMP/int.out" 2>"$HB_TMP/int.err" &
+pid_int=$!
+bg_pid "$pid_int"
+# e: the progress line needs a terminal: script(1) gives it one
+if command -v script >/dev/null; then
+	(nsenter --net="/run/netns/$NAT_CLIENT" script -qec \
+		"$HBCTL probe-nat '[::1]:$P_V6' --max 2s" /dev/null >"$HB_TMP/tty.out" 2>&1
+	 echo $? >"$HB_TMP/tty.rc") </dev/null &
+	bg_pid $!
+fi
+
+# d: usage errors need no network
+usage_case() {
+	local out err rc
+	out=$("$HBCTL" probe-nat "$@" 2>"$HB_TMP/usage.err")
+	rc=$?
+	err=$(cat "$HB_TMP/usage.err")
+	if [ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$(wc -l <"$HB_TMP/usage.err")" -eq 1 ] &&
+		[[ $err == "hbctl: probe-nat: "* ]]; then
+		ok "usage error, exit 2, one line: probe-nat $* ($err)"
+	else
+		not_ok "usage error, exit 2, one line: probe-nat $*"
+		diag "rc=$rc stdout='$out' stderr='$err'"
+	fi
+}
+usage_case
+usage_case "$SRV:80" --bogus
+usage_case "$SRV:80" --max
+usage_case "$SRV:80" --max 0
+usage_case "$SRV:80" --max 10h
+usage_case "$SRV:80" --max forever
+usage_case "$SRV:80" --resolution 10ms
+usage_case "$SRV:80" --max 5s --resolution 6s
+usage_case "$SRV:80" --parallel 0
+usage_case "$SRV:80" --parallel 65
+usage_case ::1:80
+usage_case "$SRV"
+usage_case "$SRV:0"
+usage_case "$SRV:80" "$SRV:81"
+check "probe-nat --help exits 0 and shows the usage" \
+	eval '"$HBCTL" probe-nat --help | grep -q "^Usage: hbctl probe-nat HOST:PORT"'
+check "hbctl help probe-nat works too" eval '"$HBCTL" help probe-nat | grep -q -- "--resolution"'
+
+sleep 2.5
+kill -INT "$pid_int"
+wait "$pid_int"
+rc_int=$?
+diag "int: rc=$rc_int"; sed 's/^/#   /' "$HB_TMP/int.out" "$HB_TMP/int.err"
+cp "$HB_TMP/int.out" "$HB_TMP/intj.out"
+check_eq "c: Ctrl-C: exit status 130" 130 "$rc_int"
+check_eq "c: Ctrl-C: prints what is known so far (interrupted, 2 s survived, no drop yet)" \
+	"true 2 null" "$(jget intj 'd["interrupted"], d["survived_s"], d["dropped_s"]')"
+
+# wait for everything started above (the bracket takes the longest)
+for ((i = 0; i < 45 * 10; i++)); do
+	n=0
+	for x in bracket close3 close3-text early v6 unreach refused nonet reset; do
+		[ -e "$HB_TMP/$x.rc" ] && n=$((n + 1))
+	done
+	[ "$n" -eq 9 ] && { [ ! -e "$HB_TMP/tty.out" ] || [ -e "$HB_TMP/tty.rc" ]; } && break
+	sleep 0.1
+done
+
+# ---- a ----------------------------------------------------------------------------------
+show bracket
+read -r surv drop cause closed < <(jget bracket \
+	'd["survived_s"], d["dropped_s"], d["cause"], d["server_closed_s"]')
+check_eq "a: exit status 0" 0 "$(rc_of bracket)"
+check "a: the bracket contains the router's ${TIMEOUT} s (survived_s=$surv <= $TIMEOUT <= dropped_s=$drop)" \
+	eval 'le "$surv" "$TIMEOUT" && le "$TIMEOUT" "$drop"'
+check "a: the bracket is 1 s wide (--resolution 1s)" \
+	eval '[ "$drop" != null ] && [ "$(awk -v a="$surv" -v b="$drop" "BEGIN { print b - a }")" = 1 ]'
+check_eq "a: cause silence, no server close" "silence null" "$cause $closed"
+check "a: done in under 40 s ($(cat "$HB_TMP/bracket.time")s)" le "$(cat "$HB_TMP/bracket.time")" 40
+read -r idle intvl cnt < <(jget bracket \
+	'd["recommend"]["keepidle_s"], d["recommend"]["keepintvl_s"], d["recommend"]["keepcnt"]')
+check "a: recommends keepidle below the survived silence ($idle < $surv), intvl $intvl, cnt $cnt" \
+	eval '[ "$idle" -ge 1 ] && [ "$idle" -lt "$surv" ] && [ "$intvl" -ge 1 ] && [ "$cnt" -ge 1 ]'
+check "a: the recommendation as HB_* variables, run flags and a policy add line" \
+	eval 'jget bracket "d[\"recommend\"][\"env\"]" | grep -Eq "^HB_KEEPIDLE=[0-9]+ HB_KEEPINTVL=[0-9]+ HB_KEEPCNT=[0-9]+$" &&
+		jget bracket "d[\"recommend\"][\"run\"]" | grep -Eq "^hbctl run --idle [0-9]+ --intvl [0-9]+ --cnt [0-9]+ -- CMD$" &&
+		jget bracket "d[\"recommend\"][\"policy\"]" | grep -Fq -- "--match $SRV:$P_PLAIN --idle"'
+check_eq "a: target and address" "$SRV:$P_PLAIN $SRV:$P_PLAIN" \
+	"$(jget bracket 'd["target"] + " " + d["address"]')"
+
+# ---- b ----------------------------------------------------------------------------------
+show close3
+show close3-text
+read -r surv drop cause closed < <(jget close3 \
+	'd["survived_s"], d["dropped_s"], d["cause"], d["server_closed_s"]')
+check_eq "b: server closing idle connections: exit status 0" 0 "$(rc_of close3)"
+check "b: server_closed_s about $SERVER_IDLE ($closed)" \
+	eval 'le 2.5 "$closed" && le "$closed" 4'
+check_eq "b: no NAT drop (dropped_s and cause null)" "null null" "$drop $cause"
+check "b: the flows shorter than the server's timeout survived (survived_s=$surv)" \
+	eval 'le 2 "$surv" && le "$surv" "$SERVER_IDLE"'
+check "b: the text says the server closes idle connections itself and that no drop was seen" \
+	eval 'grep -q "the server itself closes idle connections after" "$HB_TMP/close3-text.out" &&
+		grep -q "^no drop observed up to" "$HB_TMP/close3-text.out"'
+show early
+check "b: a server that closes before any probe: exit 1 and one line that says so" \
+	eval '[ "$(rc_of early)" = 1 ] && one_line early "^hbctl: probe-nat: $SRV:$P_EARLY closes idle connections itself after 0\.[0-9]+ s"'
+
+# ---- d ----------------------------------------------------------------------------------
+show unreach
+check "d: unreachable address: exit 1 and one line" \
+	eval '[ "$(rc_of unreach)" = 1 ] && one_line unreach "^hbctl: probe-nat: connect 192\.0\.2\.99:80: No route to host$"'
+show refused
+check "d: refused: exit 1 and one line" \
+	eval '[ "$(rc_of refused)" = 1 ] && one_line refused "^hbctl: probe-nat: connect $SRV:7999: Connection refused$"'
+show nonet
+check "d: no route at the router: exit 1 and one line" \
+	eval '[ "$(rc_of nonet)" = 1 ] && one_line nonet "^hbctl: probe-nat: connect 203\.0\.113\.1:80: (Network|No route to host)"'
+
+# ---- e ----------------------------------------------------------------------------------
+show v6
+check_eq "e: IPv6 [::1]: survived 2 s, no drop, address in brackets" "0 2 null [::1]:$P_V6" \
+	"$(rc_of v6) $(jget v6 'd["survived_s"], d["dropped_s"], d["address"]')"
+if [ -e "$HB_TMP/tty.out" ]; then
+	check "e: on a terminal, a progress line rewritten in place (\\r) before the report" \
+		eval '[ "$(cat "$HB_TMP/tty.rc")" = 0 ] && grep -q $'"'"'\rprobe-nat \[::1\]:'"$P_V6"': round 1'"'"' "$HB_TMP/tty.out" &&
+			grep -q "no drop observed up to 2 s" "$HB_TMP/tty.out"'
+else
+	skip "script(1) not installed: no terminal for the progress line"
+fi
+
+# ---- g ----------------------------------------------------------------------------------
+show reset
+read -r surv drop cause nreset < <(jget reset 'd["survived_s"], d["dropped_s"], d["cause"], d["flows"]["reset"]')
+check_eq "g: a router that resets forgotten flows: exit 0, cause reset" "0 reset" "$(rc_of reset) $cause"
+check "g: the bracket contains ${TIMEOUT} s and is 1 s wide ($surv-$drop), $nreset flow(s) reset" \
+	eval 'le "$surv" "$TIMEOUT" && le "$TIMEOUT" "$drop" && [ "$((drop - surv))" = 1 ] && [ "$nreset" -ge 1 ]'
+
+# ---- f: the router's timeout above --max --------------------------------------------------
+nat_set_timeout 60 || not_ok "f: router timeout raised to 60 s"
+pn nodrop "$SRV:$P_PLAIN" --max 6s
+pn nodropj "$SRV:$P_PLAIN" --max 6s -j
+for ((i = 0; i < 20 * 10; i++)); do
+	[ -e "$HB_TMP/nodrop.rc" ] && [ -e "$HB_TMP/nodropj.rc" ] && break
+	sleep 0.1
+done
+show nodrop
+show nodropj
+check "f: router timeout 60 s, --max 6s: exit 0, \"no drop observed up to 6 s\"" \
+	eval '[ "$(rc_of nodrop)" = 0 ] && grep -q "^no drop observed up to 6 s$" "$HB_TMP/nodrop.out"'
+check_eq "f: JSON: survived_s 6, dropped_s, cause and server_closed_s null" \
+	"0 6 null null null" \
+	"$(rc_of nodropj) $(jget nodropj 'd["survived_s"], d["dropped_s"], d["cause"], d["server_closed_s"]')"
