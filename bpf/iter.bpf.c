@@ -201,6 +201,34 @@ int iter_tcp(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/*
+ * The process id as the reader of the iterator (hbctl) sees it. task->tgid is the number in
+ * the initial pid namespace: inside a container hbctl would print pids that /proc, kill and
+ * --pid know nothing about (and that the sock_diag back end, reading /proc, does not show).
+ * The iterator visits only tasks of the reader's pid namespace, so each has a number at the
+ * reader's level: numbers[level] of the thread group leader's struct pid.
+ */
+static __always_inline __u32 reader_tgid(struct task_struct *task)
+{
+	struct task_struct *me = bpf_get_current_task_btf();
+	unsigned int level = me->thread_pid->level;
+	struct upid up = {};
+	__u64 pid = 0;
+
+	if (!level)
+		return task->tgid;	/* the initial namespace: the usual case, no reads */
+	if (level > 32)			/* MAX_PID_NS_LEVEL */
+		return 0;
+	/* a variable index into numbers[] needs a plain address, not a BTF pointer */
+	if (bpf_probe_read_kernel(&pid, sizeof(pid), &task->group_leader->thread_pid) || !pid)
+		return 0;
+	if (bpf_probe_read_kernel(&up, sizeof(up),
+				  (const void *)(pid + bpf_core_field_offset(struct pid, numbers) +
+						 level * bpf_core_type_size(struct upid))))
+		return 0;
+	return up.nr;
+}
+
 SEC("iter/task_file")
 int iter_task_file(struct bpf_iter__task_file *ctx)
 {
@@ -215,9 +243,11 @@ int iter_task_file(struct bpf_iter__task_file *ctx)
 	r.inode = file->f_inode->i_ino;
 	/* Threads that share the leader's file table are not visited (task_seq_get_next()
 	 * skips them), so each table is seen once, under its process's id. */
-	r.pid = task->tgid;
+	r.pid = reader_tgid(task);
 	r.fd = ctx->fd;
-	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->group_leader->comm);
+	/* two plain loads (BTF pointer), not a helper call per descriptor: the copy may catch
+	 * a rename half done, which user space bounds to 15 bytes anyway */
+	__builtin_memcpy(r.comm, task->group_leader->comm, sizeof(r.comm));
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

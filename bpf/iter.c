@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,14 +55,15 @@ _Static_assert(HB_ITER_TIMER_RETRANS == HB_TIMER_RETRANS &&
 #define READ_BUF_SIZE	(1u << 20)	/* the kernel hands out at most its 32 KiB seq buffer */
 #define TCP_LISTEN_STATE 10
 
-/* libhb's log hook, when hbctl links it: libbpf's messages go there at debug level (-v). */
-#pragma weak hb_log_enabled
-#pragma weak hb_log
-
-/* libbpf prints nothing unless asked: its warnings with HB_DEBUG=1 or when libhb's log hook
- * takes debug messages (hbctl -v), its debug chatter with HB_DEBUG=2. */
+/*
+ * libbpf's messages go to libhb's log hook, which hbctl -v points at stderr: its warnings
+ * (why a load failed, which CO-RE relocation missed) and infos are -v lines, its debug chatter
+ * (hundreds of lines per load) only with HB_DEBUG=2 too. Without a hook, HB_DEBUG=1 prints
+ * the warnings on stderr. stdout is never touched: it may be a JSON document.
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	enum hb_log_level lvl = level == LIBBPF_WARN ? HB_LOG_INFO : HB_LOG_DEBUG;
 	const char *env = getenv("HB_DEBUG");
 	int dbg = env && *env ? atoi(env) : 0;
 	char msg[512];
@@ -69,12 +71,13 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 	if (level == LIBBPF_DEBUG && dbg < 2)
 		return 0;
-	if (hb_log_enabled && hb_log && hb_log_enabled(HB_LOG_DEBUG)) {
+	if (hb_log_enabled(lvl)) {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		len = strlen(msg);
 		if (len && msg[len - 1] == '\n')
 			msg[len - 1] = '\0';
-		hb_log(HB_LOG_DEBUG, "libbpf: %s", msg);
+		/* most of libbpf's lines name it already */
+		hb_log(lvl, "%s%s", strncmp(msg, "libbpf: ", 8) ? "libbpf: " : "", msg);
 		return 0;
 	}
 	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
@@ -168,33 +171,40 @@ int hb_iter_probe(void)
 
 typedef int (*rec_fn)(const void *rec, void *ctx);
 
-/* Runs prog's iterator in the caller's current network namespace and passes each record of
- * rec_size bytes to fn (NULL: discard the output). Returns 0 or -errno (fn's first error stops
- * the run). */
-static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t rec_size,
-		    rec_fn fn, void *ctx)
+/* Starts prog's iterator in the caller's current network namespace. Returns the fd to read
+ * (*link to destroy after closing it) or -errno. */
+static int iter_open(struct bpf_program *prog, struct bpf_link **link)
 {
-	struct bpf_link *link;
+	int fd;
+
+	*link = bpf_program__attach_iter(prog, NULL);
+	if (!*link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(*link));
+	if (fd < 0) {
+		fd = -errno;
+		bpf_link__destroy(*link);
+		*link = NULL;
+	}
+	return fd;
+}
+
+/* Reads an iterator fd to its end and passes each record of rec_size bytes to fn (NULL:
+ * discard the output). Plain system calls: safe on another thread. Returns 0 or -errno (fn's
+ * first error stops the read). */
+static int iter_read(int fd, char *buf, size_t buf_size, size_t rec_size, rec_fn fn, void *ctx)
+{
 	size_t have = 0, off;
 	ssize_t got;
-	int fd, err = 0;
+	int err = 0;
 
-	link = bpf_program__attach_iter(prog, NULL);
-	if (!link)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
 	for (;;) {
 		got = read(fd, buf + have, buf_size - have);
 		if (got < 0) {
 			/* EAGAIN: a million sockets went by without output (the set program) */
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			err = -errno;
-			break;
+			return -errno;
 		}
 		if (got == 0)
 			break;
@@ -206,17 +216,27 @@ static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t
 		for (off = 0; off + rec_size <= have; off += rec_size) {
 			err = fn(buf + off, ctx);
 			if (err)
-				goto cleanup;
+				return err;
 		}
 		/* The kernel writes whole records, but do not rely on it. */
 		memmove(buf, buf + off, have - off);
 		have -= off;
 	}
-	if (!err && have)
-		err = -EPROTO;
-cleanup:
-	if (fd >= 0)
-		close(fd);
+	return have ? -EPROTO : 0;
+}
+
+/* Runs prog's iterator (iter_open + iter_read). Returns 0 or -errno. */
+static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t rec_size,
+		    rec_fn fn, void *ctx)
+{
+	struct bpf_link *link;
+	int fd, err;
+
+	fd = iter_open(prog, &link);
+	if (fd < 0)
+		return fd;
+	err = iter_read(fd, buf, buf_size, rec_size, fn, ctx);
+	close(fd);
 	bpf_link__destroy(link);
 	return err;
 }
@@ -305,8 +325,10 @@ static int on_sock(const void *rec, void *vctx)
 	s->probes = r->probes;
 	if (r->timer != HB_ITER_TIMER_NONE)
 		s->timer_expires_ms = jiffies_to_ms((int64_t)(r->timer_expires - r->now), hz);
-	if (r->kind != HB_ITER_FULL)
-		return 0;	/* time-wait and request sockets carry no options */
+	if (r->kind != HB_ITER_FULL) {
+		s->no_options = true;	/* time-wait and request sockets carry no options */
+		return 0;
+	}
 
 	if (!c->have_sysctl) {
 		c->out->sysctl.idle_s = jiffies_to_s(r->sys_ka_time, hz);
@@ -384,23 +406,84 @@ static bool has_owner(const struct hb_sock *s, int pid, int fd)
 	return false;
 }
 
-static int on_file(const void *rec, void *vctx)
+/* One socket descriptor as the owner walk keeps it until the join. Its comm is kept once per
+ * run of records of one process, in files_job.comm, in the same order. */
+struct file_rec {
+	uint64_t inode;
+	int32_t pid, fd;
+};
+
+/* The iter/task_file walk, run on a second thread while iter/tcp runs on the first: the two
+ * walks are independent, and the join by inode needs both complete anyway. */
+struct files_job {
+	int fd;				/* the iterator to read */
+	_Alignas(8) char buf[64 * 1024];	/* a read returns at most the 32 KiB seq buffer */
+	struct file_rec *v;
+	size_t n, cap;
+	char (*comm)[16];
+	size_t ncomm, capcomm;
+	int err;
+};
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 4096;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, c * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
+static int collect_file(const void *rec, void *vctx)
 {
 	const struct hb_iter_file *r = rec;
-	struct list_ctx *c = vctx;
+	struct files_job *j = vctx;
+	struct file_rec *f;
+
+	if (!j->n || j->v[j->n - 1].pid != (int32_t)r->pid) {
+		if (grow((void **)&j->comm, &j->capcomm, j->ncomm, sizeof(*j->comm)))
+			return -ENOMEM;
+		memcpy(j->comm[j->ncomm], r->comm, sizeof(r->comm));
+		j->comm[j->ncomm][sizeof(r->comm) - 1] = '\0';
+		j->ncomm++;
+	}
+	if (grow((void **)&j->v, &j->cap, j->n, sizeof(*j->v)))
+		return -ENOMEM;
+	f = &j->v[j->n++];
+	f->inode = r->inode;
+	f->pid = (int32_t)r->pid;
+	f->fd = (int32_t)r->fd;
+	return 0;
+}
+
+static void *files_thread(void *arg)
+{
+	struct files_job *j = arg;
+
+	j->err = iter_read(j->fd, j->buf, sizeof(j->buf), sizeof(struct hb_iter_file),
+			   collect_file, j);
+	return NULL;
+}
+
+/* Adds the owner f to the listed socket with its inode, if any. */
+static int join_file(struct list_ctx *c, const struct file_rec *f, const char *comm)
+{
 	struct hb_sock *s;
-	char comm[sizeof(r->comm) + 1];
 	size_t h;
 
-	for (h = ino_hash(r->inode, c->mask); c->slot[h]; h = (h + 1) & c->mask) {
+	for (h = ino_hash(f->inode, c->mask); c->slot[h]; h = (h + 1) & c->mask) {
 		s = &c->out->v[c->slot[h] - 1];
-		if (s->inode != r->inode)
+		if (s->inode != f->inode)
 			continue;
-		if (has_owner(s, (int)r->pid, (int)r->fd))
+		if (has_owner(s, f->pid, f->fd))
 			return 0;
-		memcpy(comm, r->comm, sizeof(r->comm));
-		comm[sizeof(r->comm)] = '\0';
-		return hb_sock_add_owner(s, (int)r->pid, (int)r->fd, comm);
+		return hb_sock_add_owner(s, f->pid, f->fd, comm);
 	}
 	return 0;	/* a socket of another namespace, or one that opened after the walk */
 }
@@ -426,7 +509,12 @@ static int read_sysctl(const char *name)
 int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts)
 {
 	struct list_ctx c = { .out = out, .start = out->n };
+	struct files_job *job = NULL;
+	struct bpf_link *flink = NULL;
+	bool threaded = false;
+	pthread_t th;
 	char *buf;
+	size_t i, k;
 	int err;
 
 	err = hb_iter_probe();
@@ -437,8 +525,28 @@ int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts)
 		return -ENOMEM;
 	out->backend = "bpf-iter";
 
+	if (opts && opts->owners) {
+		/* iter/task_file sees every socket descriptor of every process of our pid
+		 * namespace; the join below keeps those of the sockets iter/tcp lists */
+		job = calloc(1, sizeof(*job));
+		if (!job) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		job->fd = iter_open(skel->progs.iter_task_file, &flink);
+		if (job->fd < 0) {
+			err = job->fd;
+			goto cleanup;
+		}
+		/* without a thread (resource limits), the same walk runs after iter/tcp */
+		threaded = pthread_create(&th, NULL, files_thread, job) == 0;
+	}
 	err = run_iter(skel->progs.iter_tcp, buf, READ_BUF_SIZE, sizeof(struct hb_iter_sock),
 		       on_sock, &c);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (job)
+		files_thread(job);
 	if (err)
 		goto cleanup;
 	if (!c.have_sysctl) {
@@ -447,18 +555,28 @@ int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts)
 		out->sysctl.intvl_s = read_sysctl("tcp_keepalive_intvl");
 		out->sysctl.cnt = read_sysctl("tcp_keepalive_probes");
 	}
-
-	if (opts && opts->owners && out->n > c.start) {
-		err = build_index(&c);
-		if (err)
-			goto cleanup;
-		/* iter/task_file sees every socket descriptor of every process; the join keeps
-		 * those of the sockets listed above */
-		err = run_iter(skel->progs.iter_task_file, buf, READ_BUF_SIZE,
-			       sizeof(struct hb_iter_file), on_file, &c);
+	if (!job || out->n == c.start)
+		goto cleanup;
+	err = job->err;
+	if (err)
+		goto cleanup;
+	err = build_index(&c);
+	/* comm[k] belongs to the k-th run of records of one pid (collect_file's order) */
+	for (i = 0, k = 0; !err && i < job->n; i++) {
+		if (i && job->v[i].pid != job->v[i - 1].pid)
+			k++;
+		err = join_file(&c, &job->v[i], job->comm[k]);
 	}
 
 cleanup:
+	if (job) {
+		if (job->fd >= 0)
+			close(job->fd);
+		free(job->v);
+		free(job->comm);
+		free(job);
+	}
+	bpf_link__destroy(flink);
 	free(c.slot);
 	free(buf);
 	return err;

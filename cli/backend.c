@@ -54,10 +54,10 @@ int hb_netns_enter(const char *spec, char *path, size_t pathlen)
 
 bool hb_want_color(FILE *f)
 {
-	const char *term = getenv("TERM");
+	const char *term = getenv("TERM"), *no = getenv("NO_COLOR");
 
-	/* NO_COLOR (no-color.org): set at all means no colour here */
-	if (getenv("NO_COLOR"))
+	/* no-color.org: NO_COLOR present and not empty, whatever its value */
+	if (no && *no)
 		return false;
 	if (term && strcmp(term, "dumb") == 0)
 		return false;
@@ -140,9 +140,10 @@ static void privilege_notes(struct hb_cli_opts *o, const struct hb_sock_list *l,
 			no_owner++;
 	if (owners && ost->procs_denied && no_owner)
 		hb_err(o, "note: the fds of %u process%s are unreadable (needs CAP_SYS_PTRACE or "
-		       "root): %zu socket%s show no owner and '?' settings; states, addresses, "
+		       "root): %zu socket%s no owner and '?' settings; states, addresses, "
 		       "timers and ages are complete", ost->procs_denied,
-		       ost->procs_denied == 1 ? "" : "es", no_owner, no_owner == 1 ? "" : "s");
+		       ost->procs_denied == 1 ? "" : "es", no_owner,
+		       no_owner == 1 ? " shows" : "s show");
 	if (cst->denied)
 		hb_err(o, "note: keepalive settings of %u socket(s) are unreadable (pidfd_getfd "
 		       "needs ptrace access: the same user or CAP_SYS_PTRACE): shown as ? / null",
@@ -188,6 +189,10 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 		rc = hb_iter_list(l, &lo);
 		if (!rc) {
 			fx->used_bpf = true;
+			hb_verbose(o, "%zu socket%s (iter/tcp%s); sysctl keepalive %d/%d/%d",
+				   l->n, l->n == 1 ? "" : "s",
+				   lo.owners ? ", owners by iter/task_file" : "", l->sysctl.idle_s,
+				   l->sysctl.intvl_s, l->sysctl.cnt);
 			return HB_EXIT_OK;
 		}
 		hb_sock_list_free(l);
@@ -233,8 +238,8 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 	if (!fx->quiet)
 		privilege_notes(o, l, &ost, &cst, fx->owners || fx->config);
 	fx->quiet = true;
-	hb_verbose(o, "%zu sockets; sysctl keepalive %d/%d/%d", l->n, sys.idle_s, sys.intvl_s,
-		   sys.cnt);
+	hb_verbose(o, "%zu socket%s (sock_diag); sysctl keepalive %d/%d/%d", l->n,
+		   l->n == 1 ? "" : "s", sys.idle_s, sys.intvl_s, sys.cnt);
 	return HB_EXIT_OK;
 }
 

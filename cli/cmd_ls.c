@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mon.h"
 #include "hb/policy.h"
 
 enum {
@@ -23,7 +24,8 @@ static void ls_usage(FILE *f)
 		"\n"
 		"List TCP sockets (every state, like ss -ta) with their keepalive settings,\n"
 		"pending timer and idle time. Values in parentheses come from the namespace's\n"
-		"sysctl, not the socket; ? is a value the caller's privileges cannot read.\n"
+		"sysctl, not the socket; ? is a value the caller's privileges cannot read, - one\n"
+		"the socket does not have (no timer, a listener's ages, time-wait options).\n"
 		"\n"
 		"  -p, --processes         show owners (pid/comm/fd)\n"
 		"  -j, --json              one JSON array\n"
@@ -70,7 +72,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 	struct hb_print_opts po = { .nat_timeout_ms = -1 };
 	long long watch_ms = -1;
 	char err[HB_ERR_LEN];
-	int c, rc, n_iter;
+	int c, rc, wrc, n_iter;
 
 	hb_filter_init(&flt);
 	opterr = 0;
@@ -135,6 +137,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			return rc;
 		}
 		hb_filter_apply(&flt, &l);
+		po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
 		if (watch_ms >= 0 && !po.json) {
 			time_t now = time(NULL);
 			char ts[32], d[32];
@@ -148,9 +151,14 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			       hb_fmt_duration(d, sizeof(d), watch_ms), ts);
 		}
 		if (po.json)
-			hb_print_json(stdout, &l, &po);
+			wrc = hb_print_json(stdout, &l, &po);
 		else
-			hb_print_table(stdout, &l, &po);
+			wrc = hb_print_table(stdout, &l, &po);
+		if (wrc) {
+			hb_sock_list_free(&l);
+			hb_err(o, "writing output: %s", strerror(-wrc));
+			return HB_EXIT_RUNTIME;
+		}
 		if (po.nat_timeout_ms >= 0) {
 			/* stdout stays one JSON document with -j */
 			if (!po.json)

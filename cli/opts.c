@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "cli.h"
+#include "hb/log.h"
 
 void hb_err(const struct hb_cli_opts *o, const char *fmt, ...)
 {
@@ -47,6 +48,21 @@ void hb_verbose(const struct hb_cli_opts *o, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The options whose command names the log lines: the log hook has no context argument
+ * (libbpf_set_print's shape), so the sink finds it here. Set once by -v. */
+static const struct hb_cli_opts *log_opts;
+
+/* libhb's and libbpf's messages (bpf/iter.c passes libbpf's on): -v lines on stderr. */
+static void log_sink(enum hb_log_level level, const char *msg)
+{
+	(void)level;
+	fputs("hbctl: ", stderr);
+	if (log_opts && log_opts->cmd)
+		fprintf(stderr, "%s: ", log_opts->cmd);
+	fputs(msg, stderr);
+	fputc('\n', stderr);
+}
+
 int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg)
 {
 	switch (c) {
@@ -55,6 +71,8 @@ int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg)
 		return 1;
 	case 'v':
 		o->verbose++;
+		log_opts = o;
+		hb_set_log_fn(log_sink, HB_LOG_DEBUG);
 		return 1;
 	case 'n':
 	case HB_OPT_NETNS:

@@ -5,6 +5,7 @@
  * stays linear in sockets + fds (`ss -p` is quadratic: a 256-bucket hash, DESIGN.md).
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -99,29 +100,27 @@ static uint64_t socket_inode(const char *link)
 	return *p == ']' ? v : 0;
 }
 
-static int scan_pid(struct hb_sock_list *l, const struct ino_map *m, const char *procroot,
-		    const char *pid_s, struct hb_owner_stats *st)
+/* Joins the socket links of one fd directory to l's sockets. Returns the number of fds
+ * listed (sockets or not), or -errno; the directory may be gone (the process exited). */
+static long scan_fd_dir(struct hb_sock_list *l, const struct ino_map *m, const char *procroot,
+			const char *pid_s, const char *path, bool *have_comm, char comm[16])
 {
-	char path[128], link[64], comm[16];
-	bool have_comm = false;
+	char link[64];
 	struct dirent *de;
+	long nfd = 0, i;
 	DIR *d;
-	long i;
-	int pid = atoi(pid_s), rc = 0;
+	int pid = atoi(pid_s);
 
-	snprintf(path, sizeof(path), "%s/%s/fd", procroot, pid_s);
 	d = opendir(path);
-	if (!d) {
-		if ((errno == EACCES || errno == EPERM) && st)
-			st->procs_denied++;
-		return 0;	/* also ENOENT: the process exited meanwhile */
-	}
+	if (!d)
+		return -errno;
 	while ((de = readdir(d))) {
 		ssize_t n;
 		uint64_t ino;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
+		nfd++;
 		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (n <= 0)
 			continue;
@@ -129,17 +128,60 @@ static int scan_pid(struct hb_sock_list *l, const struct ino_map *m, const char 
 		ino = socket_inode(link);
 		if (!ino || (i = map_get(m, ino)) < 0)
 			continue;
-		if (!have_comm) {
+		if (!*have_comm) {
 			read_comm(procroot, pid_s, comm);
-			have_comm = true;
+			*have_comm = true;
 		}
 		if (hb_sock_add_owner(&l->v[i], pid, atoi(de->d_name), comm)) {
-			rc = -ENOMEM;
+			nfd = -ENOMEM;
 			break;
 		}
 	}
 	closedir(d);
-	return rc;
+	return nfd;
+}
+
+/*
+ * /proc/PID/fd shows the thread group leader's table. When the leader has exited and other
+ * threads run on (pthread_exit() in main, a zombie leader), that directory is empty and the
+ * live threads' /proc/PID/task/TID/fd hold the fds: the first such table is used (threads
+ * share it unless one was created without CLONE_FILES).
+ */
+static int scan_pid(struct hb_sock_list *l, const struct ino_map *m, const char *procroot,
+		    const char *pid_s, struct hb_owner_stats *st)
+{
+	char path[1024], comm[16];
+	bool have_comm = false;
+	struct dirent *de;
+	long n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/fd", procroot, pid_s);
+	n = scan_fd_dir(l, m, procroot, pid_s, path, &have_comm, comm);
+	if (n == -EACCES || n == -EPERM) {
+		if (st)
+			st->procs_denied++;
+		return 0;
+	}
+	if (n == -ENOMEM)
+		return -ENOMEM;
+	if (n != 0)
+		return 0;	/* fds seen, or gone (ENOENT: the process exited meanwhile) */
+	/* no fd at all: a kernel thread, or a zombie leader with live threads */
+	snprintf(path, sizeof(path), "%s/%s/task", procroot, pid_s);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || strcmp(de->d_name, pid_s) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/task/%s/fd", procroot, pid_s, de->d_name);
+		n = scan_fd_dir(l, m, procroot, pid_s, path, &have_comm, comm);
+		if (n != 0 && n != -ENOENT)
+			break;
+	}
+	closedir(d);
+	return n == -ENOMEM ? -ENOMEM : 0;
 }
 
 int hb_owners_fill(struct hb_sock_list *l, const char *procroot, struct hb_owner_stats *st)

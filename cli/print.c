@@ -19,18 +19,19 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "out.h"
+#include "mon.h"
 
-#define CELL 64
-#define PROC_CELL 160
+#define CELL 64		/* the longest cell: an IPv6 address with port, 54 bytes */
 
 enum col {
 	C_STATE, C_LOCAL, C_PEER, C_KA, C_IDLE, C_INTVL, C_CNT, C_UTO, C_TIMER, C_SEND, C_RECV,
-	C_IDLEFOR, C_RISK, C_PROC, NCOL
+	C_IDLEFOR, C_RISK, C_MON, C_PROC, NCOL
 };
 
 static const char *const col_name[NCOL] = {
 	"STATE", "LOCAL", "PEER", "KA", "IDLE", "INTVL", "CNT", "UTO", "TIMER", "SEND", "RECV",
-	"IDLE-FOR", "RISK", "PROCESS",
+	"IDLE-FOR", "RISK", "PROBES(S/R/U)", "PROCESS",
 };
 
 #define COLOR_RED	"\033[31m"
@@ -78,11 +79,6 @@ static const char *timer_name(unsigned int t)
 	}
 }
 
-static const char *src_name(unsigned int src)
-{
-	return src == HB_CFG_SOCKET ? "socket" : src == HB_CFG_SYSCTL ? "sysctl" : NULL;
-}
-
 char *hb_fmt_sock(char *buf, size_t len, const struct hb_sock *s)
 {
 	char l[64], r[64];
@@ -93,85 +89,180 @@ char *hb_fmt_sock(char *buf, size_t len, const struct hb_sock *s)
 	return buf;
 }
 
-/* A keepalive value in seconds: "(2h)" when it is the sysctl's, not the socket's own. */
-static void cfg_secs(char *buf, int v, unsigned int src, bool count)
+/* ---- table ---------------------------------------------------------------------------- */
+
+/* One row's cells, formatted once per pass into a small arena (no printf). */
+struct row {
+	const char *cell[NCOL];
+	unsigned char len[NCOL];
+	char arena[NCOL * CELL];
+};
+
+static char *put_str(char *p, const char *s)
 {
-	char d[32];
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* A keepalive value in seconds: "(2h)" when it is the sysctl's, not the socket's own. */
+static char *cfg_secs(char *p, int v, unsigned int src, bool count)
+{
+	bool sys = src == HB_CFG_SYSCTL;
 
 	if (v < 0) {
-		snprintf(buf, CELL, "?");
-		return;
+		*p++ = '?';
+		return p;
 	}
-	if (count)
-		snprintf(d, sizeof(d), "%d", v);
-	else
-		hb_fmt_duration(d, sizeof(d), (long long)v * 1000);
-	snprintf(buf, CELL, src == HB_CFG_SYSCTL ? "(%s)" : "%s", d);
+	if (sys)
+		*p++ = '(';
+	p = count ? hb_put_u64(p, (uint64_t)v) : hb_put_duration(p, (long long)v * 1000);
+	if (sys)
+		*p++ = ')';
+	return p;
 }
 
-static void sanitize(char *s)
+/* Whether the socket has send/receive ages at all: not before the handshake, not listeners,
+ * not time-wait or request sockets. */
+static bool has_ages(const struct hb_sock *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == ' ')
-			*s = '?';
+	return !s->no_options && s->state != HB_TCP_LISTEN && s->state != HB_TCP_SYN_SENT &&
+	       s->state != HB_TCP_SYN_RECV && s->state != HB_TCP_CLOSE &&
+	       s->state != HB_TCP_NEW_SYN_RECV;
 }
 
-static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po,
-		      char cell[NCOL][CELL], char *proc)
+/* An age: "-" where the socket has none, "?" where it has one we could not read. */
+static char *put_age(char *p, const struct hb_sock *s, int64_t ms)
 {
-	char d[32];
+	if (ms < 0 && !has_ages(s)) {
+		*p++ = '-';
+		return p;
+	}
+	return hb_put_duration(p, ms);
+}
+
+/* Fills every cell but PROCESS, which is the last column and never padded: the printing pass
+ * writes it straight out, and the width pass does not need it. */
+static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, struct row *r)
+{
+	char *p = r->arena, *c0;
 	const char *t;
-	unsigned int i;
-	size_t off;
-	int risk;
+	int c, risk;
 
-	snprintf(cell[C_STATE], CELL, "%s", hb_state_name(s->state));
-	hb_fmt_addr(cell[C_LOCAL], CELL, s->family, s->laddr, s->lport, true);
-	hb_fmt_addr(cell[C_PEER], CELL, s->family, s->raddr, s->rport, true);
-	snprintf(cell[C_KA], CELL, "%s", s->keepalive < 0 ? "?" : s->keepalive ? "on" : "off");
-	cfg_secs(cell[C_IDLE], s->keepidle_s, s->src_idle, false);
-	cfg_secs(cell[C_INTVL], s->keepintvl_s, s->src_intvl, false);
-	cfg_secs(cell[C_CNT], s->keepcnt, s->src_cnt, true);
-	if (s->user_timeout_ms < 0)
-		snprintf(cell[C_UTO], CELL, "?");
+#define CELL_BEGIN(col) (c = (col), c0 = p)
+#define CELL_END() (r->cell[c] = c0, r->len[c] = (unsigned char)(p - c0), *p++ = 0)
+	CELL_BEGIN(C_STATE);
+	p = put_str(p, hb_state_name(s->state));
+	CELL_END();
+	CELL_BEGIN(C_LOCAL);
+	p = hb_put_addr(p, s->family, s->laddr, s->lport, true);
+	CELL_END();
+	CELL_BEGIN(C_PEER);
+	p = hb_put_addr(p, s->family, s->raddr, s->rport, true);
+	CELL_END();
+	/* "-" where the socket has no options at all (time-wait, request) */
+	CELL_BEGIN(C_KA);
+	if (s->no_options && s->keepalive < 0)
+		*p++ = '-';
+	else
+		p = s->keepalive < 0 ? HB_PUT(p, "?") : s->keepalive ? HB_PUT(p, "on") :
+		    HB_PUT(p, "off");
+	CELL_END();
+	CELL_BEGIN(C_IDLE);
+	p = s->no_options ? HB_PUT(p, "-") : cfg_secs(p, s->keepidle_s, s->src_idle, false);
+	CELL_END();
+	CELL_BEGIN(C_INTVL);
+	p = s->no_options ? HB_PUT(p, "-") : cfg_secs(p, s->keepintvl_s, s->src_intvl, false);
+	CELL_END();
+	CELL_BEGIN(C_CNT);
+	p = s->no_options ? HB_PUT(p, "-") : cfg_secs(p, s->keepcnt, s->src_cnt, true);
+	CELL_END();
+	CELL_BEGIN(C_UTO);
+	if (s->no_options)
+		*p++ = '-';
+	else if (s->user_timeout_ms < 0)
+		*p++ = '?';
 	else if (s->user_timeout_ms == 0)
-		snprintf(cell[C_UTO], CELL, "-");
+		*p++ = '-';
 	else
-		hb_fmt_duration(cell[C_UTO], CELL, s->user_timeout_ms);
+		p = hb_put_duration(p, s->user_timeout_ms);
+	CELL_END();
+	CELL_BEGIN(C_TIMER);
 	t = timer_name(s->timer);
-	if (t)
-		snprintf(cell[C_TIMER], CELL, "%s,%s,%u", t,
-			 hb_fmt_duration(d, sizeof(d), s->timer_expires_ms), s->probes);
-	else
-		snprintf(cell[C_TIMER], CELL, "-");
-	hb_fmt_duration(cell[C_SEND], CELL, s->last_send_ms);
-	hb_fmt_duration(cell[C_RECV], CELL, s->last_recv_ms);
-	hb_fmt_duration(cell[C_IDLEFOR], CELL, s->idle_ms);
-	cell[C_RISK][0] = 0;
+	if (t) {
+		p = put_str(p, t);
+		*p++ = ',';
+		p = hb_put_duration(p, s->timer_expires_ms);
+		*p++ = ',';
+		p = hb_put_u64(p, s->probes);
+	} else {
+		*p++ = '-';
+	}
+	CELL_END();
+	CELL_BEGIN(C_SEND);
+	p = put_age(p, s, s->last_send_ms);
+	CELL_END();
+	CELL_BEGIN(C_RECV);
+	p = put_age(p, s, s->last_recv_ms);
+	CELL_END();
+	CELL_BEGIN(C_IDLEFOR);
+	p = put_age(p, s, s->idle_ms);
+	CELL_END();
+	CELL_BEGIN(C_RISK);
 	if (po->nat_timeout_ms >= 0) {
 		risk = hb_at_risk(s, po->nat_timeout_ms);
-		snprintf(cell[C_RISK], CELL, "%s", !hb_state_connected(s->state) ? "-" :
-			 risk < 0 ? "?" : risk ? "yes" : "no");
+		p = !hb_state_connected(s->state) ? HB_PUT(p, "-") : risk < 0 ? HB_PUT(p, "?") :
+		    risk ? HB_PUT(p, "yes") : HB_PUT(p, "no");
 	}
-	proc[0] = 0;
-	if (!po->owners)
-		return;
-	if (!s->n_owners) {
-		snprintf(proc, PROC_CELL, "-");
-		return;
-	}
-	for (i = 0, off = 0; i < s->n_owners && off < PROC_CELL; i++) {
-		const struct hb_owner *o = owner_at(s, i);
-		char comm[16];
+	CELL_END();
+	CELL_BEGIN(C_MON);	/* hbctl monitor's keepalive probes: sent/received/unanswered */
+	if (s->mon)
+		p = hb_mon_put_cell(p, s->mon);
+	else if (po->monitor)
+		*p++ = '-';
+	CELL_END();
+	r->cell[C_PROC] = "";
+	r->len[C_PROC] = 0;
+#undef CELL_BEGIN
+#undef CELL_END
+}
 
+/* The PROCESS cell: "pid/comm/fd" of up to three owners, then ",+N"; "-" without one. */
+static void put_owners(struct hb_out *out, const struct hb_sock *s)
+{
+	unsigned int i, k;
+	char *p;
+
+	if (!s->n_owners) {
+		hb_out_ch(out, '-');
+		return;
+	}
+	for (i = 0; i < s->n_owners; i++) {
+		const struct hb_owner *o = owner_at(s, i);
+
+		p = hb_out_reserve(out, 64);
 		if (i == 3) {
-			snprintf(proc + off, PROC_CELL - off, ",+%u", s->n_owners - 3);
+			p = HB_PUT(p, ",+");
+			p = hb_put_u64(p, s->n_owners - 3);
+			hb_out_commit(out, p);
 			break;
 		}
-		snprintf(comm, sizeof(comm), "%s", o->comm[0] ? o->comm : "?");
-		sanitize(comm);
-		off += (size_t)snprintf(proc + off, PROC_CELL - off, "%s%d/%s/%d", i ? "," : "",
-					o->pid, comm, o->fd);
+		if (i)
+			*p++ = ',';
+		p = hb_put_i64(p, o->pid);
+		*p++ = '/';
+		if (!o->comm[0])
+			*p++ = '?';
+		/* one word: control characters and blanks would break the columns */
+		for (k = 0; k < sizeof(o->comm) - 1 && o->comm[k]; k++) {
+			unsigned char ch = (unsigned char)o->comm[k];
+
+			*p++ = ch < 0x20 || ch == 0x7f || ch == ' ' ? '?' : (char)ch;
+		}
+		*p++ = '/';
+		p = hb_put_i64(p, o->fd);
+		hb_out_commit(out, p);
 	}
 }
 
@@ -196,154 +287,217 @@ static bool col_shown(enum col c, const struct hb_print_opts *po)
 		return po->nat_timeout_ms >= 0;
 	if (c == C_PROC)
 		return po->owners;
+	if (c == C_MON)
+		return po->monitor;
 	return true;
 }
 
-static void print_row(FILE *f, char cell[NCOL][CELL], const char *proc, const size_t *w,
-		      const struct hb_print_opts *po)
+/* One line: the cells in r, s's owners for PROCESS (header: s NULL, the column's name). */
+static void put_row(struct hb_out *out, const struct row *r, const struct hb_sock *s,
+		    const size_t *w, const struct hb_print_opts *po, bool color)
 {
-	bool first = true;
-	int c, last = po->owners ? C_PROC : po->nat_timeout_ms >= 0 ? C_RISK : C_IDLEFOR;
+	int c, last = po->owners ? C_PROC : po->monitor ? C_MON :
+		      po->nat_timeout_ms >= 0 ? C_RISK : C_IDLEFOR;
+	const char *col;
+	char *p;
 
 	for (c = 0; c < NCOL; c++) {
-		const char *v = c == C_PROC ? proc : cell[c], *col;
-
 		if (!col_shown(c, po))
 			continue;
-		if (!first)
-			fputs("  ", f);
-		first = false;
-		col = po->color ? cell_color(c, v) : NULL;
-		fprintf(f, "%s%s%s", col ? col : "", v, col ? COLOR_OFF : "");
-		if (c != last)
-			fprintf(f, "%*s", (int)(w[c] - strlen(v)), "");
+		if (c == C_PROC && s) {
+			hb_out_mem(out, "  ", 2);
+			put_owners(out, s);
+			break;
+		}
+		p = hb_out_reserve(out, 2 + 2 * CELL + 16);
+		if (c)
+			p = HB_PUT(p, "  ");
+		col = color ? cell_color(c, r->cell[c]) : NULL;
+		if (col)
+			p = put_str(p, col);
+		memcpy(p, r->cell[c], r->len[c]);
+		p += r->len[c];
+		if (col)
+			p = HB_PUT(p, COLOR_OFF);
+		if (c != last && w[c] > r->len[c]) {
+			memset(p, ' ', w[c] - r->len[c]);
+			p += w[c] - r->len[c];
+		}
+		hb_out_commit(out, p);
 	}
-	fputc('\n', f);
+	hb_out_ch(out, '\n');
 }
 
-void hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po)
+int hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po)
 {
-	char cell[NCOL][CELL], proc[PROC_CELL];
+	struct hb_out out;
+	struct row r, head;
 	size_t w[NCOL], i;
-	int c;
+	int c, rc;
 
-	for (c = 0; c < NCOL; c++)
+	rc = hb_out_open(&out, f);
+	if (rc)
+		return rc;
+	for (c = 0; c < NCOL; c++) {
 		w[c] = strlen(col_name[c]);
+		head.cell[c] = col_name[c];
+		head.len[c] = (unsigned char)w[c];
+	}
+	/* widths: the cells are cheap to make (no printf), so making them twice costs less
+	 * than keeping 100k rows of them */
 	for (i = 0; i < l->n; i++) {
-		row_cells(&l->v[i], po, cell, proc);
+		row_cells(&l->v[i], po, &r);
 		for (c = 0; c < C_PROC; c++)
-			if (strlen(cell[c]) > w[c])
-				w[c] = strlen(cell[c]);
+			if (r.len[c] > w[c])
+				w[c] = r.len[c];
 	}
-	for (c = 0; c < NCOL; c++)
-		snprintf(cell[c], CELL, "%s", col_name[c]);
-	print_row(f, cell, col_name[C_PROC], w, &(struct hb_print_opts){
-		.owners = po->owners, .nat_timeout_ms = po->nat_timeout_ms });
+	put_row(&out, &head, NULL, w, po, false);
 	for (i = 0; i < l->n; i++) {
-		row_cells(&l->v[i], po, cell, proc);
-		print_row(f, cell, proc, w, po);
+		row_cells(&l->v[i], po, &r);
+		put_row(&out, &r, &l->v[i], w, po, po->color);
 	}
+	return hb_out_close(&out);
 }
 
-static void json_int(FILE *f, const char *key, long long v)
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+static char *json_int(char *p, const char *key, size_t klen, long long v)
 {
-	if (v < 0)
-		fprintf(f, ",\"%s\":null", key);
-	else
-		fprintf(f, ",\"%s\":%lld", key, v);
+	memcpy(p, key, klen);
+	p += klen;
+	return v < 0 ? HB_PUT(p, "null") : hb_put_i64(p, v);
+}
+#define JSON_INT(p, key, v) json_int((p), ",\"" key "\":", sizeof(",\"" key "\":") - 1, (v))
+
+static char *json_src(char *p, unsigned int src)
+{
+	if (src == HB_CFG_SOCKET)
+		return HB_PUT(p, "\"socket\"");
+	if (src == HB_CFG_SYSCTL)
+		return HB_PUT(p, "\"sysctl\"");
+	return HB_PUT(p, "null");
 }
 
-static void json_src(FILE *f, const char *key, unsigned int src, bool first)
+static char *json_bool(char *p, int v)
 {
-	const char *n = src_name(src);
-
-	fprintf(f, "%s\"%s\":", first ? "" : ",", key);
-	if (n)
-		fprintf(f, "\"%s\"", n);
-	else
-		fputs("null", f);
+	return v < 0 ? HB_PUT(p, "null") : v ? HB_PUT(p, "true") : HB_PUT(p, "false");
 }
 
-static void json_owner(FILE *f, const struct hb_owner *o)
+static void json_owner(struct hb_out *out, const struct hb_owner *o, bool inner)
 {
-	fprintf(f, "{\"pid\":%d,\"comm\":", o->pid);
-	hb_json_str(f, o->comm, sizeof(o->comm));
-	fprintf(f, ",\"fd\":%d}", o->fd);
+	char *p = hb_out_reserve(out, 32);
+
+	p = inner ? HB_PUT(p, "{\"pid\":") : HB_PUT(p, ",\"pid\":");
+	p = hb_put_i64(p, o->pid);
+	p = HB_PUT(p, ",\"comm\":");
+	hb_out_commit(out, p);
+	hb_out_json_str(out, o->comm, sizeof(o->comm));
+	p = hb_out_reserve(out, 32);
+	p = HB_PUT(p, ",\"fd\":");
+	p = hb_put_i64(p, o->fd);
+	if (inner)
+		*p++ = '}';
+	hb_out_commit(out, p);
 }
 
-static void json_sock(FILE *f, const struct hb_sock *s, const struct hb_print_opts *po)
+static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct hb_print_opts *po)
 {
-	char a[64];
 	const char *t = timer_name(s->timer);
 	unsigned int i;
-	int risk;
+	char *p;
 
-	fprintf(f, "{\"state\":\"%s\"", hb_state_name(s->state));
-	fprintf(f, ",\"local\":\"%s\"", hb_fmt_addr(a, sizeof(a), s->family, s->laddr, s->lport,
-						      false));
-	fprintf(f, ",\"peer\":\"%s\"", hb_fmt_addr(a, sizeof(a), s->family, s->raddr, s->rport,
-						     false));
-	fprintf(f, ",\"inode\":%llu,\"cookie\":%llu,\"uid\":%u", (unsigned long long)s->inode,
-		(unsigned long long)s->cookie, s->uid);
-	fprintf(f, ",\"keepalive\":%s", s->keepalive < 0 ? "null" : s->keepalive ? "true" : "false");
-	json_int(f, "keepidle_s", s->keepidle_s);
-	json_int(f, "keepintvl_s", s->keepintvl_s);
-	json_int(f, "keepcnt", s->keepcnt);
-	json_int(f, "user_timeout_ms", s->user_timeout_ms);
-	fputs(",\"config_source\":{", f);
-	json_src(f, "keepidle", s->src_idle, true);
-	json_src(f, "keepintvl", s->src_intvl, false);
-	json_src(f, "keepcnt", s->src_cnt, false);
-	json_src(f, "user_timeout", s->src_uto, false);
-	fputc('}', f);
-	if (t)
-		fprintf(f, ",\"timer\":{\"kind\":\"%s\",\"expires_ms\":%lld,\"probes\":%u}", t,
-			(long long)(s->timer_expires_ms < 0 ? 0 : s->timer_expires_ms), s->probes);
-	else
-		fputs(",\"timer\":null", f);
-	json_int(f, "last_send_ms", s->last_send_ms);
-	json_int(f, "last_recv_ms", s->last_recv_ms);
-	json_int(f, "last_ack_ms", s->last_ack_ms);
-	json_int(f, "idle_ms", s->idle_ms);
+	/* two reservations of at most ~450 bytes each */
+	p = hb_out_reserve(out, 512);
+	p = HB_PUT(p, "{\"state\":\"");
+	p = put_str(p, hb_state_name(s->state));
+	p = HB_PUT(p, "\",\"local\":\"");
+	p = hb_put_addr(p, s->family, s->laddr, s->lport, false);
+	p = HB_PUT(p, "\",\"peer\":\"");
+	p = hb_put_addr(p, s->family, s->raddr, s->rport, false);
+	p = HB_PUT(p, "\",\"inode\":");
+	p = hb_put_u64(p, s->inode);
+	p = HB_PUT(p, ",\"cookie\":");
+	p = hb_put_u64(p, s->cookie);
+	p = HB_PUT(p, ",\"uid\":");
+	p = hb_put_u64(p, s->uid);
+	p = HB_PUT(p, ",\"keepalive\":");
+	p = json_bool(p, s->keepalive);
+	p = JSON_INT(p, "keepidle_s", s->keepidle_s);
+	p = JSON_INT(p, "keepintvl_s", s->keepintvl_s);
+	p = JSON_INT(p, "keepcnt", s->keepcnt);
+	p = JSON_INT(p, "user_timeout_ms", s->user_timeout_ms);
+	hb_out_commit(out, p);
+
+	p = hb_out_reserve(out, 512);
+	p = HB_PUT(p, ",\"config_source\":{\"keepidle\":");
+	p = json_src(p, s->src_idle);
+	p = HB_PUT(p, ",\"keepintvl\":");
+	p = json_src(p, s->src_intvl);
+	p = HB_PUT(p, ",\"keepcnt\":");
+	p = json_src(p, s->src_cnt);
+	p = HB_PUT(p, ",\"user_timeout\":");
+	p = json_src(p, s->src_uto);
+	*p++ = '}';
+	if (t) {
+		p = HB_PUT(p, ",\"timer\":{\"kind\":\"");
+		p = put_str(p, t);
+		p = HB_PUT(p, "\",\"expires_ms\":");
+		p = hb_put_i64(p, s->timer_expires_ms < 0 ? 0 : s->timer_expires_ms);
+		p = HB_PUT(p, ",\"probes\":");
+		p = hb_put_u64(p, s->probes);
+		*p++ = '}';
+	} else {
+		p = HB_PUT(p, ",\"timer\":null");
+	}
+	p = JSON_INT(p, "last_send_ms", s->last_send_ms);
+	p = JSON_INT(p, "last_recv_ms", s->last_recv_ms);
+	p = JSON_INT(p, "last_ack_ms", s->last_ack_ms);
+	p = JSON_INT(p, "idle_ms", s->idle_ms);
+	hb_out_commit(out, p);
 	if (po->owners) {
-		if (s->n_owners) {
-			const struct hb_owner *o = &s->owner[0];
-
-			fprintf(f, ",\"pid\":%d,\"comm\":", o->pid);
-			hb_json_str(f, o->comm, sizeof(o->comm));
-			fprintf(f, ",\"fd\":%d", o->fd);
-		} else {
-			fputs(",\"pid\":null,\"comm\":null,\"fd\":null", f);
-		}
-		fputs(",\"owners\":[", f);
+		if (s->n_owners)
+			json_owner(out, &s->owner[0], false);
+		else
+			hb_out_str(out, ",\"pid\":null,\"comm\":null,\"fd\":null");
+		hb_out_str(out, ",\"owners\":[");
 		for (i = 0; i < s->n_owners; i++) {
 			if (i)
-				fputc(',', f);
-			json_owner(f, owner_at(s, i));
+				hb_out_ch(out, ',');
+			json_owner(out, owner_at(s, i), true);
 		}
-		fputc(']', f);
+		hb_out_ch(out, ']');
 	}
+	if (s->mon)
+		hb_mon_json_sock(out, s->mon);
+	p = hb_out_reserve(out, 32);
 	if (po->nat_timeout_ms >= 0) {
-		risk = hb_at_risk(s, po->nat_timeout_ms);
-		fprintf(f, ",\"at_risk\":%s", risk < 0 ? "null" : risk ? "true" : "false");
+		p = HB_PUT(p, ",\"at_risk\":");
+		p = json_bool(p, hb_at_risk(s, po->nat_timeout_ms));
 	}
-	fputc('}', f);
+	*p++ = '}';
+	hb_out_commit(out, p);
 }
 
-void hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po)
+int hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po)
 {
+	struct hb_out out;
 	size_t i;
+	int rc;
 
+	rc = hb_out_open(&out, f);
+	if (rc)
+		return rc;
 	if (!l->n) {
-		fputs("[]\n", f);
-		return;
+		hb_out_str(&out, "[]\n");
+		return hb_out_close(&out);
 	}
-	fputs("[\n", f);
+	hb_out_str(&out, "[\n");
 	for (i = 0; i < l->n; i++) {
-		json_sock(f, &l->v[i], po);
-		fputs(i + 1 < l->n ? ",\n" : "\n", f);
+		json_sock(&out, &l->v[i], po);
+		hb_out_mem(&out, i + 1 < l->n ? ",\n" : "\n", i + 1 < l->n ? 2 : 1);
 	}
-	fputs("]\n", f);
+	hb_out_str(&out, "]\n");
+	return hb_out_close(&out);
 }
 
 void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_timeout_ms)

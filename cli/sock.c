@@ -41,6 +41,8 @@ void hb_sock_list_free(struct hb_sock_list *l)
 		free(l->v[i].more_owners);
 	free(l->v);
 	l->v = NULL;
+	free(l->mon_buf);
+	l->mon_buf = NULL;
 	l->n = l->cap = 0;
 }
 

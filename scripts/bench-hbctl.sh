@@ -96,8 +96,13 @@ bench() {
 		"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "${#ts[@]}"
 }
 
-# target TEXT OK: one line, met or missed
-target() { printf '  %-66s %s\n' "$1" "$([ "$2" = 1 ] && echo met || echo MISSED)"; }
+# target TEXT OK: one line, met or missed; the targets are set at 100k sockets, so with fewer
+# ($nsock) the line is for reference only
+target() {
+	local v
+	if [ "$nsock" -lt 90000 ]; then v="(ref.)"; elif [ "$2" = 1 ]; then v=met; else v=MISSED; fi
+	printf '  %-66s %s\n' "$1" "$v"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 

@@ -81,7 +81,7 @@ struct hb_iter_file {
 #define HB_ITER_SET_UTO		0x10	/* TCP_USER_TIMEOUT, ms */
 
 /* Cookies per run of the set program (the cookie map's size; more take several runs). */
-#define HB_ITER_SET_CHUNK	65536
+#define HB_ITER_SET_CHUNK	131072
 
 /* What the set program applies (the values whose bit is in mask). */
 struct hb_iter_set_cfg {

@@ -13,6 +13,8 @@
 
 #define HB_UNKNOWN	(-1)	/* a value the caller's privileges cannot read: JSON null, "?" */
 
+struct hb_mon_conn;		/* hb/event.h */
+
 enum hb_timer_kind {
 	HB_TIMER_NONE,
 	HB_TIMER_RETRANS,	/* retransmit (incl. TLP, RACK reorder) */
@@ -48,6 +50,8 @@ struct hb_sock {
 	uint32_t ifindex;
 
 	/* Effective keepalive configuration, HB_UNKNOWN where it cannot be read. */
+	bool no_options;		/* time-wait or request socket: it has no options and no
+					 * ages to read (the table prints "-", not "?") */
 	int keepalive;			/* 0/1 */
 	int keepidle_s, keepintvl_s, keepcnt, user_timeout_ms;
 	uint8_t src_idle, src_intvl, src_cnt, src_uto;	/* enum hb_cfg_source */
@@ -59,6 +63,9 @@ struct hb_sock {
 
 	/* Ages in ms, HB_UNKNOWN when unknown. */
 	int64_t last_send_ms, last_recv_ms, last_ack_ms, idle_ms;
+
+	/* Counters of a running `hbctl monitor` (cli/mon_ls.c), NULL without one. */
+	const struct hb_mon_conn *mon;
 
 	/* Owners (-p): all processes holding an fd to the socket. */
 	unsigned int n_owners;
@@ -73,6 +80,7 @@ struct hb_sock_list {
 		int idle_s, intvl_s, cnt;	/* the namespace's sysctls the effective values used */
 	} sysctl;
 	const char *backend;		/* "bpf-iter" or "sock_diag": shown by -v */
+	void *mon_buf;			/* the records hb_sock.mon points into (freed with v) */
 };
 
 #endif /* HB_SOCK_H */

@@ -5,7 +5,9 @@
 # getsockopt(): keepalive values and where they come from (socket or sysctl, and sysctl
 # values following a change of the namespace's sysctls), states, owners (a forked child
 # sharing the sockets is listed too), timers and idle ages; `hbctl --backend bpf set` on another
-# process's sockets, without stopping it; and the two back ends agreeing on the same sockets.
+# process's sockets, without stopping it; the two back ends agreeing on the same sockets;
+# listeners of python3 -m http.server, socat and a process whose main thread exited all with
+# their owners; and owner pids as a pid namespace numbers them.
 # iter/tcp walks the reader's namespace, so hbctl runs inside it (nsenter --net).
 # Needs root and BTF; on the project's machines it must not skip.
 . "$(dirname "$0")/_lib.sh"
@@ -69,6 +71,9 @@ elif cmd == "listen":        # LOCAL FIELD of the listener
     m = [s for s in socks if s["local"] == args[0] and s["state"] == "listen"]
     v = m[0].get(args[1]) if len(m) == 1 else "not found"
     print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)
+elif cmd == "owned":         # state, address and owners, one line per socket
+    for line in sorted("%s %s %s" % (s["state"], s["local"], owners(s)) for s in socks):
+        print(line)
 elif cmd == "proj":          # what both back ends must agree on, one line per socket
     # values only for sockets with an owner: sock_diag reads them through the owner's fd
     for line in sorted("%s %s %s %s %s %s" % (s["state"], s["local"], s["peer"], s["inode"],
@@ -246,6 +251,78 @@ if [ -n "$have_req" ]; then
 	check "and a syn-recv (request) socket" grep -q '^syn-recv 127.0.0.1:7103 ' "$HB_TMP/bpf.proj"
 else
 	skip "a syn-recv (request) socket: needs nft"
+fi
+
+# ---- listeners of everyday servers have their owners ----------------------------------------
+# python3 -m http.server and socat (IPv6, forking) listen; a third server's main thread exited
+# (pthread_exit) with a thread still serving, so /proc/PID/fd is empty and only
+# /proc/PID/task/TID/fd shows the listener (the sock_diag back end looks there too).
+(cd "$HB_TMP" && exec nsenter --net="/run/netns/$NS" "$PY" -m http.server --bind 127.0.0.1 7104) \
+	</dev/null >/dev/null 2>&1 &
+bg_pid $!
+HTTP=$!
+(exec nsenter --net="/run/netns/$NS" "$PY" -c 'import ctypes, socket, threading, time
+s = socket.socket(); s.bind(("127.0.0.1", 7106)); s.listen(8)
+threading.Thread(target=time.sleep, args=(120,)).start()
+ctypes.CDLL(None).pthread_exit(None)') </dev/null >/dev/null 2>&1 &
+bg_pid $!
+ZOMBIE=$!
+SOCAT=
+if command -v socat >/dev/null; then
+	(exec nsenter --net="/run/netns/$NS" socat TCP6-LISTEN:7105,fork,reuseaddr /dev/null) \
+		</dev/null >/dev/null 2>&1 &
+	SOCAT=$!
+	bg_pid $SOCAT
+fi
+wait_port "$NS" 7104 && wait_port "$NS" 7106 && { [ -z "$SOCAT" ] || wait_port "$NS" 7105; } ||
+	diag "a server did not start listening"
+hb --backend bpf ls -j -p --state listen >"$HB_TMP/lsn.json" 2>"$HB_TMP/lsn.err"
+# check_re DESCRIPTION REGEX VALUE
+check_re() { if [[ $3 =~ $2 ]]; then ok "$1"; else not_ok "$1"; diag "got: $3"; fi; }
+check_re "bpf: the http.server listener is owned by python3" "^$HTTP/[0-9]+/python3\$" \
+	"$(q "$HB_TMP/lsn.json" owners 127.0.0.1:7104)"
+check_re "bpf: a listener whose main thread exited is still owned by its process" \
+	"^$ZOMBIE/[0-9]+/python3\$" "$(q "$HB_TMP/lsn.json" owners 127.0.0.1:7106)"
+if [ -n "$SOCAT" ]; then
+	check_re "bpf: the socat IPv6 listener is owned by socat" "^$SOCAT/[0-9]+/socat\$" \
+		"$(q "$HB_TMP/lsn.json" owners "[::]:7105")"
+else
+	skip "bpf: the socat listener: needs socat"
+fi
+check_eq "bpf: every listener has an owner" "" \
+	"$("$PY" -c 'import json, sys
+print(" ".join(s["local"] for s in json.load(open(sys.argv[1])) if not s["owners"]))' \
+	"$HB_TMP/lsn.json")"
+hb --backend diag ls -j -p --state listen >"$HB_TMP/lsn-diag.json" 2>/dev/null
+# (owners only: the settings of the listener whose main thread exited are out of pidfd_getfd's
+# reach, which uses the thread group leader's table)
+q "$HB_TMP/lsn.json" owned >"$HB_TMP/lsn.proj"
+q "$HB_TMP/lsn-diag.json" owned >"$HB_TMP/lsn-diag.proj"
+check "bpf and diag agree on every listener and its owners" cmp -s "$HB_TMP/lsn.proj" \
+	"$HB_TMP/lsn-diag.proj"
+cmp -s "$HB_TMP/lsn.proj" "$HB_TMP/lsn-diag.proj" ||
+	diff "$HB_TMP/lsn-diag.proj" "$HB_TMP/lsn.proj" | while IFS= read -r l; do diag "  $l"; done
+
+# ---- pids as the reader's pid namespace numbers them ----------------------------------------
+# task->tgid is the initial namespace's number; inside a container hbctl must print the pid
+# that the container's /proc, kill and --pid use: here the listener's owner is pid 1.
+cat >"$HB_TMP/pidns.py" <<'EOF_PY'
+import json, socket, subprocess, sys
+s = socket.socket(); s.bind(("127.0.0.1", 7107)); s.listen(8)
+def ls(*a):
+    return json.loads(subprocess.run([sys.argv[1], *a, "ls", "-j", "-p", "--sport", "7107"],
+                                     capture_output=True, text=True).stdout or "[]")
+b, d = ls("--backend", "bpf"), ls("--backend", "diag")
+p = subprocess.run([sys.argv[1], "--backend", "bpf", "ls", "-j", "--pid", "1"],
+                   capture_output=True, text=True)
+print(b[0]["pid"] if b else None, b[0]["comm"] if b else None, d[0]["pid"] if d else None,
+      p.returncode, len(json.loads(p.stdout or "[]")))
+EOF_PY
+if out=$(in_ns "$NS" unshare -pf --mount-proc "$PY" "$HB_TMP/pidns.py" "$HBCTL" 2>&1); then
+	check_eq "in a pid namespace: bpf and diag name the owner by its pid there (1)" \
+		"1 python3 1 0 1" "$out"
+else
+	skip "in a pid namespace: unshare -p failed: $out"
 fi
 
 # ---- the table output works too -----------------------------------------------------------

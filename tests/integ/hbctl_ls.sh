@@ -198,5 +198,5 @@ check "ls --help names the filters" grep -q -- "--idle-over DUR" "$HB_TMP/h"
 check_eq "--version" "hbctl ${HB_VERSION:-$(cat "$HB_ROOT/VERSION")}" "$("$HBCTL" --version)"
 
 # --watch refreshes (stopped by timeout)
-timeout 1.3 "$HBCTL" --backend diag --netns "$ns" ls --watch 500ms --state listen >"$HB_TMP/w" 2>&1
+timeout 4 "$HBCTL" --backend diag --netns "$ns" ls --watch 500ms --state listen >"$HB_TMP/w" 2>&1
 check "--watch: refreshed at least twice" test "$(grep -c '^Every 500ms: hbctl ls' "$HB_TMP/w")" -ge 2

@@ -105,15 +105,20 @@ wait_timer() { # comm: prints the keepalive timer value (s) of the connection to
 	echo 0
 }
 in_range() { python3 -c "import sys; v=float(sys.argv[1]); sys.exit(not ($2))" "$1"; }
-if command -v curl >/dev/null; then
-	hbrun --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
+# With a sanitizer build the shim needs libasan preloaded, and Debian's curl hangs in
+# setlocale() at startup with libasan preloaded, shim or no shim: those cases cannot run then.
+if ! command -v curl >/dev/null; then
+	skip "curl missing"; skip "curl missing"
+elif ! timeout 10 env LD_PRELOAD="$(hb_preload)" curl --version >/dev/null 2>&1; then
+	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
+	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
+else
+	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
 	p=$!; v=$(wait_timer curl); wait $p
 	check "curl without --force keeps its own 60 s keepalive ($v)" in_range "$v" "7 < v <= 60"
-	hbrun --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
+	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
 	p=$!; v=$(wait_timer curl); wait $p
 	check "curl with --force: 7 s ($v)" in_range "$v" "0 < v <= 7"
-else
-	skip "curl missing"; skip "curl missing"
 fi
 if command -v redis-cli >/dev/null; then
 	printf '' | hbrun --idle 7 --force -- redis-cli -h 127.0.0.1 -p 7000 PING >/dev/null 2>&1 &
@@ -141,7 +146,8 @@ usage_case "--cnt 0" "hbctl: run: --cnt: '0': out of range 1..127" run --cnt 0 -
 usage_case "--user-timeout junk" "hbctl: run: --user-timeout:" run --user-timeout 1x -- true
 usage_case "--match junk" "hbctl: run: --match:" run --match '10.0.0.0/99' -- true
 usage_case "--log junk" "hbctl: run: --log: unknown level 'loud'" run --log loud -- true
-usage_case "--kernel" "hbctl: run: --kernel needs the cgroup policy (not in this version)" run --kernel -- true
+# --kernel itself is the cgroup policy's (hbctl policy); its values are checked the same way
+usage_case "--kernel with a bad value" "hbctl: run: --idle: '0': out of range" run --kernel --idle 0 -- true
 usage_case "no command" "hbctl: run: no command given" run --idle 5
 usage_case "unknown option" "hbctl: run: unknown option '--bogus'" run --bogus -- true
 out=$(hbrun --log info -- sh -c 'echo $HB_LOG')
