@@ -74,6 +74,14 @@ void hb_verbose(const struct hb_cli_opts *o, const char *fmt, ...)
 int cmd_ls(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_set(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_policy(int argc, char **argv, struct hb_cli_opts *o);
+/* run --kernel (cmd_policy.c): CMD in a transient cgroup under a kernel policy built from vals
+ * (indexed by enum hb_value, NULL = not given). Returns CMD's exit status or an exit code. */
+int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], const char *match, bool force,
+		  char **cmd);
+int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_doctor(int argc, char **argv, struct hb_cli_opts *o);
 
 /* ---- filter.c ---- */
 
@@ -147,6 +155,7 @@ struct hb_print_opts {
 	bool owners;			/* -p */
 	bool color;			/* tty and no NO_COLOR */
 	long long nat_timeout_ms;	/* -1: no --nat-timeout */
+	bool monitor;			/* a running monitor's counters: the PROBES column */
 };
 
 /* at-risk verdict for a NAT/firewall idle timeout (print.c documents the rule):
@@ -154,8 +163,10 @@ struct hb_print_opts {
 int hb_at_risk(const struct hb_sock *s, long long nat_timeout_ms);
 /* Whether the state carries a connection through a middlebox (counted by --nat-timeout). */
 bool hb_state_connected(unsigned int state);
-void hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
-void hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
+/* The printers write through out.h's buffer (one write(2) per 64 KiB, no printf per socket).
+ * Return 0 or -errno of a failed write. */
+int hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
+int hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
 /* "12 of 340 connections at risk for a 350 s NAT timeout" (+ unknown and already idle). */
 void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_timeout_ms);
 /* One socket, for set's messages: "10.0.0.1:40000 -> 10.0.0.2:5432 (inode 1234)". */

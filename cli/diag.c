@@ -84,6 +84,10 @@ static int parse_sock(const struct nlmsghdr *nlh, struct hb_sock_list *out)
 	s->ifindex = m->id.idiag_if;
 	s->cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
 
+	/* time-wait sockets (idiag_timer 3 is theirs only) and request sockets (SYN-RECV
+	 * without tcp_info: inet_req_diag_fill() adds none) have no options to read */
+	s->no_options = m->idiag_timer == 3 ||
+			(s->state == HB_TCP_SYN_RECV && !tb[INET_DIAG_INFO] && !s->inode);
 	s->timer = hb_diag_timer_kind(m->idiag_timer);
 	if (s->timer == HB_TIMER_KEEPALIVE && s->inode == 0)
 		s->timer = HB_TIMER_OTHER;	/* orphaned FIN-WAIT-2 timeout reuses sk_timer */

@@ -19,6 +19,10 @@ static const struct {
 	{ "ls", cmd_ls, "list TCP sockets with their keepalive state" },
 	{ "set", cmd_set, "change the keepalive settings of live sockets" },
 	{ "run", cmd_run, "run a program with keepalive turned on (LD_PRELOAD shim)" },
+	{ "policy", cmd_policy, "keepalive policy of a cgroup, enforced by the kernel (BPF)" },
+	{ "probe-nat", cmd_probe_nat, "measure how long the path keeps an idle TCP flow" },
+	{ "monitor", cmd_monitor, "count keepalive probes, heartbeats and idle gaps (BPF)" },
+	{ "doctor", cmd_doctor, "check what hbctl needs on this host, and advise" },
 };
 
 static void usage(FILE *f)
@@ -107,6 +111,6 @@ int main(int argc, char **argv)
 			return cmds[i].fn(argc, argv, &o);
 		}
 	}
-	return hb_usage_err(&o, "unknown command '%.40s' (commands: ls, set, run; see hbctl --help)",
+	return hb_usage_err(&o, "unknown command '%.40s' (see hbctl --help)",
 			    argv[optind]);
 }

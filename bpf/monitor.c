@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * hbctl monitor's loader (monitor.h), the only file that includes hbmon.skel.h. The sequence
+ * of libbpf-bootstrap's bootstrap.c: __open, set rodata (the namespace to watch), __load, then
+ * attach each program (cgroup_skb to the cgroup's fd, tp_btf as they are, the iterator with
+ * the SK_STORAGE map), pin the map and the iterator, and a cleanup: that always __destroy()s.
+ *
+ * Pins (bpffs, mounted here when it is not):
+ *   /sys/fs/bpf/hbkeep/monitor_PID/{sk_stats,conns}   while the monitor runs; removed on exit,
+ *                                                     and by the next monitor if PID died
+ *   /sys/fs/bpf/hbkeep/monitor/...                    --pin: maps and every link, so the
+ *                                                     programs keep counting after hbctl exits;
+ *                                                     `hbctl monitor --unpin` removes them
+ * `hbctl ls` reads .../conns (a pinned iterator: open + read) to show per-socket counters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "hb/monitor.h"
+#include "hbmon.skel.h"
+
+_Static_assert(sizeof(struct hb_mon_sk) == HB_MON_SK_SIZE, "hb_mon_sk layout");
+_Static_assert(sizeof(struct hb_mon_totals) == HB_MON_TOTALS_SIZE, "hb_mon_totals layout");
+_Static_assert(sizeof(struct hb_mon_close) == HB_MON_CLOSE_SIZE, "hb_mon_close layout");
+_Static_assert(sizeof(struct hb_mon_conn) == HB_MON_CONN_SIZE, "hb_mon_conn layout");
+
+#define BPFFS		"/sys/fs/bpf"
+#define BPF_FS_MAGIC_	0xcafe4a11
+
+/* The links, in this order, both as skeleton programs and as pin names under --pin. */
+enum { L_EGRESS, L_INGRESS, L_TP, L_ITER = L_TP + 6, NLINKS };
+static const char *const link_name[NLINKS] = {
+	"link_egress", "link_ingress", "link_set_state", "link_set_state2", "link_send_reset",
+	"link_send_reset2", "link_destroy", "link_destroy2", "conns",
+};
+
+struct hb_monitor {
+	struct hbmon_bpf *skel;		/* NULL when reading a pinned monitor */
+	struct bpf_link *link[NLINKS];
+	int totals_fd, events_fd, iter_fd;	/* maps and iterator link in use */
+	int own_fds[3];			/* fds opened from pins (reused mode), -1 if none */
+	struct ring_buffer *rb;
+	void (*fn)(const struct hb_mon_close *, void *);
+	void *fn_ctx;
+	int ncpu;
+	bool pin, reused;
+	char dir[128];
+};
+
+static int verbosity;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (verbosity < 1 && !getenv("HB_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+unsigned long long hb_monitor_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+static void errmsg(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* bpffs at /sys/fs/bpf, mounted if needed (as bpftool does); left mounted. */
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC_)
+		return 0;
+	if (mkdir(BPFFS, 0700) && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+/* Removes the files of a pin directory and the directory. Unlinking a pinned link detaches
+ * its program once no fd holds it. */
+static void remove_dir(const char *dir)
+{
+	char p[300];
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, d->d_name);
+		unlink(p);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+/* monitor_PID directories whose PID is gone (killed with SIGKILL). */
+static void remove_stale(void)
+{
+	char p[300];
+	struct dirent *d;
+	DIR *dp = opendir(HB_MON_PIN_ROOT);
+	long pid;
+	char *end;
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		if (strncmp(d->d_name, "monitor_", 8))
+			continue;
+		pid = strtol(d->d_name + 8, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", HB_MON_PIN_ROOT, d->d_name);
+		remove_dir(p);
+	}
+	closedir(dp);
+}
+
+static int pin_path(char *buf, size_t len, const struct hb_monitor *m, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", m->dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct hb_monitor *m = ctx;
+
+	if (size >= sizeof(struct hb_mon_close) && m->fn)
+		m->fn(data, m->fn_ctx);
+	return 0;
+}
+
+/* Reads a monitor left pinned by --pin. */
+static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
+{
+	static const char *const names[3] = { "totals", "events", "conns" };
+	char p[300];
+	int i;
+
+	/* set first: a failure below must leave that monitor's pins alone */
+	m->reused = true;
+	for (i = 0; i < 3; i++) {
+		pin_path(p, sizeof(p), m, names[i]);
+		m->own_fds[i] = bpf_obj_get(p);
+		if (m->own_fds[i] < 0) {
+			int e = -errno;
+
+			errmsg(err, errlen, "%s: %s (a monitor pinned with --pin is incomplete; "
+			       "remove it with hbctl monitor --unpin)", p, strerror(-e));
+			return e;
+		}
+	}
+	m->totals_fd = m->own_fds[0];
+	m->events_fd = m->own_fds[1];
+	m->iter_fd = m->own_fds[2];
+	return 0;
+}
+
+static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_t errlen)
+{
+	struct hbmon_bpf *s = m->skel;
+	union bpf_iter_link_info linfo = { 0 };
+	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
+	/* each tracepoint twice: see the twins in hbmon.bpf.c */
+	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
+				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
+				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
+	int cg, i, e;
+
+	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		e = -errno;
+		errmsg(err, errlen, "cgroup %s: %s", cgroup, strerror(-e));
+		return e;
+	}
+	m->link[L_EGRESS] = bpf_program__attach_cgroup(s->progs.cgskb_egress, cg);
+	e = m->link[L_EGRESS] ? 0 : -errno;
+	if (!e) {
+		m->link[L_INGRESS] = bpf_program__attach_cgroup(s->progs.cgskb_ingress, cg);
+		e = m->link[L_INGRESS] ? 0 : -errno;
+	}
+	close(cg);
+	if (e) {
+		errmsg(err, errlen, "attaching to cgroup %s: %s", cgroup, strerror(-e));
+		return e;
+	}
+	for (i = 0; i < 6; i++) {
+		m->link[L_TP + i] = bpf_program__attach(tp[i]);
+		if (!m->link[L_TP + i]) {
+			e = -errno;
+			errmsg(err, errlen, "attaching %s: %s", bpf_program__name(tp[i]),
+			       strerror(-e));
+			return e;
+		}
+	}
+	linfo.map.map_fd = bpf_map__fd(s->maps.sk_stats);
+	iopts.link_info = &linfo;
+	iopts.link_info_len = sizeof(linfo);
+	m->link[L_ITER] = bpf_program__attach_iter(s->progs.iter_conns, &iopts);
+	if (!m->link[L_ITER]) {
+		e = -errno;
+		errmsg(err, errlen, "iterator over the socket storage: %s", strerror(-e));
+		return e;
+	}
+	m->totals_fd = bpf_map__fd(s->maps.totals);
+	m->events_fd = bpf_map__fd(s->maps.events);
+	m->iter_fd = bpf_link__fd(m->link[L_ITER]);
+	return 0;
+}
+
+static int pin_all(struct hb_monitor *m, char *err, size_t errlen)
+{
+	struct hbmon_bpf *s = m->skel;
+	char p[300];
+	int i, e;
+
+	if (mkdir(HB_MON_PIN_ROOT, 0700) && errno != EEXIST)
+		goto fail;
+	if (mkdir(m->dir, 0700))
+		goto fail;
+	pin_path(p, sizeof(p), m, "sk_stats");
+	if (bpf_map__pin(s->maps.sk_stats, p))
+		goto fail;
+	pin_path(p, sizeof(p), m, "conns");
+	if (bpf_link__pin(m->link[L_ITER], p))
+		goto fail;
+	if (!m->pin)
+		return 0;
+	pin_path(p, sizeof(p), m, "totals");
+	if (bpf_map__pin(s->maps.totals, p))
+		goto fail;
+	pin_path(p, sizeof(p), m, "events");
+	if (bpf_map__pin(s->maps.events, p))
+		goto fail;
+	for (i = 0; i < L_ITER; i++) {
+		pin_path(p, sizeof(p), m, link_name[i]);
+		if (bpf_link__pin(m->link[i], p))
+			goto fail;
+	}
+	return 0;
+fail:
+	e = -errno;
+	errmsg(err, errlen, "pinning under %s: %s", m->dir, strerror(-e));
+	return e;
+}
+
+int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, char *err,
+		    size_t errlen)
+{
+	struct hb_monitor *m;
+	struct stat st;
+	int e, i;
+
+	*out = NULL;
+	verbosity = o->verbose;
+	libbpf_set_print(libbpf_print);
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		errmsg(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux): the monitor "
+		       "needs CONFIG_DEBUG_INFO_BTF");
+		return -EOPNOTSUPP;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	for (i = 0; i < 3; i++)
+		m->own_fds[i] = -1;
+	m->totals_fd = m->events_fd = m->iter_fd = -1;
+	m->pin = o->pin;
+	m->ncpu = libbpf_num_possible_cpus();
+	if (m->ncpu <= 0) {
+		e = m->ncpu ? m->ncpu : -EINVAL;
+		goto cleanup;
+	}
+	e = ensure_bpffs();
+	if (e) {
+		errmsg(err, errlen, "mounting bpffs at " BPFFS ": %s", strerror(-e));
+		goto cleanup;
+	}
+	remove_stale();
+	if (o->pin)
+		snprintf(m->dir, sizeof(m->dir), "%s", HB_MON_PIN_KEPT);
+	else
+		snprintf(m->dir, sizeof(m->dir), "%s/monitor_%d", HB_MON_PIN_ROOT, (int)getpid());
+
+	if (o->pin && stat(m->dir, &st) == 0) {
+		e = open_pinned(m, err, errlen);
+		if (e)
+			goto cleanup;
+	} else {
+		m->skel = hbmon_bpf__open();
+		if (!m->skel) {
+			e = -errno;
+			errmsg(err, errlen, "opening the BPF object: %s", strerror(-e));
+			goto cleanup;
+		}
+		m->skel->rodata->targ_netns = o->netns;
+		e = hbmon_bpf__load(m->skel);
+		if (e) {
+			errmsg(err, errlen, "loading the BPF programs: %s%s", strerror(-e),
+			       e == -EPERM ? " (needs root, or CAP_BPF + CAP_PERFMON + "
+					     "CAP_NET_ADMIN)" : " (run with -v for libbpf's log)");
+			goto cleanup;
+		}
+		e = attach_all(m, o->cgroup, err, errlen);
+		if (e)
+			goto cleanup;
+		e = pin_all(m, err, errlen);
+		if (e)
+			goto cleanup;
+	}
+	m->rb = ring_buffer__new(m->events_fd, on_event, m, NULL);
+	if (!m->rb) {
+		e = -errno;
+		errmsg(err, errlen, "ring buffer: %s", strerror(-e));
+		goto cleanup;
+	}
+	*out = m;
+	return 0;
+
+cleanup:
+	/* an incomplete --pin must not stay behind */
+	m->pin = m->pin && m->reused;
+	hb_monitor_close(m);
+	return e;
+}
+
+void hb_monitor_close(struct hb_monitor *m)
+{
+	int i;
+
+	if (!m)
+		return;
+	ring_buffer__free(m->rb);
+	if (!m->pin && !m->reused && m->dir[0])
+		remove_dir(m->dir);	/* unpins; the links go with their fds below */
+	for (i = 0; i < NLINKS; i++)
+		bpf_link__destroy(m->link[i]);
+	for (i = 0; i < 3; i++)
+		if (m->own_fds[i] >= 0)
+			close(m->own_fds[i]);
+	hbmon_bpf__destroy(m->skel);
+	if (!m->pin && !m->reused)
+		rmdir(HB_MON_PIN_ROOT);	/* only if empty */
+	free(m);
+}
+
+bool hb_monitor_reused(const struct hb_monitor *m)
+{
+	return m->reused;
+}
+
+const char *hb_monitor_pin_dir(const struct hb_monitor *m)
+{
+	return m->dir;
+}
+
+int hb_monitor_totals(struct hb_monitor *m, struct hb_mon_totals *t)
+{
+	struct hb_mon_totals *v;
+	__u64 *dst = (__u64 *)t, *src;
+	__u32 key = 0;
+	size_t i, k, nw = sizeof(*t) / sizeof(__u64);
+	int e = 0;
+
+	v = calloc((size_t)m->ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	if (bpf_map_lookup_elem(m->totals_fd, &key, v)) {
+		e = -errno;
+		goto out;
+	}
+	for (i = 0; i < (size_t)m->ncpu; i++) {
+		src = (__u64 *)&v[i];
+		for (k = 0; k < nw; k++)
+			dst[k] += src[k];
+	}
+out:
+	free(v);
+	return e;
+}
+
+/* Reads the records of one iterator instance (fd) into *v. */
+static int read_records(int fd, struct hb_mon_conn **v, size_t *n, size_t *cap)
+{
+	char buf[64 * sizeof(struct hb_mon_conn)];
+	size_t have = 0, off;
+	ssize_t got;
+	struct hb_mon_conn *nv;
+
+	for (;;) {
+		got = read(fd, buf + have, sizeof(buf) - have);
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (got == 0)
+			break;
+		have += (size_t)got;
+		for (off = 0; off + sizeof(struct hb_mon_conn) <= have;
+		     off += sizeof(struct hb_mon_conn)) {
+			if (*n == *cap) {
+				size_t c = *cap ? *cap * 2 : 64;
+
+				nv = realloc(*v, c * sizeof(*nv));
+				if (!nv)
+					return -ENOMEM;
+				*v = nv;
+				*cap = c;
+			}
+			memcpy(&(*v)[(*n)++], buf + off, sizeof(struct hb_mon_conn));
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	return have ? -EPROTO : 0;
+}
+
+int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n)
+{
+	size_t cap = 0;
+	int fd, e;
+
+	*v = NULL;
+	*n = 0;
+	fd = bpf_iter_create(m->iter_fd);
+	if (fd < 0)
+		return -errno;
+	e = read_records(fd, v, n, &cap);
+	close(fd);
+	if (e) {
+		free(*v);
+		*v = NULL;
+		*n = 0;
+	}
+	return e;
+}
+
+int hb_monitor_poll_fd(struct hb_monitor *m)
+{
+	return ring_buffer__epoll_fd(m->rb);
+}
+
+int hb_monitor_consume(struct hb_monitor *m,
+		       void (*fn)(const struct hb_mon_close *e, void *ctx), void *ctx)
+{
+	m->fn = fn;
+	m->fn_ctx = ctx;
+	return ring_buffer__consume(m->rb);
+}
+
+int hb_monitor_unpin(void)
+{
+	struct stat st;
+
+	if (stat(HB_MON_PIN_KEPT, &st))
+		return -errno;
+	remove_dir(HB_MON_PIN_KEPT);
+	if (stat(HB_MON_PIN_KEPT, &st) == 0)
+		return -EBUSY;
+	rmdir(HB_MON_PIN_ROOT);
+	return 0;
+}
+
+int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
+{
+	char p[300];
+	struct dirent *d;
+	size_t cap = 0;
+	DIR *dp;
+	long pid;
+	char *end;
+	int fd, e = 0;
+
+	*v = NULL;
+	*n = 0;
+	dp = opendir(HB_MON_PIN_ROOT);
+	if (!dp)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	while ((d = readdir(dp))) {
+		if (strcmp(d->d_name, "monitor") && strncmp(d->d_name, "monitor_", 8))
+			continue;
+		if (d->d_name[7] == '_') {
+			pid = strtol(d->d_name + 8, &end, 10);
+			if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH))
+				continue;	/* a dead monitor's leftovers */
+		}
+		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		e = read_records(fd, v, n, &cap);
+		close(fd);
+		if (e)
+			break;
+	}
+	closedir(dp);
+	if (e) {
+		free(*v);
+		*v = NULL;
+		*n = 0;
+	}
+	return e;
+}

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * hbctl monitor: load the heartbeat monitor (bpf/hbmon.bpf.c through bpf/monitor.c) on a
+ * cgroup, then every -i print totals, top connections, the idle-gap histogram and closes
+ * (table), or one JSON object per line (-j); optionally serve the same as Prometheus text
+ * (--prometheus) and write it to a node_exporter textfile (--textfile). SIGINT/SIGTERM end
+ * the loop; the cleanup detaches everything and removes the pins (unless --pin).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include "cli.h"
+#include "mon.h"
+#include "hb/policy.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+enum {
+	OPT_CGROUP = 0x3000,
+	OPT_CONNS,
+	OPT_PROM,
+	OPT_TEXTFILE,
+	OPT_PIN,
+	OPT_UNPIN,
+	OPT_TOP,
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void monitor_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hbctl monitor [--cgroup PATH] [-i DUR] [-d DUR] [-j] [--conns]\n"
+		"                     [--prometheus ADDR:PORT] [--textfile FILE] [--pin|--unpin]\n"
+		"\n"
+		"Count TCP keepalive probes (sent, received, answered, unanswered), zero-window\n"
+		"probes and application heartbeats (MQTT PINGREQ/PINGRESP, WebSocket ping/pong,\n"
+		"HTTP/2 PING) of the sockets of a cgroup with eBPF; measure idle gaps between data\n"
+		"segments; tell how connections end. Needs root (CAP_BPF, CAP_PERFMON,\n"
+		"CAP_NET_ADMIN) and a kernel with BTF.\n"
+		"\n"
+		"  --cgroup PATH           cgroup v2 directory (absolute, or relative to the cgroup2\n"
+		"                          mount); default: the root, i.e. the whole host\n"
+		"  -i, --interval DUR      refresh every DUR (default 1s)\n"
+		"  -d, --duration DUR      stop after DUR (default: until SIGINT/SIGTERM)\n"
+		"  -j, --json              one JSON object per line and interval\n"
+		"  --conns                 per-connection rows (JSON, Prometheus)\n"
+		"  --top N                 connections in the table (default 10)\n"
+		"  --prometheus ADDR:PORT  serve Prometheus text on ADDR:PORT (/metrics; ADDR\n"
+		"                          defaults to 127.0.0.1)\n"
+		"  --textfile FILE         write node_exporter's textfile format to FILE each\n"
+		"                          interval (atomically: temporary file + rename)\n"
+		"  -q, --quiet             no table or JSON on stdout (exporter only)\n"
+		"  --pin                   leave programs and maps pinned at " HB_MON_PIN_KEPT "\n"
+		"                          on exit (counting goes on); a later --pin run reads them\n"
+		"  --unpin                 remove what --pin left and exit\n"
+		"  --netns NAME|PATH|PID   count only that network namespace's sockets\n"
+		"  -v                      libbpf's warnings on stderr (-vv: its debug log)\n"
+		"\n"
+		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
+		"are recognised. See hbctl(8).\n");
+}
+
+/* The cgroup v2 mount point from /proc/self/mountinfo (the first one). */
+static int cgroup2_mount(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *sep, *p, *mnt;
+	size_t cap = 0;
+	int rc = -ENOENT, i;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		/* field 5 is the mount point: skip four fields */
+		for (p = line, i = 0; i < 4 && p; i++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (!p)
+			continue;
+		mnt = p;
+		p = strchr(mnt, ' ');
+		if (p)
+			*p = '\0';
+		/* \040-style escapes */
+		for (p = mnt, i = 0; *p && (size_t)i + 1 < len; i++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] && p[3]) {
+				buf[i] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 4;
+			} else {
+				buf[i] = *p++;
+			}
+		}
+		buf[i] = '\0';
+		rc = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* PATH -> the absolute directory and the path inside the hierarchy (the label). */
+static int resolve_cgroup(struct hb_cli_opts *o, const char *arg, char *dir, size_t dlen,
+			  char *label, size_t llen)
+{
+	char mnt[256], rp[PATH_MAX];
+	struct statfs st;
+	size_t ml;
+	int rc;
+
+	rc = cgroup2_mount(mnt, sizeof(mnt));
+	if (rc && (!arg || arg[0] != '/')) {
+		hb_err(o, "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)");
+		return HB_EXIT_RUNTIME;
+	}
+	if (!arg || !*arg)
+		snprintf(dir, dlen, "%s", mnt);
+	else if (arg[0] == '/')
+		snprintf(dir, dlen, "%s", arg);
+	else
+		snprintf(dir, dlen, "%s/%s", mnt, arg);
+	if (!realpath(dir, rp)) {
+		hb_err(o, "--cgroup %s: %s", dir, strerror(errno));
+		return HB_EXIT_RUNTIME;
+	}
+	if (statfs(rp, &st) || (unsigned long)st.f_type != CGROUP2_SUPER_MAGIC) {
+		if (rc)
+			hb_err(o, "--cgroup %s: not a cgroup v2 directory", rp);
+		else
+			hb_err(o, "--cgroup %s: not a cgroup v2 directory (cgroup2 is at %s)", rp,
+			       mnt);
+		return HB_EXIT_USAGE;
+	}
+	snprintf(dir, dlen, "%s", rp);
+	ml = rc ? 0 : strlen(mnt);
+	if (!rc && strncmp(rp, mnt, ml) == 0 && (rp[ml] == '/' || !rp[ml]))
+		snprintf(label, llen, "%s", rp[ml] ? rp + ml : "/");
+	else
+		snprintf(label, llen, "%s", rp);
+	return HB_EXIT_OK;
+}
+
+struct loop {
+	struct hb_monitor *m;
+	struct hb_mon_view v;
+	struct hb_mon_totals prev;
+	unsigned long long prev_ns;
+	bool quiet, want_conns;
+	const char *textfile;
+	int prom_fd;
+};
+
+static void on_close(const struct hb_mon_close *e, void *ctx)
+{
+	struct hb_mon_view *v = ctx;
+
+	v->recent[v->recent_head] = *e;
+	v->recent_head = (v->recent_head + 1) % HB_MON_RECENT;
+	if (v->n_recent < HB_MON_RECENT)
+		v->n_recent++;
+	if (!v->conns)
+		return;
+	if (v->n_tick == v->cap_tick) {
+		size_t cap = v->cap_tick ? 2 * v->cap_tick : 16;
+		struct hb_mon_close *t = realloc(v->tick, cap * sizeof(*t));
+
+		if (!t)
+			return;	/* the totals still count it */
+		v->tick = t;
+		v->cap_tick = cap;
+	}
+	v->tick[v->n_tick++] = *e;
+}
+
+static void snap_free(struct hb_mon_snap *s)
+{
+	free(s->conns);
+	free(s->owner);
+	s->conns = NULL;
+	s->owner = NULL;
+	s->n_conns = 0;
+}
+
+/* Totals (and connections when asked) now. Returns 0 or -errno. */
+static int take_snap(struct loop *L, struct hb_mon_snap *s, bool conns)
+{
+	__u64 *t, *p, *d;
+	size_t i;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->now_ns = hb_monitor_now_ns();
+	rc = hb_monitor_totals(L->m, &s->total);
+	if (rc)
+		return rc;
+	t = (__u64 *)&s->total;
+	p = (__u64 *)&L->prev;
+	d = (__u64 *)&s->delta;
+	for (i = 0; i < sizeof(s->total) / sizeof(__u64); i++)
+		d[i] = t[i] - p[i];
+	s->interval_s = (double)(s->now_ns - L->prev_ns) / 1e9;
+	if (conns) {
+		rc = hb_monitor_conns(L->m, &s->conns, &s->n_conns);
+		if (rc)
+			return rc;
+		s->have_conns = true;
+		hb_mon_fill_owners(s);
+	}
+	return 0;
+}
+
+static char *render_prom(struct loop *L, const struct hb_mon_snap *s, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	hb_prom_render(f, &L->v, s);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void serve_prom(struct loop *L, struct hb_cli_opts *o)
+{
+	struct hb_mon_snap s;
+	char *body;
+	size_t len = 0;
+	int fd;
+
+	fd = accept4(L->prom_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* a fresh snapshot per scrape; the interval state (prev) is left alone */
+	if (take_snap(L, &s, true)) {
+		hb_err(o, "reading the counters for a scrape failed");
+		close(fd);
+		return;
+	}
+	body = render_prom(L, &s, &len);
+	snap_free(&s);
+	hb_prom_answer(fd, body ? body : "", body ? len : 0);
+	free(body);
+}
+
+static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
+{
+	struct hb_mon_snap s;
+	char *body;
+	size_t len = 0;
+	int rc;
+
+	rc = take_snap(L, &s, L->want_conns);
+	if (rc) {
+		hb_err(o, "reading the counters: %s", strerror(-rc));
+		return HB_EXIT_RUNTIME;
+	}
+	if (!L->quiet) {
+		if (L->v.json)
+			hb_mon_print_json(stdout, &L->v, &s);
+		else {
+			if (L->v.tty)
+				fputs("\033[H\033[2J", stdout);
+			else if (!first)
+				fputc('\n', stdout);
+			hb_mon_print_table(stdout, &L->v, &s);
+		}
+		fflush(stdout);
+	}
+	if (L->textfile) {
+		body = render_prom(L, &s, &len);
+		rc = body ? hb_prom_textfile(L->textfile, body, len) : -ENOMEM;
+		free(body);
+		if (rc)
+			hb_err(o, "--textfile %s: %s", L->textfile, strerror(-rc));
+	}
+	L->prev = s.total;
+	L->prev_ns = s.now_ns;
+	L->v.n_tick = 0;
+	snap_free(&s);
+	if (ferror(stdout)) {
+		hb_err(o, "writing output: %s", strerror(errno));
+		return HB_EXIT_RUNTIME;
+	}
+	return HB_EXIT_OK;
+}
+
+static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms)
+{
+	unsigned long long start = hb_monitor_now_ns(), next, now, end = 0;
+	struct pollfd pfd[2];
+	int n, rc = HB_EXIT_OK, timeout;
+	bool first = true;
+
+	L->prev_ns = start;
+	next = start + (unsigned long long)L->v.interval_ms * 1000000ULL;
+	if (duration_ms >= 0)
+		end = start + (unsigned long long)duration_ms * 1000000ULL;
+	pfd[0].fd = hb_monitor_poll_fd(L->m);
+	pfd[0].events = POLLIN;
+	pfd[1].fd = L->prom_fd;
+	pfd[1].events = POLLIN;
+	while (!exiting) {
+		now = hb_monitor_now_ns();
+		if (now >= next || (end && now >= end)) {
+			hb_monitor_consume(L->m, on_close, &L->v);
+			rc = tick(L, o, first);
+			first = false;
+			if (rc || (end && now >= end))
+				break;
+			next += (unsigned long long)L->v.interval_ms * 1000000ULL;
+			if (next <= now)
+				next = now + (unsigned long long)L->v.interval_ms * 1000000ULL;
+			if (end && next > end)
+				next = end;
+			continue;
+		}
+		timeout = (int)((next - now + 999999) / 1000000);
+		n = poll(pfd, L->prom_fd >= 0 ? 2 : 1, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			hb_err(o, "poll: %s", strerror(errno));
+			rc = HB_EXIT_RUNTIME;
+			break;
+		}
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			hb_monitor_consume(L->m, on_close, &L->v);
+		if (n > 0 && L->prom_fd >= 0 && (pfd[1].revents & POLLIN))
+			serve_prom(L, o);
+	}
+	return rc;
+}
+
+static int netns_inode(unsigned int *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	*ino = (unsigned int)st.st_ino;
+	return 0;
+}
+
+int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static const struct option longopts[] = {
+		HB_GLOBAL_LONGOPTS,
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "conns", no_argument, NULL, OPT_CONNS },
+		{ "top", required_argument, NULL, OPT_TOP },
+		{ "prometheus", required_argument, NULL, OPT_PROM },
+		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "pin", no_argument, NULL, OPT_PIN },
+		{ "unpin", no_argument, NULL, OPT_UNPIN },
+		{ 0 }
+	};
+	struct hb_monitor_opts mo = { 0 };
+	struct loop L;
+	const char *cgroup_arg = NULL, *prom = NULL;
+	char err[256], dir[PATH_MAX], label[PATH_MAX];
+	long long duration_ms = -1, v;
+	struct sigaction sa;
+	bool unpin = false;
+	char *end;
+	int c, rc;
+
+	memset(&L, 0, sizeof(L));
+	L.v.interval_ms = 1000;
+	L.v.top = 10;
+	L.prom_fd = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jvhqn:i:d:", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		switch (c) {
+		case OPT_CGROUP:
+			cgroup_arg = optarg;
+			break;
+		case 'i':
+			if (hb_parse_duration_ms(optarg, &L.v.interval_ms, err, sizeof(err)))
+				return hb_usage_err(o, "--interval: %s", err);
+			if (L.v.interval_ms < 100)
+				return hb_usage_err(o, "--interval: at least 100ms");
+			break;
+		case 'd':
+			if (hb_parse_duration_ms(optarg, &duration_ms, err, sizeof(err)))
+				return hb_usage_err(o, "--duration: %s", err);
+			if (duration_ms <= 0)
+				return hb_usage_err(o, "--duration: must be more than 0");
+			break;
+		case OPT_CONNS:
+			L.v.conns = true;
+			break;
+		case OPT_TOP:
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0 || v > 100000)
+				return hb_usage_err(o, "--top: '%.40s' is not a number 0..100000",
+						    optarg);
+			L.v.top = (unsigned int)v;
+			break;
+		case OPT_PROM:
+			prom = optarg;
+			break;
+		case OPT_TEXTFILE:
+			if (!*optarg)
+				return hb_usage_err(o, "--textfile: empty file name");
+			L.textfile = optarg;
+			break;
+		case 'q':
+			L.quiet = true;
+			break;
+		case OPT_PIN:
+			mo.pin = true;
+			break;
+		case OPT_UNPIN:
+			unpin = true;
+			break;
+		case 'h':
+		case HB_OPT_HELP:
+			monitor_usage(stdout);
+			return HB_EXIT_OK;
+		default:
+			return hb_cli_opt_error(o, c, argv);
+		}
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl monitor --help)",
+				    argv[optind]);
+	if (unpin) {
+		rc = hb_monitor_unpin();
+		if (rc == -ENOENT) {
+			hb_err(o, "--unpin: nothing pinned at %s", HB_MON_PIN_KEPT);
+			return HB_EXIT_NOMATCH;
+		}
+		if (rc) {
+			hb_err(o, "--unpin: %s", strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+		return HB_EXIT_OK;
+	}
+	rc = resolve_cgroup(o, cgroup_arg, dir, sizeof(dir), label, sizeof(label));
+	if (rc)
+		return rc;
+	L.v.cgroup = label;
+	L.v.cgroup_dir = dir;
+	L.v.json = o->json;
+	L.v.tty = !o->json && isatty(STDOUT_FILENO);
+	L.v.color = L.v.tty && hb_want_color(stdout);
+	/* the table shows top connections; Prometheus their owners' comm */
+	L.want_conns = L.v.conns || (!L.v.json && !L.quiet) || L.textfile || prom;
+	if (prom) {
+		L.prom_fd = hb_prom_listen(prom, err, sizeof(err));
+		if (L.prom_fd < 0) {
+			hb_err(o, "--prometheus %s: %s", prom, err);
+			return L.prom_fd == -EINVAL ? HB_EXIT_USAGE : HB_EXIT_RUNTIME;
+		}
+	}
+	/* --netns: enter it (hbctl's global option) and count only its sockets */
+	if (o->netns) {
+		rc = hb_cli_enter_netns(o);
+		if (rc)
+			goto out_prom;
+		rc = netns_inode(&mo.netns);
+		if (rc) {
+			hb_err(o, "/proc/self/ns/net: %s", strerror(-rc));
+			rc = HB_EXIT_RUNTIME;
+			goto out_prom;
+		}
+	}
+	mo.cgroup = dir;
+	mo.verbose = o->verbose;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err[0] = '\0';
+	rc = hb_monitor_open(&mo, &L.m, err, sizeof(err));
+	if (rc) {
+		hb_err(o, "%s", err[0] ? err : strerror(-rc));
+		rc = HB_EXIT_RUNTIME;
+		goto out_prom;
+	}
+	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", dir,
+		   hb_monitor_reused(L.m) ? " (reusing the monitor pinned by --pin)" : "",
+		   hb_monitor_pin_dir(L.m));
+	L.v.start_ns = hb_monitor_now_ns();
+	/* a monitor pinned earlier: its totals so far are the baseline of the first delta */
+	if (hb_monitor_reused(L.m))
+		hb_monitor_totals(L.m, &L.prev);
+	rc = exiting ? HB_EXIT_OK : run_loop(&L, o, duration_ms);
+	hb_monitor_close(L.m);
+	free(L.v.tick);
+out_prom:
+	if (L.prom_fd >= 0)
+		close(L.prom_fd);
+	return rc;
+}

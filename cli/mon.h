@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * hbctl monitor's pieces inside cli/: cmd_monitor.c (options, the loop), mon_out.c (table and
+ * JSON), prom.c (Prometheus text, its HTTP endpoint, the textfile). The BPF side is behind
+ * include/hb/monitor.h.
+ */
+#ifndef HB_CLI_MON_H
+#define HB_CLI_MON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "hb/monitor.h"
+
+#define HB_MON_RECENT	8	/* close events kept for the table */
+
+/* One connection's owner (first process holding it), pid 0 when unknown. */
+struct hb_mon_owner {
+	int pid;
+	char comm[16];
+};
+
+/* What one interval saw. */
+struct hb_mon_snap {
+	unsigned long long now_ns;	/* CLOCK_MONOTONIC */
+	double interval_s;		/* since the previous snapshot */
+	struct hb_mon_totals total;	/* cumulative since the monitor started */
+	struct hb_mon_totals delta;	/* this interval */
+	struct hb_mon_conn *conns;	/* open connections (NULL unless asked for) */
+	struct hb_mon_owner *owner;	/* parallel to conns */
+	size_t n_conns;
+	bool have_conns;
+};
+
+struct hb_mon_view {
+	const char *cgroup;		/* the cgroup's path inside the hierarchy ("/" = root) */
+	const char *cgroup_dir;		/* the directory attached to */
+	long long interval_ms;
+	unsigned int top;		/* table rows of connections */
+	bool json, conns, color, tty;
+	unsigned long long start_ns;
+	struct hb_mon_close recent[HB_MON_RECENT];	/* ring of the latest closes */
+	unsigned int n_recent, recent_head;
+	struct hb_mon_close *tick;	/* the closes of the current interval (JSON "closes") */
+	size_t n_tick, cap_tick;
+};
+
+/* ---- mon_out.c ---- */
+/* Fills s->owner (pid, comm) from /proc for s's connections. Returns 0 or -errno. */
+int hb_mon_fill_owners(struct hb_mon_snap *s);
+void hb_mon_print_table(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+/* One line: the object DESIGN.md gives for monitor -j. */
+void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+/* Name of a close cause as in JSON ("keepalive_timeout"). */
+const char *hb_mon_cause_name(unsigned int cause);
+/* Upper bound of histogram bucket i in ms; 0 for the last (open) one. */
+unsigned long long hb_mon_bucket_le_ms(unsigned int i);
+
+/* ---- mon_ls.c: hbctl ls beside a running monitor ---- */
+struct hb_sock_list;
+struct hb_out;
+/* Sets each socket's mon (counters of a running monitor, by cookie; the records live in
+ * l->mon_buf). Returns the number of sockets that got counters, or -errno. */
+int hb_mon_attach(struct hb_sock_list *l);
+/* The table cell "SENT/RECV/UNANSWERED". Returns the end. */
+char *hb_mon_put_cell(char *p, const struct hb_mon_conn *m);
+/* ,"monitor":{...} for the socket's JSON object. */
+void hb_mon_json_sock(struct hb_out *out, const struct hb_mon_conn *m);
+
+/* ---- prom.c ---- */
+/* Prometheus text exposition format 0.0.4 (also what node_exporter's textfile collector
+ * reads). Per-connection series only with v->conns. */
+void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+/* Listens on ADDR:PORT ("127.0.0.1:9464", "[::1]:9464", ":9464" or "9464": loopback).
+ * Returns the listening fd or -errno, with a message in err. */
+int hb_prom_listen(const char *spec, char *err, size_t errlen);
+/* Answers one HTTP request on the accepted connection fd with body (GET /metrics), then
+ * closes fd. */
+void hb_prom_answer(int fd, const char *body, size_t len);
+/* Writes body to path atomically (a temporary file beside it, then rename). Returns 0 or
+ * -errno. */
+int hb_prom_textfile(const char *path, const char *body, size_t len);
+
+#endif /* HB_CLI_MON_H */
