@@ -9,14 +9,16 @@
 . "$(dirname "$0")/_lib.sh"
 need_cmd python3
 HBCTL=$O/hbctl
+# Debian's python3 carries python3-yaml (scripts/deps.sh); a python3 earlier in PATH may not
+PYY=python3; [ -x /usr/bin/python3 ] && PYY=/usr/bin/python3
 [ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
-python3 -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (scripts/deps.sh)"; exit 1; }
+"$PYY" -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (scripts/deps.sh)"; exit 1; }
 D=$HB_ROOT/deploy
 K8S=$D/kubernetes/hbkeep.yaml
 DASH=$D/grafana/hbkeep-dashboard.json
 
 # ---- Kubernetes manifest ---------------------------------------------------------------------
-python3 - "$K8S" >"$HB_TMP/k8s" 2>&1 <<'EOF'
+"$PYY" - "$K8S" >"$HB_TMP/k8s" 2>&1 <<'EOF'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 kinds = {d["kind"]: d for d in docs}
@@ -63,7 +65,7 @@ check_eq "kubernetes: both containers see the node's bpffs, cgroups and BTF" "po
 	"$(sed -n 's/^mounts //p' "$HB_TMP/k8s" | sort -r | tr '\n' ' ' | sed 's/ $//')"
 check_eq "kubernetes: the policy container runs hbctl policy apply" True "$(k policy)"
 check_eq "kubernetes: every object in the hbkeep namespace" True "$(k namespaces)"
-python3 -c 'import sys, yaml
+"$PYY" -c 'import sys, yaml
 d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["kind"] == "ConfigMap"][0]
 sys.stdout.write(d["data"]["policies.conf"])' "$K8S" >"$HB_TMP/cm.conf"
 check "kubernetes: the ConfigMap's policies.conf is valid (policy apply --check)" \
@@ -73,7 +75,7 @@ check "units/policies.conf: its commented examples are valid" \
 	eval '"$HBCTL" policy apply --check "$HB_TMP/ex.conf" >/dev/null'
 
 # ---- Grafana dashboard -------------------------------------------------------------------------
-python3 - "$DASH" >"$HB_TMP/dash" 2>&1 <<'EOF'
+"$PYY" - "$DASH" >"$HB_TMP/dash" 2>&1 <<'EOF'
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 panels = d["panels"]
