@@ -199,10 +199,12 @@ FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_TIME	?= 0
 # A target that tests a pure cli/ source names it as a prerequisite; it is linked in too.
 $(O)/fuzz/fuzz_policy_conf: cli/policy_conf.c cli/policy_conf.h
+$(O)/fuzz/fuzz_diag: cli/diag.c cli/sock.c cli/cli.h
+$(O)/fuzz/fuzz_diag: FUZZ_LIBS := $(LIBMNL_LIBS)
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
 	$(call msg,FUZZCC,$@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icli -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRCS) $(filter cli/%.c,$^)
+		-o $@ $< $(LIB_SRCS) $(filter cli/%.c,$^) $(FUZZ_LIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)if [ "$(FUZZ_TIME)" != 0 ]; then for f in $(FUZZ_BINS); do \
 		mkdir -p $(O)/fuzz/corpus-$$(basename $$f); \
