@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "hb/backend.h"
+#include "hb/policy.h"
 #include "hb/sock.h"
 
 /* Exit codes (DESIGN.md, hbctl contract). */
@@ -57,6 +58,22 @@ enum {
 	{ "netns", required_argument, NULL, HB_OPT_NETNS }, \
 	{ "backend", required_argument, NULL, HB_OPT_BACKEND }, \
 	{ "help", no_argument, NULL, HB_OPT_HELP }
+
+/*
+ * The keepalive value options that set, run and policy add share: one spelling, and one
+ * definition of what a valid value is (libhb's hb_policy_set). The option code is
+ * HB_OPT_VALUE + the enum hb_value it sets.
+ */
+#define HB_OPT_VALUE	0x2800	/* after the filter options (HB_OPT_FILTER) */
+#define HB_VALUE_LONGOPTS \
+	{ "idle", required_argument, NULL, HB_OPT_VALUE + HB_V_IDLE }, \
+	{ "intvl", required_argument, NULL, HB_OPT_VALUE + HB_V_INTVL }, \
+	{ "cnt", required_argument, NULL, HB_OPT_VALUE + HB_V_CNT }, \
+	{ "user-timeout", required_argument, NULL, HB_OPT_VALUE + HB_V_USER_TIMEOUT }
+
+/* Parses one of HB_VALUE_LONGOPTS into p. Returns the enum hb_value it set, -1 when c is none
+ * of them, -2 after printing a usage error ("--idle: '0': out of range 1..32767 s"). */
+int hb_cli_value_opt(struct hb_cli_opts *o, int c, const char *arg, struct hb_policy *p);
 
 /* Handles one of the global options (c from getopt_long). Returns 1 if c was one, 0 if not,
  * -1 after printing a usage error. */

@@ -31,10 +31,6 @@
 enum {
 	OPT_CGROUP = 0x3000,
 	OPT_MATCH,
-	OPT_IDLE,
-	OPT_INTVL,
-	OPT_CNT,
-	OPT_UTO,
 	OPT_OFF,
 	OPT_FORCE,
 	OPT_NO_REPLACE,
@@ -103,24 +99,13 @@ static void match_text(const struct hb_match *m, char *buf, size_t len)
  * or HB_EXIT_USAGE after printing the error. */
 static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const char *arg)
 {
-	static const struct {
-		int opt;
-		enum hb_value v;
-		const char *name;
-	} t[] = {
-		{ OPT_IDLE, HB_V_IDLE, "--idle" }, { OPT_INTVL, HB_V_INTVL, "--intvl" },
-		{ OPT_CNT, HB_V_CNT, "--cnt" }, { OPT_UTO, HB_V_USER_TIMEOUT, "--user-timeout" },
-	};
 	char err[HB_ERR_LEN];
-	size_t i;
+	int rc = hb_cli_value_opt(o, c, arg, p);
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		if (c != t[i].opt)
-			continue;
-		if (hb_policy_set(p, t[i].v, arg, err, sizeof(err)))
-			return hb_usage_err(o, "%s: %s", t[i].name, err);
+	if (rc == -2)
+		return HB_EXIT_USAGE;
+	if (rc >= 0)
 		return 1;
-	}
 	switch (c) {
 	case OPT_MATCH:
 		if (hb_policy_set_match(p, arg, err, sizeof(err)))
@@ -149,10 +134,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		HB_GLOBAL_LONGOPTS,
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "match", required_argument, NULL, OPT_MATCH },
-		{ "idle", required_argument, NULL, OPT_IDLE },
-		{ "intvl", required_argument, NULL, OPT_INTVL },
-		{ "cnt", required_argument, NULL, OPT_CNT },
-		{ "user-timeout", required_argument, NULL, OPT_UTO },
+		HB_VALUE_LONGOPTS,
 		{ "off", no_argument, NULL, OPT_OFF },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "no-replace", no_argument, NULL, OPT_NO_REPLACE },

@@ -15,10 +15,6 @@ enum {
 	OPT_ALL = 0x3000,
 	OPT_ON,
 	OPT_OFF,
-	OPT_IDLE,
-	OPT_INTVL,
-	OPT_CNT,
-	OPT_UTO,
 	OPT_DRY,
 };
 
@@ -210,40 +206,6 @@ static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
 	}
 }
 
-static int parse_value(struct hb_cli_opts *o, int c, const char *arg, struct hb_set_values *v)
-{
-	char err[HB_ERR_LEN];
-	int rc = 0;
-
-	switch (c) {
-	case OPT_IDLE:
-		rc = hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, &v->idle_s, err, sizeof(err));
-		v->mask |= HB_BIT(HB_V_IDLE);
-		if (rc)
-			return hb_usage_err(o, "--idle: %s", err);
-		break;
-	case OPT_INTVL:
-		rc = hb_parse_secs(arg, HB_INTVL_MIN, HB_INTVL_MAX, &v->intvl_s, err, sizeof(err));
-		v->mask |= HB_BIT(HB_V_INTVL);
-		if (rc)
-			return hb_usage_err(o, "--intvl: %s", err);
-		break;
-	case OPT_CNT:
-		rc = hb_parse_int(arg, HB_CNT_MIN, HB_CNT_MAX, &v->cnt, err, sizeof(err));
-		v->mask |= HB_BIT(HB_V_CNT);
-		if (rc)
-			return hb_usage_err(o, "--cnt: %s", err);
-		break;
-	case OPT_UTO:
-		rc = hb_parse_msecs(arg, 0, HB_UTO_MAX, &v->user_timeout_ms, err, sizeof(err));
-		v->mask |= HB_BIT(HB_V_USER_TIMEOUT);
-		if (rc)
-			return hb_usage_err(o, "--user-timeout: %s", err);
-		break;
-	}
-	return 0;
-}
-
 /* Drops what set cannot act on: sockets no file holds (time-wait, request, orphaned). */
 static size_t keep_settable(struct hb_sock_list *l)
 {
@@ -269,14 +231,12 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "on", no_argument, NULL, OPT_ON },
 		{ "off", no_argument, NULL, OPT_OFF },
-		{ "idle", required_argument, NULL, OPT_IDLE },
-		{ "intvl", required_argument, NULL, OPT_INTVL },
-		{ "cnt", required_argument, NULL, OPT_CNT },
-		{ "user-timeout", required_argument, NULL, OPT_UTO },
+		HB_VALUE_LONGOPTS,
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ 0 }
 	};
 	struct hb_set_values v = { 0 };
+	struct hb_policy pol;		/* the values as parsed (libhb's ranges) */
 	struct hb_set_result res = { 0 };
 	struct hb_fetch fx = { .owners = true, .config = true };
 	struct hb_filter flt;
@@ -287,6 +247,7 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 	int c, rc;
 
 	hb_filter_init(&flt);
+	hb_policy_init(&pol);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
 		rc = hb_cli_global_opt(o, c, optarg);
@@ -299,15 +260,18 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 			return hb_usage_err(o, "%s", err);
 		if (rc > 0)
 			continue;
+		rc = hb_cli_value_opt(o, c, optarg, &pol);
+		if (rc == -2)
+			return HB_EXIT_USAGE;
+		if (rc >= 0) {
+			v.mask |= HB_BIT(rc);
+			continue;
+		}
 		switch (c) {
 		case OPT_ALL: all = true; break;
 		case OPT_ON: on = true; break;
 		case OPT_OFF: off = true; break;
 		case OPT_DRY: dry = true; break;
-		case OPT_IDLE: case OPT_INTVL: case OPT_CNT: case OPT_UTO:
-			if (parse_value(o, c, optarg, &v))
-				return HB_EXIT_USAGE;
-			break;
 		case 'h':
 		case HB_OPT_HELP:
 			set_usage(stdout);
@@ -323,6 +287,10 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		return hb_usage_err(o, "give a FILTER (--pid, --port, ...) or --all");
 	if (on && off)
 		return hb_usage_err(o, "--on and --off exclude each other");
+	v.idle_s = pol.idle_s;
+	v.intvl_s = pol.intvl_s;
+	v.cnt = pol.cnt;
+	v.user_timeout_ms = pol.user_timeout_ms;
 	if (!on && !off && !v.mask)
 		return hb_usage_err(o, "nothing to set (--on, --off, --idle, --intvl, --cnt, "
 				    "--user-timeout)");

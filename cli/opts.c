@@ -63,6 +63,24 @@ static void log_sink(enum hb_log_level level, const char *msg)
 	fputc('\n', stderr);
 }
 
+int hb_cli_value_opt(struct hb_cli_opts *o, int c, const char *arg, struct hb_policy *p)
+{
+	static const char *const name[HB_V__COUNT] = {
+		[HB_V_IDLE] = "--idle", [HB_V_INTVL] = "--intvl", [HB_V_CNT] = "--cnt",
+		[HB_V_USER_TIMEOUT] = "--user-timeout",
+	};
+	char err[HB_ERR_LEN];
+	int v = c - HB_OPT_VALUE;
+
+	if (v < 0 || v >= HB_V__COUNT || !name[v])
+		return -1;
+	if (hb_policy_set(p, (enum hb_value)v, arg, err, sizeof(err))) {
+		hb_usage_err(o, "%s: %s", name[v], err);
+		return -2;
+	}
+	return v;
+}
+
 int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg)
 {
 	switch (c) {
