@@ -29,6 +29,29 @@ void hb_policy_init(struct hb_policy *p)
 	p->keepalive = 1;
 }
 
+/* Stores a parsed, valid value and marks it as the user's. */
+static void store(struct hb_policy *p, enum hb_value v, int val)
+{
+	switch (v) {
+	case HB_V_KEEPALIVE:
+		p->keepalive = val;
+		break;
+	case HB_V_IDLE:
+		p->idle_s = val;
+		break;
+	case HB_V_INTVL:
+		p->intvl_s = val;
+		break;
+	case HB_V_CNT:
+		p->cnt = val;
+		break;
+	default:
+		p->user_timeout_ms = val;
+		break;
+	}
+	p->set |= HB_BIT(v);
+}
+
 int hb_policy_set(struct hb_policy *p, enum hb_value v, const char *s, char *err, size_t errlen)
 {
 	bool b = false;
@@ -56,24 +79,7 @@ int hb_policy_set(struct hb_policy *p, enum hb_value v, const char *s, char *err
 	}
 	if (rc)
 		return rc;
-	switch (v) {
-	case HB_V_KEEPALIVE:
-		p->keepalive = val;
-		break;
-	case HB_V_IDLE:
-		p->idle_s = val;
-		break;
-	case HB_V_INTVL:
-		p->intvl_s = val;
-		break;
-	case HB_V_CNT:
-		p->cnt = val;
-		break;
-	default:
-		p->user_timeout_ms = val;
-		break;
-	}
-	p->set |= HB_BIT(v);
+	store(p, v, val);
 	return 0;
 }
 
@@ -96,42 +102,17 @@ static int set_plain(struct hb_policy *p, enum hb_value v, const char *s, char *
 		     size_t errlen)
 {
 	int rc, val;
-	bool b = false;
 
-	switch (v) {
-	case HB_V_KEEPALIVE:
-		rc = hb_parse_bool(s, &b, err, errlen);
-		val = b;
-		break;
-	case HB_V_IDLE:
+	/* Booleans and counts have one form; only the durations lose their units here. */
+	if (v != HB_V_IDLE && v != HB_V_INTVL)
+		return hb_policy_set(p, v, s, err, errlen);
+	if (v == HB_V_IDLE)
 		rc = hb_parse_int(s, HB_IDLE_MIN, HB_IDLE_MAX, &val, err, errlen);
-		break;
-	case HB_V_INTVL:
+	else
 		rc = hb_parse_int(s, HB_INTVL_MIN, HB_INTVL_MAX, &val, err, errlen);
-		break;
-	case HB_V_CNT:
-		rc = hb_parse_int(s, HB_CNT_MIN, HB_CNT_MAX, &val, err, errlen);
-		break;
-	default:
-		return -EINVAL;
-	}
 	if (rc)
 		return rc;
-	switch (v) {
-	case HB_V_KEEPALIVE:
-		p->keepalive = val;
-		break;
-	case HB_V_IDLE:
-		p->idle_s = val;
-		break;
-	case HB_V_INTVL:
-		p->intvl_s = val;
-		break;
-	default:
-		p->cnt = val;
-		break;
-	}
-	p->set |= HB_BIT(v);
+	store(p, v, val);
 	return 0;
 }
 
