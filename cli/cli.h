@@ -75,6 +75,11 @@ enum {
  * of them, -2 after printing a usage error ("--idle: '0': out of range 1..32767 s"). */
 int hb_cli_value_opt(struct hb_cli_opts *o, int c, const char *arg, struct hb_policy *p);
 
+/* Parses the arguments of a command that takes only the global options (-h prints usage).
+ * Returns -1 to go on, or the exit status to return at once (0 after help, 2 on misuse). */
+int hb_cli_parse_globals_only(int argc, char **argv, struct hb_cli_opts *o,
+			      void (*usage)(FILE *f));
+
 /* Handles one of the global options (c from getopt_long). Returns 1 if c was one, 0 if not,
  * -1 after printing a usage error. */
 int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg);

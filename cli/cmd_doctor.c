@@ -571,28 +571,12 @@ static void doctor_usage(FILE *f)
 
 int cmd_doctor(int argc, char **argv, struct hb_cli_opts *o)
 {
-	static const struct option longopts[] = { HB_GLOBAL_LONGOPTS, { 0 } };
 	static struct report r;		/* large: off the stack */
-	int c, rc;
+	int rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (c) {
-		case 'h':
-		case HB_OPT_HELP:
-			doctor_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
-	}
-	if (optind < argc)
-		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
+	rc = hb_cli_parse_globals_only(argc, argv, o, doctor_usage);
+	if (rc >= 0)
+		return rc;
 	/* mountinfo and capabilities are read before --netns (they do not depend on it) */
 	memset(&r, 0, sizeof(r));
 	check_kernel(&r);

@@ -354,30 +354,14 @@ static void print_table(const struct hb_pol_info *v, size_t n)
 
 static int policy_ls(int argc, char **argv, struct hb_cli_opts *o)
 {
-	static const struct option longopts[] = { HB_GLOBAL_LONGOPTS, { 0 } };
 	struct hb_pol_info *v;
 	char err[512];
 	size_t n;
-	int c, rc;
+	int rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (c) {
-		case 'h':
-		case HB_OPT_HELP:
-			policy_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
-	}
-	if (optind < argc)
-		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
+	rc = hb_cli_parse_globals_only(argc, argv, o, policy_usage);
+	if (rc >= 0)
+		return rc;
 	if (hb_pol_list(&v, &n, err, sizeof(err)))
 		return runtime_err(o, err);
 	if (o->json)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* hbctl's messages (one line each, "hbctl: CMD: ...") and the global options every command
  * accepts. Outside main.c so that the unit tests, which link everything but main.o, have them. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include "cli.h"
@@ -61,6 +62,30 @@ static void log_sink(enum hb_log_level level, const char *msg)
 		fprintf(stderr, "%s: ", log_opts->cmd);
 	fputs(msg, stderr);
 	fputc('\n', stderr);
+}
+
+int hb_cli_parse_globals_only(int argc, char **argv, struct hb_cli_opts *o,
+			      void (*usage)(FILE *f))
+{
+	static const struct option longopts[] = { HB_GLOBAL_LONGOPTS, { 0 } };
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
+		rc = hb_cli_global_opt(o, c, optarg);
+		if (rc < 0)
+			return HB_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (c == 'h' || c == HB_OPT_HELP) {
+			usage(stdout);
+			return HB_EXIT_OK;
+		}
+		return hb_cli_opt_error(o, c, argv);
+	}
+	if (optind < argc)
+		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
+	return -1;
 }
 
 int hb_cli_value_opt(struct hb_cli_opts *o, int c, const char *arg, struct hb_policy *p)
