@@ -46,6 +46,12 @@ _cleanup() {
 	exit "$rc"
 }
 trap _cleanup EXIT
+
+# hbctl makes its bpffs directories on first use; one this test brought into being goes with
+# it (rmdir: only while empty, so a policy or pin of anyone else's is never touched)
+for _d in /sys/fs/bpf/hb /sys/fs/bpf/hbkeep; do
+	[ -e "$_d" ] || on_exit "rmdir $_d"
+done
 trap 'exit 130' INT TERM
 
 # bg_pid PID: kill this process (ours, by PID) on exit
