@@ -36,7 +36,7 @@ CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help check test check-unit check-integ deps bench demo fuzz tsan install uninstall clean
+.PHONY: all help check test test-bins check-unit check-integ deps bench demo fuzz tsan install uninstall clean
 
 HBCTL		:= $(if $(wildcard cli/main.c),$(O)/hbctl)
 all: $(O)/libhbshim.so $(HBCTL)
@@ -46,6 +46,7 @@ help:
 	@echo 'make check        install test deps, build, run unit + integration tests (as root)'
 	@echo 'make test         unit tests only'
 	@echo 'make check-integ  integration tests only'
+	@echo 'make test-bins    build what the suites run; then tests/run.sh integ -k NAME'
 	@echo 'make bench        benchmarks (shim vs. plain libc, interleaved)'
 	@echo 'make demo         the NAT-timeout demonstration in network namespaces'
 	@echo 'make fuzz         build libFuzzer targets; FUZZ_TIME=600 make fuzz runs each'
@@ -170,6 +171,9 @@ deps:
 
 test check-unit: $(UNIT_BINS)
 	$(Q)$(TEST_ENV) tests/run.sh unit
+
+# Everything the suites run, built without running them (for a targeted tests/run.sh -k NAME).
+test-bins: all $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BIN)
 
 check-integ: all $(HELPER_BINS) $(BENCH_BIN)
 	$(Q)$(TEST_ENV) tests/run.sh integ
