@@ -36,7 +36,7 @@ CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all help check test test-bins check-unit check-integ deps bench demo fuzz tsan install uninstall clean
+.PHONY: fuzz-merge all help check test test-bins check-unit check-integ deps bench demo fuzz tsan install uninstall clean
 
 HBCTL		:= $(if $(wildcard cli/main.c),$(O)/hbctl)
 all: $(O)/libhbshim.so $(HBCTL)
@@ -50,6 +50,7 @@ help:
 	@echo 'make bench        benchmarks (shim vs. plain libc, interleaved)'
 	@echo 'make demo         the NAT-timeout demonstration in network namespaces'
 	@echo 'make fuzz         build libFuzzer targets; FUZZ_TIME=600 make fuzz runs each'
+	@echo 'make fuzz-merge   fold what fuzzing found into tests/fuzz/corpus/TARGET (-merge=1)'
 	@echo 'make tsan         32-thread stress of the shim under ThreadSanitizer'
 	@echo 'make install      PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
 	@echo 'make deb          Debian package $(O)/hbkeep_$(VERSION)_ARCH.deb (dpkg-buildpackage)'
@@ -209,11 +210,17 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
 	$(call msg,FUZZCC,$@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icli -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRCS) $(filter cli/%.c,$^) $(FUZZ_LIBS)
+# Each target has its own committed seed corpus, tests/fuzz/corpus/TARGET, kept minimal:
+# `make fuzz-merge` folds what a run found (in $(O)/fuzz/corpus-TARGET) into it with -merge=1,
+# which keeps only the inputs that add coverage.
 fuzz: $(FUZZ_BINS)
-	$(Q)if [ "$(FUZZ_TIME)" != 0 ]; then for f in $(FUZZ_BINS); do \
-		mkdir -p $(O)/fuzz/corpus-$$(basename $$f); \
-		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(O)/fuzz/corpus-$$(basename $$f) \
-			tests/fuzz/corpus || exit 1; done; fi
+	$(Q)if [ "$(FUZZ_TIME)" != 0 ]; then for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p $(O)/fuzz/corpus-$$n tests/fuzz/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(O)/fuzz/corpus-$$n \
+			tests/fuzz/corpus/$$n || exit 1; done; fi
+fuzz-merge: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
+		$$f -merge=1 tests/fuzz/corpus/$$n $(O)/fuzz/corpus-$$n 2>&1 | grep MERGE-OUTER; done
 
 # ---- ThreadSanitizer build of the shim and the thread stress helper --------------------------
 # Only the shim and the helper: the TSan runtime lives in the (instrumented) executable, so

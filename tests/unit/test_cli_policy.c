@@ -251,7 +251,7 @@ static void test_random_lists(void **state)
 /* Every match list of the fuzz corpus that parses, against addresses built from it. */
 static void test_corpus(void **state)
 {
-	const char *dir = getenv("HB_CORPUS") ? getenv("HB_CORPUS") : "tests/fuzz/corpus";
+	const char *dir = getenv("HB_CORPUS") ? getenv("HB_CORPUS") : "tests/fuzz/corpus/fuzz_match";
 	struct sockaddr_storage ss;
 	struct dirent *de;
 	struct hb_match m;
