@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# deploy/: the Kubernetes manifest parses as YAML and has what a node needs (hostPID, the
-# node's bpffs, cgroup v2 root and BTF, the monitor with its Prometheus port matching the
-# scrape annotations, the policy container applying the ConfigMap, whose policies.conf is
-# valid); the Grafana dashboard parses as JSON and every metric and label it queries is one
+# deploy/: the Kubernetes manifest parses as YAML, has what a node needs (the node's bpffs,
+# cgroup v2 root and BTF, hostPID for the monitor, its Prometheus port matching the scrape
+# annotations, the policy container applying the ConfigMap, whose policies.conf is valid) and
+# nothing more (least privilege, below); the Grafana dashboard parses as JSON and every metric and label it queries is one
 # the monitor exports: checked against the names in the exporter's source, and against a
-# real `hbctl monitor --textfile` run in a child cgroup once the monitor exists.
+# real `hbctl monitor --textfile` run in a child cgroup once the monitor exists (under the
+# monitor unit's UMask, its textfile must still be mode 644 for node_exporter).
 . "$(dirname "$0")/_lib.sh"
 need_cmd python3
 HBCTL=$O/hbctl
@@ -261,8 +262,11 @@ while True:
     c.sendall(d)' >/dev/null 2>&1 &
 bg_pid $!
 wait_port "$NS" 7300 || { echo "Bail out! echo server did not start"; exit 1; }
-"$HBCTL" monitor --cgroup "$MCG" -i 1s -d 4s --quiet --conns --textfile "$HB_TMP/mon.prom" \
-	>"$HB_TMP/mon.out" 2>&1 &
+# under the UMask of hbkeep-monitor.service: the textfile is still readable by node_exporter's
+# user (hbctl sets its mode)
+umask_unit=$(sed -n 's/^UMask=//p' "$HB_ROOT/units/hbkeep-monitor.service.in")
+(umask "${umask_unit:-0077}" && exec "$HBCTL" monitor --cgroup "$MCG" -i 1s -d 4s --quiet --conns \
+	--textfile "$HB_TMP/mon.prom") >"$HB_TMP/mon.out" 2>&1 &
 mpid=$!
 bg_pid "$mpid"
 sleep 1
@@ -281,6 +285,8 @@ rc=$?
 check_eq "live: hbctl monitor --textfile in a child cgroup exits 0" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(tail -n 5 "$HB_TMP/mon.out")"
 if [ -s "$HB_TMP/mon.prom" ]; then
+	check_eq "live: the textfile is mode 644 under the unit's UMask=$umask_unit" 644 \
+		"$(stat -c %a "$HB_TMP/mon.prom")"
 	live_names=$(grep -v '^#' "$HB_TMP/mon.prom" | sed -E 's/[{ ].*//' | sort -u)
 	check_eq "live: every metric of the dashboard is in the monitor's output" "" \
 		"$(missing_in "$live_names" "${dash_metrics[@]}")"
