@@ -160,6 +160,62 @@ check_eq "kubernetes: NetworkPolicy: only namespace monitoring, only to the metr
 check_eq "kubernetes: NetworkPolicy: the policy pods admit nothing and reach nothing" \
 	"1 Egress,Ingress - - 0" "$(kk netpol policy)"
 check_eq "kubernetes: the policy container runs hbctl policy apply" True "$(k policy)"
+
+# Against the Kubernetes API's own types (python3-kubernetes: its models, Kubernetes 1.22):
+# each object deserialised into its model and back must keep every field: a misspelt or
+# misplaced one (readOnlyRootFileSystem, mountPropagaton) is dropped, a missing required one
+# refused. appArmorProfile (Kubernetes 1.30) is newer than the models and allowed as such.
+if "$PYY" -c 'import kubernetes' 2>/dev/null; then
+	"$PYY" - "$K8S" >"$HB_TMP/schema" 2>&1 <<'EOF'
+import sys, yaml
+from kubernetes.client import ApiClient
+from kubernetes.client.configuration import Configuration
+cfg = Configuration()
+cfg.client_side_validation = True
+api = ApiClient(configuration=cfg)
+MODEL = {("v1", "Namespace"): "V1Namespace", ("v1", "ServiceAccount"): "V1ServiceAccount",
+         ("v1", "ConfigMap"): "V1ConfigMap", ("apps/v1", "DaemonSet"): "V1DaemonSet",
+         ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy"}
+NEWER = {"appArmorProfile"}
+def diff(a, b, path):
+    if isinstance(a, dict):
+        if not isinstance(b, dict):
+            return ["%s: %r read as %r" % (path, a, b)]
+        out = []
+        for k, v in a.items():
+            if k not in b:
+                if k not in NEWER:
+                    out.append("%s.%s: not a field of the API" % (path, k))
+            else:
+                out += diff(v, b[k], path + "." + k)
+        return out
+    if isinstance(a, list):
+        if not isinstance(b, list) or len(a) != len(b):
+            return ["%s: the list read differently" % path]
+        return [e for i, (x, y) in enumerate(zip(a, b)) for e in diff(x, y, "%s[%d]" % (path, i))]
+    return [] if str(a) == str(b) else ["%s: %r read as %r" % (path, a, b)]
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if not d:
+        continue
+    name = "%s/%s" % (d["kind"], d["metadata"]["name"])
+    m = MODEL.get((d.get("apiVersion"), d["kind"]))
+    if not m:
+        print("%s: no model for %s %s" % (name, d.get("apiVersion"), d["kind"]))
+        continue
+    try:
+        back = api.sanitize_for_serialization(api._ApiClient__deserialize(d, m))
+    except Exception as e:
+        print("%s: %s" % (name, str(e).splitlines()[0]))
+        continue
+    for line in diff(d, back, name):
+        print(line)
+EOF
+	rc=$?
+	check_eq "kubernetes: every object reads as its API type, no field unknown (python3-kubernetes)" \
+		"0 " "$rc $(head -n 5 "$HB_TMP/schema")"
+else
+	not_ok "kubernetes: API types: python3-kubernetes missing (scripts/deps.sh)"
+fi
 check_eq "kubernetes: every object in the hbkeep namespace" True "$(k namespaces)"
 "$PYY" -c 'import sys, yaml
 d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["kind"] == "ConfigMap"][0]
