@@ -6,8 +6,8 @@
 # their contract: hbkeep-policy.service applies /etc/hbkeep/policies.conf once (oneshot,
 # RemainAfterExit) and on reload; hbkeep-monitor.service runs the Prometheus exporter on
 # 127.0.0.1:9464 with only the capabilities it needs. Both keep the file system read-only
-# (ProtectSystem=strict, ProtectKernelTunables=yes) but for what they write: their pins below
-# /sys/fs/bpf/hbkeep (created before the sandbox is set up: a ReadWritePaths= entry must
+# (ProtectSystem=strict, ProtectKernelTunables=yes) but for what they write: their pins in
+# bpffs (directories created before the sandbox is set up: a ReadWritePaths= entry must
 # exist) and, for the monitor, node_exporter's textfile directory; the textfile must stay
 # readable by node_exporter's user under the unit's UMask (checked live in deploy.sh). `make
 # install DESTDIR=` installs both and the policies file, never overwriting an edited one.
@@ -51,11 +51,11 @@ for u in "$P" "$M"; do
 	# ProtectKernelTunables= mounts /sys/fs/bpf read-only and wins over ReadWritePaths= on that
 	# very path (systemd's namespace.c orders read-only before read-write for one path): only
 	# a subtree is writable, and it must exist when the namespace is built
-	check_eq "$n: writable pins: /sys/fs/bpf/hbkeep, made by ExecStartPre (+, outside the sandbox)" \
-		"/sys/fs/bpf/hbkeep +/bin/mkdir -p -m 0700 /sys/fs/bpf/hbkeep" \
-		"$(val "$u" ReadWritePaths | cut -d' ' -f1) $(val "$u" ExecStartPre)"
-	check "$n: /sys/fs/bpf itself is not in ReadWritePaths (read-only wins there)" \
-		eval '! [[ " $(val "$u" ReadWritePaths) " == *" /sys/fs/bpf "* || " $(val "$u" ReadWritePaths) " == *" -/sys/fs/bpf "* ]]'
+	rw_bpf=$(val "$u" ReadWritePaths | tr ' ' '\n' | grep -E '^-?/sys/fs/bpf(/|$)' | paste -sd' ')
+	check_eq "$n: the writable bpffs directories are those ExecStartPre makes (+: outside the sandbox)" \
+		"+/bin/mkdir -p -m 0700 $rw_bpf" "$(val "$u" ExecStartPre)"
+	check "$n: bpffs paths in ReadWritePaths: below /sys/fs/bpf (read-only wins on it), never -optional ($rw_bpf)" \
+		eval '[ -n "$rw_bpf" ] && ! grep -qE "(^| )(-|/sys/fs/bpf( |$))" <<<"$rw_bpf"'
 	check_eq "$n: UMask=0077 (its pins private; the textfile sets its own mode)" 0077 "$(val "$u" UMask)"
 	systemd-analyze security --offline=yes "$u" >"$HB_TMP/sec" 2>&1
 	level=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$HB_TMP/sec")
@@ -65,21 +65,20 @@ for u in "$P" "$M"; do
 	check "$n: systemd-analyze security exposure $level <= $max" \
 		python3 -c 'import sys; sys.exit(not (sys.argv[1] and float(sys.argv[1]) <= float(sys.argv[2])))' "$level" "$max"
 done
-check_eq "policy: pins of an earlier version (/sys/fs/bpf/hb) writable when present, to be replaced" \
-	"/sys/fs/bpf/hbkeep -/sys/fs/bpf/hb" "$(val "$P" ReadWritePaths)"
 check_eq "policy: no IP traffic" any "$(val "$P" IPAddressDeny)"
-# where hbctl pins: every bpffs directory the binary names is writable in the policy unit
-# (it adds, replaces and removes), and the directory hbctl doctor reports for policies is
-# below the one ExecStartPre makes (a ReadWritePaths= entry given with - and absent at start
-# would leave it read-only)
-bad=
+# where hbctl pins: every bpffs directory the binary names (policies, the monitor, hbkeep's
+# root) is writable in the policy unit (it adds, replaces and removes), and the directory
+# hbctl doctor reports for policies is at or below one of them
+below() { local d; for d in $2; do [[ "$1/" == "$d"/* ]] && return 0; done; return 1; }
+rwP=$(val "$P" ReadWritePaths) bad=
 for d in $(strings "$HBCTL" | grep -Ex '/sys/fs/bpf/[a-z]+' | sort -u); do
-	[[ " $(val "$P" ReadWritePaths | tr -d -) " == *" $d "* ]] || bad+="$d "
+	below "$d" "$rwP" || bad+="$d "
 done
-check_eq "policy: every bpffs directory in hbctl is in its ReadWritePaths" "" "$bad"
+check_eq "policy: every bpffs directory in hbctl is writable" "" "$bad"
 pin=$("$HBCTL" doctor 2>/dev/null | sed -n 's/^[a-z]* *policy .*pinned in \([^ ]*\).*/\1/p')
-check "policy: hbctl doctor's pin directory (${pin:-none}) is below /sys/fs/bpf/hbkeep" \
-	eval '[ -n "$pin" ] && [[ "$pin/" == /sys/fs/bpf/hbkeep/* ]]'
+check "policy: hbctl doctor's pin directory (${pin:-none}) is writable" eval '[ -n "$pin" ] && below "$pin" "$rwP"'
+check "monitor: its pin root /sys/fs/bpf/hbkeep (in hbctl: $(strings "$HBCTL" | grep -cx /sys/fs/bpf/hbkeep)) is writable" \
+	eval 'strings "$HBCTL" | grep -qx /sys/fs/bpf/hbkeep && below /sys/fs/bpf/hbkeep "$(val "$M" ReadWritePaths)"'
 # the textfile: the drop-in the unit documents writes into a directory its ReadWritePaths
 # opens, and it is the one README names (Debian's prometheus-node-exporter reads it)
 tf=$(sed -n 's/^#.*ExecStart=.* --textfile \([^ ]*\).*/\1/p' "$M")
