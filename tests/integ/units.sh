@@ -9,7 +9,9 @@
 # (ProtectSystem=strict, ProtectKernelTunables=yes) but for what they write: their pins in
 # bpffs (directories created before the sandbox is set up: a ReadWritePaths= entry must
 # exist) and, for the monitor, node_exporter's textfile directory; the textfile must stay
-# readable by node_exporter's user under the unit's UMask (checked live in deploy.sh). `make
+# readable by node_exporter's user under the unit's UMask (checked live in deploy.sh). The
+# capabilities each unit keeps are enough: hbctl policy add/apply/ls/rm and hbctl monitor run
+# as root with only those (setpriv), as the Kubernetes containers that add the same. `make
 # install DESTDIR=` installs both and the policies file, never overwriting an edited one.
 . "$(dirname "$0")/_lib.sh"
 need_cmd systemd-analyze python3 strings
@@ -91,6 +93,43 @@ check "monitor: README's textfile example uses that directory" \
 # the iterator probe): a unit without CAP_BPF or CAP_PERFMON could not load anything
 check "the units keep what hbctl doctor names as needed" \
 	eval 'grep -q CAP_BPF "$P" && grep -q CAP_PERFMON "$M" && grep -q CAP_NET_ADMIN "$M"'
+
+# ---- the capabilities are enough (and the Kubernetes containers add the same sets) ------------
+# hbctl as root with only a unit's CapabilityBoundingSet (setpriv: what systemd and a container
+# that drops ALL do; no CAP_DAC_OVERRIDE, no CAP_SYS_ADMIN), on a child cgroup of this test,
+# policies pinned apart (HB_PIN_DIR)
+caps_of() { val "$1" CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g'; }
+as_unit() { local u=$1; shift; setpriv --bounding-set=-all,"$(caps_of "$u")" --inh-caps=-all "$@"; }
+CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+if [ "$(id -u)" != 0 ] || [ -z "$CG2" ] || [ ! -r /sys/kernel/btf/vmlinux ] || ! command -v setpriv >/dev/null; then
+	skip "the units' capabilities at work: needs root, cgroup v2, BTF and setpriv"
+else
+	CGB=$CG2$(sed -n 's/^0:://p' /proc/self/cgroup)
+	CG=${CGB%/}/$HB_TEST_ID-units
+	export HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
+	mkdir "$CG"
+	on_exit "rmdir $CG"
+	on_exit "rm -rf $HB_PIN_DIR"
+	on_exit "HB_PIN_DIR=$HB_PIN_DIR $HBCTL policy rm --cgroup $CG"
+	check_eq "policy: with only $(caps_of "$P"): the set is what the process has" \
+		"$(printf '%016x' $(( (1 << 39) | (1 << 38) | (1 << 12) )))" \
+		"$(as_unit "$P" sed -n 's/^CapEff:\t//p' /proc/self/status)"
+	as_unit "$P" "$HBCTL" policy add --cgroup "$CG" --idle 60 >"$HB_TMP/cap.out" 2>&1
+	check_eq "policy: with only its unit's capabilities: policy add" "0 " "$? $(grep -v '^[0-9]*$' "$HB_TMP/cap.out" | head -n 2)"
+	printf 'cgroup=%s idle=90 retrofit=yes\n' "$CG" >"$HB_TMP/cap.conf"
+	as_unit "$P" "$HBCTL" policy apply --scope "${CG#"$CG2"}" "$HB_TMP/cap.conf" >"$HB_TMP/cap.out" 2>&1
+	check_eq "policy: with only its unit's capabilities: policy apply (replace, retrofit=yes)" "0 1 replaced" \
+		"$? $(sed -n 's/^0 added, \([0-9]* replaced\),.*/\1/p' "$HB_TMP/cap.out")"
+	as_unit "$P" "$HBCTL" policy ls >"$HB_TMP/cap.out" 2>&1
+	check "policy: with only its unit's capabilities: policy ls shows it" grep -q "$CG" "$HB_TMP/cap.out"
+	as_unit "$P" "$HBCTL" policy rm --cgroup "$CG" >"$HB_TMP/cap.out" 2>&1
+	check_eq "policy: with only its unit's capabilities: policy rm" "0 " "$? $(ls "$HB_PIN_DIR" 2>/dev/null | head -n 3)"
+	# and the monitor (whole-host counting is not needed to load: one child cgroup, 1 s)
+	as_unit "$M" "$HBCTL" monitor --cgroup "$CG" -i 1s -d 1s --quiet -j >"$HB_TMP/cap.out" 2>&1
+	rc=$?
+	check_eq "monitor: with only its unit's capabilities: hbctl monitor runs" 0 "$rc"
+	[ "$rc" = 0 ] || diag "$(tail -n 3 "$HB_TMP/cap.out")"
+fi
 
 # ---- make install ------------------------------------------------------------------------------
 R=$HB_TMP/root
