@@ -115,7 +115,8 @@ else
 		"$(printf '%016x' $(( (1 << 39) | (1 << 38) | (1 << 12) )))" \
 		"$(as_unit "$P" sed -n 's/^CapEff:\t//p' /proc/self/status)"
 	as_unit "$P" "$HBCTL" policy add --cgroup "$CG" --idle 60 >"$HB_TMP/cap.out" 2>&1
-	check_eq "policy: with only its unit's capabilities: policy add" "0 " "$? $(grep -v '^[0-9]*$' "$HB_TMP/cap.out" | head -n 2)"
+	check_eq "policy: with only its unit's capabilities: policy add (pinned in HB_PIN_DIR)" "0 1 " \
+		"$? $(ls "$HB_PIN_DIR" 2>/dev/null | wc -l) $(grep -v '^[0-9]*$' "$HB_TMP/cap.out" | head -n 2)"
 	printf 'cgroup=%s idle=90 retrofit=yes\n' "$CG" >"$HB_TMP/cap.conf"
 	as_unit "$P" "$HBCTL" policy apply --scope "${CG#"$CG2"}" "$HB_TMP/cap.conf" >"$HB_TMP/cap.out" 2>&1
 	check_eq "policy: with only its unit's capabilities: policy apply (replace, retrofit=yes)" "0 1 replaced" \
