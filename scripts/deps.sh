@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libmnl-dev libbpf
 libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables conntrack util-linux procps python3
 curl redis-server redis-tools socat strace valgrind
 debhelper dpkg-dev fakeroot man-db systemd python3-yaml
-mosquitto mosquitto-clients prometheus iperf3"
+mosquitto mosquitto-clients prometheus iperf3 python3-kubernetes"
 missing=
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
