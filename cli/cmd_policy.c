@@ -67,7 +67,8 @@ static void policy_usage(FILE *f)
 		"  --retrofit              also apply it to established sockets of the cgroup's\n"
 		"                          processes (in hbctl's network namespace, or --netns)\n"
 		"ls: id, state (active, orphan, broken), values, match list, counters, since when.\n"
-		"rm: detaches and unpins; --all removes every policy (orphans included).\n"
+		"rm: detaches and unpins, and prints each policy removed (id, state, cgroup);\n"
+		"    --cgroup also removes orphans of that path, --all every policy.\n"
 		"apply: makes the policies exactly FILE's (/etc/hbkeep/policies.conf; see\n"
 		"       hbctl policy apply --help).\n"
 		"\n"
@@ -121,6 +122,8 @@ static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const ch
 	return 0;
 }
 
+#define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
+
 /* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
@@ -165,6 +168,8 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 			continue;
 		switch (c) {
 		case OPT_CGROUP:
+			if (!*optarg)
+				return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
 			cgroup = optarg;
 			break;
 		case OPT_NO_REPLACE:
@@ -407,6 +412,47 @@ static size_t ids_for_cgroup(const char *spec, uint64_t *ids, size_t max, char *
 	return k;
 }
 
+/* One line (or JSON object) per removed policy: its id, state and cgroup, so that an orphan
+ * removed along with the live policy of the same path is named. */
+static void print_removed(struct hb_cli_opts *o, uint64_t id, const struct hb_pol_info *v,
+			  size_t n, size_t k)
+{
+	const struct hb_pol_info *p = NULL;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < n && !p; i++)
+		if (v[i].id == id)
+			p = &v[i];
+	why = p ? hb_pol_state_reason(p->state) : "";
+	if (o->json) {
+		printf("%s\n{\"id\":%" PRIu64 ",\"cgroup\":", k ? "," : "", id);
+		if (p && p->state != HB_POL_BROKEN)
+			hb_json_str(stdout, p->meta.cgroup, sizeof(p->meta.cgroup));
+		else
+			fputs("null", stdout);
+		printf(",\"state\":");
+		if (p)
+			printf("\"%s\"", hb_pol_state_name(p->state));
+		else
+			fputs("null", stdout);
+		printf(",\"reason\":");
+		if (*why)
+			hb_json_str(stdout, why, 64);
+		else
+			fputs("null", stdout);
+		fputc('}', stdout);
+		return;
+	}
+	if (!p) {
+		printf("removed %" PRIu64 "\n", id);
+		return;
+	}
+	printf("removed %" PRIu64 " %s%s%s%s %s\n", id, hb_pol_state_name(p->state),
+	       *why ? " (" : "", why, *why ? ")" : "",
+	       p->state == HB_POL_BROKEN ? "?" : p->meta.cgroup);
+}
+
 static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -419,7 +465,7 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 	const char *cgroup = NULL;
 	struct hb_pol_info *v;
 	char err[512], *end;
-	size_t n = 0, i, m;
+	size_t n = 0, i, m, removed = 0;
 	bool all = false;
 	int c, rc, ret = HB_EXIT_OK;
 
@@ -432,6 +478,8 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 			continue;
 		switch (c) {
 		case OPT_CGROUP:
+			if (!*optarg)
+				return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
 			cgroup = optarg;
 			break;
 		case OPT_ALL:
@@ -467,14 +515,25 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 					    argv[optind]);
 		n = 1;
 	}
+	/* what each id is, to say what was removed (--cgroup may find an orphan beside the
+	 * live policy); without it (no privilege) hb_pol_remove says why */
+	if (hb_pol_list(&v, &m, err, sizeof(err))) {
+		v = NULL;
+		m = 0;
+	}
+	if (o->json)
+		fputc('[', stdout);
 	for (i = 0; i < n; i++) {
 		if (hb_pol_remove(ids[i], err, sizeof(err))) {
 			hb_err(o, "%s", err);
 			ret = HB_EXIT_RUNTIME;
 		} else {
-			hb_verbose(o, "removed policy %" PRIu64, ids[i]);
+			print_removed(o, ids[i], v, m, removed++);
 		}
 	}
+	if (o->json)
+		fputs(removed ? "\n]\n" : "]\n", stdout);
+	free(v);
 	return ret;
 }
 
