@@ -40,7 +40,8 @@ static void set_usage(FILE *f)
 		"FILTER: --pid PID --comm NAME --port N --sport N --dport N --state S\n"
 		"        --keepalive on|off --idle-over DUR (see hbctl ls --help)\n"
 		"\n"
-		"Exit status: 0 all changed, 1 some failed, 2 usage, 3 nothing matched.\n");
+		"Exit status: 0 all changed (a socket closed meanwhile is no failure), 1 some\n"
+		"failed, 2 usage, 3 nothing matched.\n");
 }
 
 static const struct hb_owner *first_owner(const struct hb_sock *s)
@@ -164,8 +165,59 @@ static const char *fail_reason(int err, int pid)
 	return strerror(err);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Takes out of res->fail the sockets that closed between listing and setting: absent from a
+ * second sock_diag dump, or no longer a socket a process holds (time-wait, an orphan in
+ * FIN-WAIT, CLOSE). Either back end sees them fail in its own way (no longer found,
+ * EINVAL for a time-wait socket, a closed fd, no owner left), but nothing was refused: it
+ * is no failure. Returns how many. */
+static size_t take_closed(struct hb_set_result *res, const struct hb_sock_list *l,
+			  uint64_t **closed)
+{
+	struct hb_sock_list now = { 0 };
+	uint64_t *live;
+	size_t i, k = 0, nc = 0, nl = 0;
+
+	*closed = NULL;
+	if (!res->failed || hb_diag_dump(&now, NULL))
+		return 0;	/* without a second look, every failure stays one */
+	live = calloc(now.n + 1, sizeof(*live));
+	*closed = calloc(res->failed, sizeof(**closed));
+	if (!live || !*closed) {
+		free(live);
+		free(*closed);
+		*closed = NULL;
+		hb_sock_list_free(&now);
+		return 0;
+	}
+	for (i = 0; i < now.n; i++)
+		if (now.v[i].inode && !now.v[i].no_options && now.v[i].state != HB_TCP_CLOSE)
+			live[nl++] = now.v[i].cookie;
+	qsort(live, nl, sizeof(*live), cmp_u64);
+	for (i = 0; i < res->failed; i++) {
+		const struct hb_set_failure *f = &res->fail[i];
+
+		if (by_cookie(l, f->cookie) &&
+		    !bsearch(&f->cookie, live, nl, sizeof(*live), cmp_u64))
+			(*closed)[nc++] = f->cookie;
+		else
+			res->fail[k++] = *f;
+	}
+	res->failed = k;
+	free(live);
+	hb_sock_list_free(&now);
+	return nc;
+}
+
 static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
-		   const struct hb_set_result *res, bool json)
+		   const struct hb_set_result *res, const uint64_t *closed, size_t nclosed,
+		   bool json)
 {
 	char sock[160];
 	size_t i;
@@ -187,9 +239,16 @@ static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
 			hb_json_str(stdout, fail_reason(f->err, f->pid), 200);
 			fputc('}', stdout);
 		}
-		fputs(res->failed ? "\n]}\n" : "]}\n", stdout);
+		printf("%s],\"closed_meanwhile\":%zu}\n", res->failed ? "\n" : "", nclosed);
 	} else {
-		printf("changed %zu of %zu socket%s\n", res->changed, l->n, l->n == 1 ? "" : "s");
+		printf("changed %zu of %zu socket%s", res->changed, l->n, l->n == 1 ? "" : "s");
+		if (nclosed)
+			printf(" (%zu closed meanwhile)", nclosed);
+		putchar('\n');
+	}
+	for (i = 0; i < nclosed; i++) {
+		hb_fmt_sock(sock, sizeof(sock), by_cookie(l, closed[i]));
+		hb_err(o, "%s: closed meanwhile (not changed)", sock);
 	}
 	for (i = 0; i < res->failed; i++) {
 		const struct hb_set_failure *f = &res->fail[i];
@@ -243,7 +302,8 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 	struct hb_sock_list l = { 0 };
 	bool all = false, on = false, off = false, dry = false;
 	char err[HB_ERR_LEN];
-	size_t skipped, i;
+	size_t skipped, i, nclosed;
+	uint64_t *closed = NULL;
 	int c, rc;
 
 	hb_filter_init(&flt);
@@ -343,7 +403,9 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		rc = HB_EXIT_RUNTIME;
 		goto out;
 	}
-	report(o, &l, &res, o->json);
+	nclosed = take_closed(&res, &l, &closed);
+	report(o, &l, &res, closed, nclosed, o->json);
+	free(closed);
 	rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
 out:
 	hb_set_result_free(&res);
