@@ -667,7 +667,8 @@ static void wait_cgroup_empty(struct hb_cli_opts *o, const char *dir, const char
 	pfd[0] = (struct pollfd){ .fd = efd, .events = POLLPRI };
 	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	while ((rc = cg_populated(efd)) > 0) {
-		if (poll(pfd, 2, -1) < 0) {
+		/* the 1 s timeout only guards against a kernel that does not notify */
+		if (poll(pfd, 2, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
