@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "file.h"
 #include "hb/policy.h"
 
 int hb_backend_parse(const char *s, enum hb_backend_choice *out)
@@ -204,9 +205,15 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 	}
 	l->backend = "sock_diag";
 	if (fx->dump_raw) {
-		raw = fopen(fx->dump_raw, "wb");
+		/* never through a symlink, never into an existing file without --force */
+		rc = hb_create_file(fx->dump_raw, fx->dump_force, 0644);
+		raw = rc >= 0 ? fdopen(rc, "wb") : NULL;
 		if (!raw) {
-			hb_err(o, "--dump-raw %s: %s", fx->dump_raw, strerror(errno));
+			if (rc >= 0)
+				close(rc);
+			hb_err(o, "--dump-raw %s: %s%s", fx->dump_raw,
+			       strerror(rc < 0 ? -rc : errno),
+			       rc == -EEXIST ? " (not replaced without --force)" : "");
 			return HB_EXIT_RUNTIME;
 		}
 	}

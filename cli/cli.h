@@ -242,6 +242,7 @@ struct hb_fetch {
 	bool owners;			/* fill owners */
 	bool config;			/* fill keepalive configuration */
 	const char *dump_raw;		/* --dump-raw FILE */
+	bool dump_force;		/* --force: replace an existing FILE (never through it) */
 	bool quiet;			/* privilege notes already printed (--watch) */
 	bool used_bpf;			/* out: which back end listed */
 };

@@ -262,9 +262,11 @@ static void check_caps(struct report *r)
 	/* CAP_SYS_ADMIN stands in for CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN in the kernel */
 	bpf_ok = sa || (have(r, CAP_BPF) && have(r, CAP_PERFMON) && have(r, CAP_NET_ADMIN));
 	snprintf(fix, sizeof(fix),
-		 "run hbctl as root, or give it the capabilities: setcap "
-		 "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace+ep %s (systemd: "
-		 "AmbientCapabilities=; Kubernetes: securityContext.capabilities.add)", exe);
+		 "run hbctl as root; or, as Wireshark installs dumpcap, for a dedicated group "
+		 "only (never on a binary every user can run: any user could then change root's "
+		 "sockets): groupadd -r hbkeep; f=%s; chgrp hbkeep $f; chmod 0750 $f; setcap "
+		 "cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace+ep $f (systemd: "
+		 "AmbientCapabilities=; Kubernetes: capabilities.add)", exe);
 	if (!bpf_ok)
 		add(r, "capabilities", D_MISSING, fix,
 		    "missing %s (CAP_SYS_ADMIN would replace CAP_BPF, CAP_PERFMON and "

@@ -15,6 +15,7 @@ enum {
 	OPT_NAT = 0x3000,
 	OPT_WATCH,
 	OPT_DUMP_RAW,
+	OPT_FORCE,
 };
 
 static void ls_usage(FILE *f)
@@ -32,8 +33,9 @@ static void ls_usage(FILE *f)
 		"  --nat-timeout DUR       mark connections a middlebox with that idle timeout\n"
 		"                          would drop, and print a summary line\n"
 		"  --watch DUR             list again every DUR until interrupted\n"
-		"  --dump-raw FILE         also write the raw netlink reply to FILE\n"
+		"  --dump-raw FILE         also write the raw netlink reply to FILE, a new file\n"
 		"                          (replay it with HB_DIAG_FILE=FILE)\n"
+		"  --force                 with --dump-raw: replace an existing FILE\n"
 		"  --netns NAME|PATH|PID   --backend bpf|diag|auto   -v\n"
 		"\n"
 		"FILTER (values of one option are OR-ed, different options AND-ed):\n"
@@ -65,6 +67,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		{ "nat-timeout", required_argument, NULL, OPT_NAT },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "dump-raw", required_argument, NULL, OPT_DUMP_RAW },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ 0 }
 	};
 	struct hb_filter flt;
@@ -106,7 +109,12 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 				return hb_usage_err(o, "--watch: at least 100ms");
 			break;
 		case OPT_DUMP_RAW:
+			if (!*optarg)
+				return hb_usage_err(o, "--dump-raw: empty file name");
 			fx.dump_raw = optarg;
+			break;
+		case OPT_FORCE:
+			fx.dump_force = true;
 			break;
 		case 'h':
 		case HB_OPT_HELP:
@@ -119,6 +127,8 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 	if (optind < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl ls --help)",
 				    argv[optind]);
+	if (fx.dump_force && !fx.dump_raw)
+		return hb_usage_err(o, "--force goes with --dump-raw FILE");
 	if (fx.dump_raw && watch_ms >= 0)
 		return hb_usage_err(o, "--dump-raw and --watch do not go together");
 	fx.owners = po.owners || hb_filter_needs_owners(&flt);

@@ -67,7 +67,8 @@ static void monitor_usage(FILE *f)
 		"  --prometheus ADDR:PORT  serve Prometheus text on ADDR:PORT (/metrics; ADDR\n"
 		"                          defaults to 127.0.0.1)\n"
 		"  --textfile FILE         write node_exporter's textfile format to FILE each\n"
-		"                          interval (atomically: temporary file + rename)\n"
+		"                          interval (atomically: mkstemp beside it + rename,\n"
+		"                          mode 0644; never through a symlink)\n"
 		"  -q, --quiet             no table or JSON on stdout (exporter only)\n"
 		"  --pin                   leave programs and maps pinned at " HB_MON_PIN_KEPT "\n"
 		"                          on exit (counting goes on); a later --pin run reads them\n"
@@ -171,6 +172,7 @@ struct loop {
 	unsigned long long prev_ns;
 	bool quiet, want_conns;
 	const char *textfile;
+	bool textfile_failed;	/* a write failed: the exit status is 1 */
 	int prom_fd;
 };
 
@@ -298,8 +300,15 @@ static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
 		body = render_prom(L, &s, &len);
 		rc = body ? hb_prom_textfile(L->textfile, body, len) : -ENOMEM;
 		free(body);
-		if (rc)
+		if (rc) {
 			hb_err(o, "--textfile %s: %s", L->textfile, strerror(-rc));
+			L->textfile_failed = true;
+			/* the first write failing is a wrong path, not a passing condition */
+			if (first) {
+				snap_free(&s);
+				return HB_EXIT_RUNTIME;
+			}
+		}
 	}
 	L->prev = s.total;
 	L->prev_ns = s.now_ns;
@@ -357,6 +366,31 @@ static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms
 			serve_prom(L, o);
 	}
 	return rc;
+}
+
+/* --textfile names a file in an existing directory: a directory (the collector's, given
+ * without the file name) is a usage error, a missing directory a runtime one, both before
+ * anything is loaded. Returns 0 or an exit code after a message. */
+static int check_textfile(struct hb_cli_opts *o, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat st;
+	int e;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return hb_usage_err(o, "--textfile %s: is a directory (name the file, e.g. "
+				    "%s%shbkeep.prom)", path, path, slash && !slash[1] ? "" : "/");
+	if (slash && !slash[1])
+		return hb_usage_err(o, "--textfile %s: ends in '/' (name the file)", path);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1,
+		 slash ? path : ".");
+	e = stat(dir, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (e) {
+		hb_err(o, "--textfile %s: directory %s: %s", path, dir, strerror(e));
+		return HB_EXIT_RUNTIME;
+	}
+	return HB_EXIT_OK;
 }
 
 static int netns_inode(unsigned int *ino)
@@ -473,6 +507,11 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		}
 		return HB_EXIT_OK;
 	}
+	if (L.textfile) {
+		rc = check_textfile(o, L.textfile);
+		if (rc)
+			return rc;
+	}
 	rc = resolve_cgroup(o, cgroup_arg, dir, sizeof(dir), label, sizeof(label));
 	if (rc)
 		return rc;
@@ -527,6 +566,8 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 	if (hb_monitor_reused(L.m))
 		hb_monitor_totals(L.m, &L.prev);
 	rc = exiting ? HB_EXIT_OK : run_loop(&L, o, duration_ms);
+	if (!rc && L.textfile_failed)
+		rc = HB_EXIT_RUNTIME;
 	hb_monitor_close(L.m);
 	free(L.v.tick);
 out_prom:

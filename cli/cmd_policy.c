@@ -6,8 +6,9 @@
  *
  * run --kernel makes a transient cgroup below the one hbctl is in (hbkeep-run.PID), adds the
  * policy to it, forks, moves the child into it, and execs CMD there; when CMD exits (or
- * after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT that someone sent hbctl), it removes the
- * policy and the cgroup. A SIGKILLed hbctl leaves an orphan that `policy ls` marks and
+ * after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT that someone sent hbctl) and every process
+ * it started has left the cgroup too (a daemon: cgroup.events says populated 0), it removes
+ * the policy and the cgroup. A SIGKILLed hbctl leaves an orphan that `policy ls` marks and
  * `policy rm --all` cleans.
  */
 #include <errno.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,7 +70,8 @@ static void policy_usage(FILE *f)
 		"  --retrofit              also apply it to established sockets of the cgroup's\n"
 		"                          processes (in hbctl's network namespace, or --netns)\n"
 		"ls: id, state (active, orphan, broken), values, match list, counters, since when.\n"
-		"rm: detaches and unpins; --all removes every policy (orphans included).\n"
+		"rm: detaches and unpins, and prints each policy removed (id, state, cgroup);\n"
+		"    --cgroup also removes orphans of that path, --all every policy.\n"
 		"apply: makes the policies exactly FILE's (/etc/hbkeep/policies.conf; see\n"
 		"       hbctl policy apply --help).\n"
 		"\n"
@@ -121,6 +125,8 @@ static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const ch
 	return 0;
 }
 
+#define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
+
 /* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
@@ -165,6 +171,8 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 			continue;
 		switch (c) {
 		case OPT_CGROUP:
+			if (!*optarg)
+				return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
 			cgroup = optarg;
 			break;
 		case OPT_NO_REPLACE:
@@ -407,6 +415,47 @@ static size_t ids_for_cgroup(const char *spec, uint64_t *ids, size_t max, char *
 	return k;
 }
 
+/* One line (or JSON object) per removed policy: its id, state and cgroup, so that an orphan
+ * removed along with the live policy of the same path is named. */
+static void print_removed(struct hb_cli_opts *o, uint64_t id, const struct hb_pol_info *v,
+			  size_t n, size_t k)
+{
+	const struct hb_pol_info *p = NULL;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < n && !p; i++)
+		if (v[i].id == id)
+			p = &v[i];
+	why = p ? hb_pol_state_reason(p->state) : "";
+	if (o->json) {
+		printf("%s\n{\"id\":%" PRIu64 ",\"cgroup\":", k ? "," : "", id);
+		if (p && p->state != HB_POL_BROKEN)
+			hb_json_str(stdout, p->meta.cgroup, sizeof(p->meta.cgroup));
+		else
+			fputs("null", stdout);
+		printf(",\"state\":");
+		if (p)
+			printf("\"%s\"", hb_pol_state_name(p->state));
+		else
+			fputs("null", stdout);
+		printf(",\"reason\":");
+		if (*why)
+			hb_json_str(stdout, why, 64);
+		else
+			fputs("null", stdout);
+		fputc('}', stdout);
+		return;
+	}
+	if (!p) {
+		printf("removed %" PRIu64 "\n", id);
+		return;
+	}
+	printf("removed %" PRIu64 " %s%s%s%s %s\n", id, hb_pol_state_name(p->state),
+	       *why ? " (" : "", why, *why ? ")" : "",
+	       p->state == HB_POL_BROKEN ? "?" : p->meta.cgroup);
+}
+
 static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -419,7 +468,7 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 	const char *cgroup = NULL;
 	struct hb_pol_info *v;
 	char err[512], *end;
-	size_t n = 0, i, m;
+	size_t n = 0, i, m, removed = 0;
 	bool all = false;
 	int c, rc, ret = HB_EXIT_OK;
 
@@ -432,6 +481,8 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 			continue;
 		switch (c) {
 		case OPT_CGROUP:
+			if (!*optarg)
+				return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
 			cgroup = optarg;
 			break;
 		case OPT_ALL:
@@ -467,14 +518,25 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 					    argv[optind]);
 		n = 1;
 	}
+	/* what each id is, to say what was removed (--cgroup may find an orphan beside the
+	 * live policy); without it (no privilege) hb_pol_remove says why */
+	if (hb_pol_list(&v, &m, err, sizeof(err))) {
+		v = NULL;
+		m = 0;
+	}
+	if (o->json)
+		fputc('[', stdout);
 	for (i = 0; i < n; i++) {
 		if (hb_pol_remove(ids[i], err, sizeof(err))) {
 			hb_err(o, "%s", err);
 			ret = HB_EXIT_RUNTIME;
 		} else {
-			hb_verbose(o, "removed policy %" PRIu64, ids[i]);
+			print_removed(o, ids[i], v, m, removed++);
 		}
 	}
+	if (o->json)
+		fputs(removed ? "\n]\n" : "]\n", stdout);
+	free(v);
 	return ret;
 }
 
@@ -533,6 +595,98 @@ static int make_transient(struct hb_cli_opts *o, char *cg, size_t len)
 	hb_err(o, "creating cgroup %s: %s%s", cg, strerror(errno),
 	       errno == EACCES || errno == EPERM || errno == EROFS ? " (run as root)" : "");
 	return HB_EXIT_RUNTIME;
+}
+
+/* 1 when the cgroup (or one below it) has a process, 0 when not, -errno. */
+static int cg_populated(int events_fd)
+{
+	char buf[256], *p;
+	ssize_t n = pread(events_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	p = strstr(buf, "populated ");
+	return p ? p[10] == '1' : -EINVAL;
+}
+
+/* Sends sig (0: none) to every process in the cgroup dir (not below: run --kernel makes
+ * none). Returns how many there are. */
+static int cg_kill(const char *dir, int sig)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+	int pid, n = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (pid > 0 && sig)
+			kill(pid, sig);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * After CMD exited: while processes it left (a daemon that forked and let its parent exit)
+ * are still in the transient cgroup, keep the cgroup and the policy, and say so; return when
+ * the cgroup is empty (cgroup.events: populated 0, which the kernel signals to poll() as
+ * POLLPRI). A signal that reaches hbctl meanwhile is passed on to every process left there,
+ * as systemd stops a unit; SIGKILL of hbctl leaves them under the policy (an orphan that
+ * policy ls shows). The signals in set are blocked by the caller.
+ */
+static void wait_cgroup_empty(struct hb_cli_opts *o, const char *dir, const char *cmd,
+			      const sigset_t *set)
+{
+	char path[PATH_MAX + 16];
+	struct pollfd pfd[2];
+	struct signalfd_siginfo si;
+	int efd, sfd, n, rc;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	efd = open(path, O_RDONLY | O_CLOEXEC);
+	if (efd < 0)
+		return;
+	rc = cg_populated(efd);
+	if (rc <= 0)
+		goto out_efd;
+	sfd = signalfd(-1, set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		hb_err(o, "signalfd: %s: processes %s left in %s lose the policy when hbctl exits",
+		       strerror(errno), cmd, dir);
+		goto out_efd;
+	}
+	n = cg_kill(dir, 0);
+	hb_err(o, "%s exited; %d process%s it started %s still in %s: keeping the policy until "
+	       "%s exit%s (a signal to hbctl is passed on to them)", cmd, n, n == 1 ? "" : "es",
+	       n == 1 ? "is" : "are", dir, n == 1 ? "it" : "they", n == 1 ? "s" : "");
+	pfd[0] = (struct pollfd){ .fd = efd, .events = POLLPRI };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	while ((rc = cg_populated(efd)) > 0) {
+		/* the 1 s timeout only guards against a kernel that does not notify */
+		if (poll(pfd, 2, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGCHLD) {
+			hb_verbose(o, "passing signal %d on to the processes in %s", (int)si.ssi_signo,
+				   dir);
+			cg_kill(dir, (int)si.ssi_signo);
+		}
+	}
+	if (rc < 0)
+		hb_err(o, "%s: %s", path, strerror(-rc));
+	else
+		hb_verbose(o, "%s is empty", dir);
+	close(sfd);
+out_efd:
+	close(efd);
 }
 
 int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
@@ -640,13 +794,16 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 		if (si.si_code <= 0)
 			kill(pid, si.si_signo);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (WIFEXITED(status))
 		ret = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		ret = 128 + WTERMSIG(status);
 	else
 		ret = HB_EXIT_RUNTIME;
+	/* CMD is gone; what it started in the background (a daemon) is still in the cgroup
+	 * and keeps the policy until it exits too */
+	wait_cgroup_empty(o, abs, cmd[0], &set);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 
 cleanup:
 	/* CMD's status stays hbctl's; a failed clean-up is reported (policy ls shows it) */

@@ -6,8 +6,9 @@
  * removes through bpf/policy.c's hb_pol_add() / hb_pol_remove(), as `policy add` and
  * `policy rm` do. A second apply of the same file changes nothing.
  *
- * A file with any error changes nothing. A line whose cgroup does not exist (yet) is reported
- * and skipped; the others are applied and the exit status is 1.
+ * A file with any error changes nothing: everything (syntax, values, --scope, conflicts) is
+ * checked before the first change. A line whose cgroup does not exist (yet) is reported and
+ * skipped; the others are applied and the exit status is 1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,9 +72,10 @@ static char *read_all(const char *path, size_t *len)
 		e = ENOMEM;
 		goto fail;
 	}
+	errno = 0;
 	n = fread(buf, 1, CONF_MAX_BYTES + 1, f);
 	if (ferror(f)) {
-		e = EIO;
+		e = errno ? errno : EIO;	/* a directory: EISDIR, not "Input/output error" */
 		goto fail;
 	}
 	if (n > CONF_MAX_BYTES) {
@@ -235,7 +237,7 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 	struct hb_plan_step *st = NULL;
 	struct outcome *oc = NULL;
 	size_t *entry_of = NULL, nwant = 0, ncur = 0, nst = 0, len, i;
-	unsigned int cnt[5] = { 0 }, failed = 0, level;
+	unsigned int cnt[5] = { 0 }, failed = 0, invalid = 0, level;
 	const char *file, *scope_arg = NULL;
 	bool dry = false, check_only = false;
 	char *text = NULL, *line;
@@ -254,6 +256,9 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 			dry = true;
 			break;
 		case OPT_SCOPE:
+			if (!*optarg)
+				return hb_usage_err(o, "--scope: empty path (expected a cgroup v2 "
+						    "directory, absolute or relative to the mount)");
 			scope_arg = optarg;
 			break;
 		case OPT_CHECK:
@@ -319,7 +324,7 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 		}
 		if (hb_pol_compile(&e->pol, &w->cfg)) {
 			hb_err(o, "%s:%u: match: too many patterns", file, e->line);
-			failed++;
+			invalid++;
 			continue;
 		}
 		w->cfg.cgroup_id = w->id;
@@ -339,6 +344,19 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 	}
 	if (hb_conf_plan(want, nwant, cur, ncur, scope_arg ? scope : NULL, &st, &nst)) {
 		hb_err(o, "out of memory");
+		goto out;
+	}
+	/* A line outside --scope, twice the same cgroup, a cgroup of run --kernel: errors of
+	 * the file, found before anything changes; such a file changes nothing (only a cgroup
+	 * that does not exist yet is skipped alone) */
+	for (i = 0; i < nst; i++)
+		if (st[i].op == HB_PLAN_CONFLICT) {
+			hb_err(o, "%s:%u: cgroup %s: %s", file, want[st[i].want].line,
+			       want[st[i].want].cgroup, st[i].why);
+			invalid++;
+		}
+	if (invalid) {
+		hb_err(o, "%s has errors: nothing changed", file);
 		goto out;
 	}
 	oc = calloc(nst + 1, sizeof(*oc));

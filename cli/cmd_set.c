@@ -34,13 +34,15 @@ static void set_usage(FILE *f)
 		"  --intvl DUR             TCP_KEEPINTVL (1s..32767s)\n"
 		"  --cnt N                 TCP_KEEPCNT (1..127)\n"
 		"  --user-timeout DUR      TCP_USER_TIMEOUT (0 = kernel default)\n"
-		"  --dry-run               show what would change (old -> new), change nothing\n"
+		"  --dry-run               show what would change (old -> new), change nothing;\n"
+		"                          sockets the real set would be refused: would fail\n"
 		"  -j, --json  --netns NAME|PATH|PID  --backend bpf|diag|auto  -v\n"
 		"\n"
 		"FILTER: --pid PID --comm NAME --port N --sport N --dport N --state S\n"
 		"        --keepalive on|off --idle-over DUR (see hbctl ls --help)\n"
 		"\n"
-		"Exit status: 0 all changed, 1 some failed, 2 usage, 3 nothing matched.\n");
+		"Exit status: 0 all changed (a socket closed meanwhile is no failure), 1 some\n"
+		"failed, 2 usage, 3 nothing matched.\n");
 }
 
 static const struct hb_owner *first_owner(const struct hb_sock *s)
@@ -108,10 +110,33 @@ static void json_sock_head(FILE *f, const struct hb_sock *s)
 	}
 }
 
-static void print_dry_run(const struct hb_sock_list *l, const struct hb_set_values *v, bool json)
+static int cmp_fail(const void *a, const void *b)
+{
+	uint64_t x = ((const struct hb_set_failure *)a)->cookie;
+	uint64_t y = ((const struct hb_set_failure *)b)->cookie;
+
+	return x < y ? -1 : x > y;
+}
+
+static const char *fail_reason(int err, int pid);
+
+/* The failure the access probe found for s, or NULL (res->fail sorted by cookie). */
+static const struct hb_set_failure *probe_failed(const struct hb_set_result *res,
+						 const struct hb_sock *s)
+{
+	struct hb_set_failure key = { .cookie = s->cookie };
+
+	return res->failed ? bsearch(&key, res->fail, res->failed, sizeof(key), cmp_fail) : NULL;
+}
+
+/* The plan; sockets the probe (the real set's access path, minus the change) could not
+ * reach are listed as would-fail, with the reason the real set would give. */
+static void print_dry_run(const struct hb_cli_opts *o, const struct hb_sock_list *l,
+			  const struct hb_set_values *v, const struct hb_set_result *probe,
+			  bool json)
 {
 	char what[256], sock[160];
-	size_t i;
+	size_t i, k = 0;
 
 	if (json)
 		fputs("{\"dry_run\":true,\"matched\":", stdout);
@@ -121,9 +146,11 @@ static void print_dry_run(const struct hb_sock_list *l, const struct hb_set_valu
 		const struct hb_sock *s = &l->v[i];
 		const struct hb_owner *ow = first_owner(s);
 
+		if (probe_failed(probe, s))
+			continue;
 		describe_change(what, sizeof(what), s, v);
 		if (json) {
-			fputs(i ? ",\n" : "\n", stdout);
+			fputs(k++ ? ",\n" : "\n", stdout);
 			json_sock_head(stdout, s);
 			fputs(",\"change\":", stdout);
 			hb_json_str(stdout, what, sizeof(what));
@@ -138,9 +165,37 @@ static void print_dry_run(const struct hb_sock_list *l, const struct hb_set_valu
 			printf("would set %s (no owner found): %s\n", sock, what);
 	}
 	if (json)
-		fputs(l->n ? "\n]}\n" : "]}\n", stdout);
-	else
-		printf("%zu socket%s would change (dry run)\n", l->n, l->n == 1 ? "" : "s");
+		fputs(k ? "\n],\"would_fail\":[" : "],\"would_fail\":[", stdout);
+	for (i = 0, k = 0; i < l->n; i++) {
+		const struct hb_sock *s = &l->v[i];
+		const struct hb_set_failure *f = probe_failed(probe, s);
+
+		if (!f)
+			continue;
+		if (json) {
+			fputs(k++ ? ",\n" : "\n", stdout);
+			json_sock_head(stdout, s);
+			printf(",\"failed_pid\":%d,\"error\":", f->pid);
+			hb_json_str(stdout, fail_reason(f->err, f->pid), 200);
+			fputc('}', stdout);
+			continue;
+		}
+		hb_fmt_sock(sock, sizeof(sock), s);
+		if (f->pid)
+			hb_err(o, "%s: pid %d: would fail: %s", sock, f->pid,
+			       fail_reason(f->err, f->pid));
+		else
+			hb_err(o, "%s: would fail: %s", sock, fail_reason(f->err, f->pid));
+	}
+	if (json) {
+		fputs(k ? "\n]}\n" : "]}\n", stdout);
+	} else {
+		printf("%zu socket%s would change", l->n - probe->failed,
+		       l->n - probe->failed == 1 ? "" : "s");
+		if (probe->failed)
+			printf(", %zu would fail", probe->failed);
+		printf(" (dry run)\n");
+	}
 }
 
 static const struct hb_sock *by_cookie(const struct hb_sock_list *l, uint64_t cookie)
@@ -164,8 +219,59 @@ static const char *fail_reason(int err, int pid)
 	return strerror(err);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Takes out of res->fail the sockets that closed between listing and setting: absent from a
+ * second sock_diag dump, or no longer a socket a process holds (time-wait, an orphan in
+ * FIN-WAIT, CLOSE). Either back end sees them fail in its own way (no longer found,
+ * EINVAL for a time-wait socket, a closed fd, no owner left), but nothing was refused: it
+ * is no failure. Returns how many. */
+static size_t take_closed(struct hb_set_result *res, const struct hb_sock_list *l,
+			  uint64_t **closed)
+{
+	struct hb_sock_list now = { 0 };
+	uint64_t *live;
+	size_t i, k = 0, nc = 0, nl = 0;
+
+	*closed = NULL;
+	if (!res->failed || hb_diag_dump(&now, NULL))
+		return 0;	/* without a second look, every failure stays one */
+	live = calloc(now.n + 1, sizeof(*live));
+	*closed = calloc(res->failed, sizeof(**closed));
+	if (!live || !*closed) {
+		free(live);
+		free(*closed);
+		*closed = NULL;
+		hb_sock_list_free(&now);
+		return 0;
+	}
+	for (i = 0; i < now.n; i++)
+		if (now.v[i].inode && !now.v[i].no_options && now.v[i].state != HB_TCP_CLOSE)
+			live[nl++] = now.v[i].cookie;
+	qsort(live, nl, sizeof(*live), cmp_u64);
+	for (i = 0; i < res->failed; i++) {
+		const struct hb_set_failure *f = &res->fail[i];
+
+		if (by_cookie(l, f->cookie) &&
+		    !bsearch(&f->cookie, live, nl, sizeof(*live), cmp_u64))
+			(*closed)[nc++] = f->cookie;
+		else
+			res->fail[k++] = *f;
+	}
+	res->failed = k;
+	free(live);
+	hb_sock_list_free(&now);
+	return nc;
+}
+
 static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
-		   const struct hb_set_result *res, bool json)
+		   const struct hb_set_result *res, const uint64_t *closed, size_t nclosed,
+		   bool json)
 {
 	char sock[160];
 	size_t i;
@@ -187,9 +293,16 @@ static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
 			hb_json_str(stdout, fail_reason(f->err, f->pid), 200);
 			fputc('}', stdout);
 		}
-		fputs(res->failed ? "\n]}\n" : "]}\n", stdout);
+		printf("%s],\"closed_meanwhile\":%zu}\n", res->failed ? "\n" : "", nclosed);
 	} else {
-		printf("changed %zu of %zu socket%s\n", res->changed, l->n, l->n == 1 ? "" : "s");
+		printf("changed %zu of %zu socket%s", res->changed, l->n, l->n == 1 ? "" : "s");
+		if (nclosed)
+			printf(" (%zu closed meanwhile)", nclosed);
+		putchar('\n');
+	}
+	for (i = 0; i < nclosed; i++) {
+		hb_fmt_sock(sock, sizeof(sock), by_cookie(l, closed[i]));
+		hb_err(o, "%s: closed meanwhile (not changed)", sock);
 	}
 	for (i = 0; i < res->failed; i++) {
 		const struct hb_set_failure *f = &res->fail[i];
@@ -243,7 +356,8 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 	struct hb_sock_list l = { 0 };
 	bool all = false, on = false, off = false, dry = false;
 	char err[HB_ERR_LEN];
-	size_t skipped, i;
+	size_t skipped, i, nclosed;
+	uint64_t *closed = NULL;
 	int c, rc;
 
 	hb_filter_init(&flt);
@@ -319,8 +433,28 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		goto out;
 	}
 	if (dry) {
-		print_dry_run(&l, &v, o->json);
-		rc = HB_EXIT_OK;
+		/* What the real set would be refused, found by its own access path without the
+		 * change: pidfd_open + pidfd_getfd per socket (the bpf back end needs nothing
+		 * more than the listing had). A socket that closed meanwhile is left out. */
+		if (!fx.used_bpf) {
+			struct hb_set_values none = { 0 };
+
+			rc = hb_diag_set(l.v, l.n, &none, &res);
+			if (rc) {
+				hb_err(o, "pidfd: %s", strerror(-rc));
+				rc = HB_EXIT_RUNTIME;
+				goto out;
+			}
+			nclosed = take_closed(&res, &l, &closed);
+			free(closed);
+			closed = NULL;
+			if (nclosed)
+				hb_verbose(o, "%zu socket%s closed meanwhile", nclosed,
+					   nclosed == 1 ? "" : "s");
+			qsort(res.fail, res.failed, sizeof(*res.fail), cmp_fail);
+		}
+		print_dry_run(o, &l, &v, &res, o->json);
+		rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
 		goto out;
 	}
 	if (fx.used_bpf) {
@@ -343,7 +477,9 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		rc = HB_EXIT_RUNTIME;
 		goto out;
 	}
-	report(o, &l, &res, o->json);
+	nclosed = take_closed(&res, &l, &closed);
+	report(o, &l, &res, closed, nclosed, o->json);
+	free(closed);
 	rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
 out:
 	hb_set_result_free(&res);

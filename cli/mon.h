@@ -77,7 +77,8 @@ int hb_prom_listen(const char *spec, char *err, size_t errlen);
 /* Answers one HTTP request on the accepted connection fd with body (GET /metrics), then
  * closes fd. */
 void hb_prom_answer(int fd, const char *body, size_t len);
-/* Writes body to path atomically (a temporary file beside it, then rename). Returns 0 or
+/* Writes body to path atomically, mode 0644 (hb_write_file_atomic: mkstemp beside it, then
+ * rename; never through a symlink). Returns 0 or
  * -errno. */
 int hb_prom_textfile(const char *path, const char *body, size_t len);
 

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include "cli.h"
 #include "mon.h"
+#include "file.h"
 
 /* A label value: backslash, quote and newline escaped. */
 static void label(FILE *f, const char *name, const char *v, bool first)
@@ -324,37 +325,6 @@ void hb_prom_answer(int fd, const char *body, size_t len)
 
 int hb_prom_textfile(const char *path, const char *body, size_t len)
 {
-	char tmp[4096];
-	const char *slash = strrchr(path, '/');
-	size_t dl = slash ? (size_t)(slash - path + 1) : 0;
-	ssize_t w;
-	size_t off = 0;
-	int fd, e = 0;
-
-	/* hidden and without .prom, so that the collector never reads it half-written */
-	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.%d.tmp", (int)dl, path, path + dl,
-		     (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		w = write(fd, body + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			e = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!e && fsync(fd))
-		e = -errno;
-	if (close(fd) && !e)
-		e = -errno;
-	if (!e && rename(tmp, path))
-		e = -errno;
-	if (e)
-		unlink(tmp);
-	return e;
+	/* 0644: node_exporter reads it as its own user */
+	return hb_write_file_atomic(path, body, len, 0644);
 }

@@ -52,8 +52,13 @@ rc=$?
 check_eq "as nobody: exit 1" 1 "$rc"
 check "as nobody: names each missing capability" eval \
 	'grep -E "^missing +capabilities" "$HB_TMP/nobody.txt" | grep -q "CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_PTRACE"'
-check "as nobody: says how to get them (root, setcap)" \
-	eval 'grep -q "fix: run hbctl as root, or give it the capabilities: setcap cap_bpf" "$HB_TMP/nobody.txt"'
+check "as nobody: says how to get them (root, or setcap for a dedicated group)" \
+	eval 'grep -q "fix: run hbctl as root; or, as Wireshark installs dumpcap, for a dedicated group only" "$HB_TMP/nobody.txt"'
+# issue 13 item 3: setcap on a binary everyone can execute let any user change root's
+# sockets; every setcap advised comes after the group and mode 0750 that restrict it
+check "as nobody: setcap only after chgrp to a dedicated group and chmod 0750" \
+	eval 'grep -q "chgrp hbkeep \$f; chmod 0750 \$f; setcap cap_bpf,[a-z_,]*+ep \$f" "$HB_TMP/nobody.txt" &&
+	      ! grep "setcap" "$HB_TMP/nobody.txt" | grep -v "chmod 0750 [^;]*; setcap" | grep -q .'
 check "as nobody: ls/set fall back to sock_diag" \
 	eval 'grep -Eq "^warn +ls/set +sock_diag" "$HB_TMP/nobody.txt"'
 check "as nobody: the summary names what is missing" \

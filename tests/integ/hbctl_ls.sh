@@ -5,7 +5,7 @@
 # record/replay, and the exit codes and one-line messages of bad usage.
 . "$(dirname "$0")/_lib.sh"
 need_root
-need_cmd python3 nsenter
+need_cmd python3 nsenter setpriv
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
 [ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
@@ -159,6 +159,36 @@ check_eq "replay of a cut file: exit 1" 1 $?
 check_eq "replay of a cut file: one line" 1 "$(wc -l <"$HB_TMP/cut.err")"
 HB_DIAG_FILE=$HB_TMP/dump.raw "$HBCTL" ls --backend bpf >/dev/null 2>&1
 check_eq "replay with --backend bpf: usage error" 2 $?
+
+# --dump-raw never writes through a symlink (issue 13 item 2): in a directory user nobody can
+# write, nobody plants links to a root-only 0600 file; hbctl (root) refuses them and an
+# existing file, and --force replaces the name without writing the file it named
+DR=$(mktemp -d "/tmp/$HB_TEST_ID-dr.XXXXXX")
+on_exit "rm -rf $DR"
+chown nobody "$DR"
+printf 'root-only secret\n' >"$HB_TMP/victim"; chmod 0600 "$HB_TMP/victim"
+vsum=$(sha256sum <"$HB_TMP/victim")
+setpriv --reuid=nobody --regid=nogroup --clear-groups ln -s "$HB_TMP/victim" "$DR/dump.raw"
+setpriv --reuid=nobody --regid=nogroup --clear-groups ln -s "$HB_TMP/created-by-root" "$DR/dangling"
+hb ls --dump-raw "$DR/dump.raw" >/dev/null 2>"$HB_TMP/dr.err"
+check_eq "--dump-raw onto a planted symlink: exit 1" 1 $?
+check "--dump-raw onto a planted symlink: one line, File exists, names --force" \
+	eval '[ "$(wc -l <"$HB_TMP/dr.err")" = 1 ] && grep -q "dump.raw: File exists (not replaced without --force)" "$HB_TMP/dr.err"'
+hb ls --dump-raw "$DR/dangling" >/dev/null 2>&1
+check_eq "--dump-raw onto a dangling symlink: exit 1" 1 $?
+check "--dump-raw onto a dangling symlink: its target not created" test ! -e "$HB_TMP/created-by-root"
+hb ls --dump-raw "$HB_TMP/victim" >/dev/null 2>&1
+check_eq "--dump-raw onto an existing file: exit 1" 1 $?
+check_eq "the victim is unchanged after the three refusals" "$vsum 600" \
+	"$(sha256sum <"$HB_TMP/victim") $(stat -c %a "$HB_TMP/victim")"
+hb ls --dump-raw "$DR/dump.raw" --force >/dev/null 2>"$HB_TMP/dr.err"
+check_eq "--dump-raw --force onto the link: exit 0" 0 $?
+check_eq "--force replaced the link, not its target: victim unchanged" "$vsum" \
+	"$(sha256sum <"$HB_TMP/victim")"
+check "--force: FILE is now a regular file holding a dump that replays" \
+	eval '[ -f "$DR/dump.raw" ] && [ ! -L "$DR/dump.raw" ] && HB_DIAG_FILE=$DR/dump.raw "$HBCTL" ls -j >/dev/null'
+hb ls --force >/dev/null 2>"$HB_TMP/dr.err"
+check_eq "--force without --dump-raw: usage error" 2 $?
 
 # usage errors: exit 2 and one line
 usage_case() { # DESCRIPTION EXPECTED-SUBSTRING ARGS...

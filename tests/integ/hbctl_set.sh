@@ -81,6 +81,28 @@ if command -v setpriv >/dev/null; then
 	check_eq "unprivileged: one line per failed socket, saying why" 3 \
 		"$(grep -c "^hbctl: set: 127\.0\.0\.1:[0-9]* -> 127\.0\.0\.1:6000: no owning process found (needs CAP_SYS_PTRACE" "$HB_TMP/err")"
 	check "unprivileged: the missing privilege is named" grep -q "needs CAP_SYS_PTRACE or root" "$HB_TMP/err"
+	# issue 13 item 12: --dry-run promised these changes ("3 sockets would change", exit 0)
+	# that the real set above refused; it now finds the refusal by the same access path
+	nsenter --net="/run/netns/$ns" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$HBCTL" --backend diag set --dport 6000 --idle 30 --dry-run >"$HB_TMP/out" 2>"$HB_TMP/err"
+	check_eq "unprivileged --dry-run: exit 1, as the real set" 1 $?
+	check_eq "unprivileged --dry-run: promises nothing it cannot do" \
+		"0 sockets would change, 3 would fail (dry run)" "$(cat "$HB_TMP/out")"
+	check_eq "unprivileged --dry-run: one would-fail line per socket, the real set's reason" 3 \
+		"$(grep -c "^hbctl: set: 127\.0\.0\.1:[0-9]* -> 127\.0\.0\.1:6000: would fail: no owning process found" "$HB_TMP/err")"
+	# a process of its own: the dry run promises it, and the real set does it
+	nsenter --net="/run/netns/$ns" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$KA" connect 127.0.0.1 6000 >>"$HB_TMP/n" 2>>"$HB_TMP/helpers.err" & N=$!; bg_pid $N
+	wait_line "$HB_TMP/n" ready || { echo "Bail out! nobody's client"; exit 1; }
+	nobody_set() {
+		nsenter --net="/run/netns/$ns" setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$HBCTL" --backend diag set --pid "$N" --idle 33 "$@"
+	}
+	nobody_set --dry-run -j >"$HB_TMP/out" 2>"$HB_TMP/err"
+	check_eq "unprivileged --dry-run on its own socket: exit 0, one change, nothing would fail" \
+		"0 1 0" "$? $(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["changes"]), len(d["would_fail"]))' "$HB_TMP/out" 2>&1)"
+	nobody_set >"$HB_TMP/out" 2>"$HB_TMP/err"
+	check_eq "... and the real set does what it promised" "0 changed 1 of 1 socket" "$? $(cat "$HB_TMP/out")"
 else
 	skip "setpriv missing"; skip "setpriv missing"; skip "setpriv missing"; skip "setpriv missing"
 fi

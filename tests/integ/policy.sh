@@ -216,7 +216,19 @@ gid=$("$HBCTL" policy add --cgroup "$G")
 rmdir "$G"
 check_eq "a policy whose cgroup was removed is an orphan (cgroup gone)" "orphan cgroup gone" \
 	"$(pol_json "'%s %s' % (by($gid).get('state'), by($gid).get('reason'))")"
-"$HBCTL" policy rm --cgroup "$G"
+# issue 13 item 12: the path made again with a live policy beside the orphan; rm --cgroup
+# removes both and names each (id, state, cgroup), not silently
+mkdir "$G" && gid2=$("$HBCTL" policy add --cgroup "$G" --idle 41)
+"$HBCTL" policy rm --cgroup "$G" >"$HB_TMP/rmg" 2>"$HB_TMP/rmg.err"
+check_eq "policy rm --cgroup: exit 0" 0 "$?"
 check_eq "policy rm --cgroup with the removed cgroup's path cleans it" none "$(pins "$gid")"
-left=$(ls /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid")
+check_eq "policy rm --cgroup: the live policy on the path made again is removed too" none "$(pins "$gid2")"
+check_eq "policy rm --cgroup lists both: the orphan and the live policy" \
+	"removed $gid orphan (cgroup gone) $G|removed $gid2 active $G" \
+	"$(sort "$HB_TMP/rmg" | tr '\n' '|' | sed 's/|$//')"
+gid3=$("$HBCTL" policy add --cgroup "$G" --idle 42)
+"$HBCTL" policy rm -j "$gid3" >"$HB_TMP/rmj"
+check_eq "policy rm -j ID: a JSON array naming it" "$gid3 $G active" \
+	"$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d) == 1 and "%d %s %s" % (d[0]["id"], d[0]["cgroup"], d[0]["state"]))' "$HB_TMP/rmj" 2>&1)"
+left=$(ls /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid|$gid2|$gid3")
 check_eq "no pin directory of this test's policies is left" "" "$left"

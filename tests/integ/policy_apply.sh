@@ -113,6 +113,25 @@ check "a missing cgroup: FILE:LINE names it" grep -q "$HB_TMP/missing.conf:1: .*
 check_eq "a missing cgroup: the other lines are applied" "$(sorted_ids "$ida" "$idc" "$idd")" "$(ours)"
 check_eq "the new one has its value" 12 "$(pol_json "by($idd)['keepidle_s']")"
 
+# issue 13 item 11: one line outside --scope replaced the in-scope policy, then exited 1;
+# the file is checked whole first, so it changes nothing (a, c and d as they were)
+printf 'cgroup=%s idle=32 intvl=5 cnt=4 user-timeout=20s\ncgroup=%s keepalive=off user-timeout=7s\ncgroup=%s idle=12\ncgroup=%s idle=5\n' \
+	"$A" "$C" "$D" "$OUT" >"$HB_TMP/outside.conf"
+prog_a=$(pol_json "by($ida)['prog_id']")
+apply "$HB_TMP/outside.conf" >"$HB_TMP/out6" 2>"$HB_TMP/err6"
+check_eq "a line outside --scope: exit 1" 1 "$?"
+check "a line outside --scope: FILE:LINE says so, and nothing changed" eval \
+	'grep -q "$HB_TMP/outside.conf:4: cgroup $OUT: outside --scope" "$HB_TMP/err6" &&
+	 grep -q "outside.conf has errors: nothing changed" "$HB_TMP/err6"'
+check_eq "a line outside --scope: the in-scope policy is not replaced" "31 $prog_a" \
+	"$(pol_json "by($ida)['keepidle_s']") $(pol_json "by($ida)['prog_id']")"
+check_eq "a line outside --scope: no policy added outside it" none "$(pins "$ido")"
+check_eq "a line outside --scope: the policies are as before" "$(sorted_ids "$ida" "$idc" "$idd")" "$(ours)"
+printf 'cgroup=%s idle=33\ncgroup=%s idle=34\n' "$A" "$A" >"$HB_TMP/twice.conf"
+apply "$HB_TMP/twice.conf" >/dev/null 2>"$HB_TMP/err7"
+check_eq "the same cgroup twice: exit 1, a keeps its value" "1 31" \
+	"$? $(pol_json "by($ida)['keepidle_s']")"
+
 # ---- what apply leaves alone -------------------------------------------------------------------
 "$HBCTL" policy add --cgroup "$OUT" --idle 44 >/dev/null
 "$HBCTL" policy add --cgroup "$D" --idle 45 >/dev/null	# by hand, inside the scope

@@ -109,6 +109,18 @@ expect "rm of an unknown id: runtime error" 1 "no policy 1" "$HBCTL" policy rm 1
 expect "rm --cgroup without a policy: runtime error" 1 "no policy on cgroup" \
 	"$HBCTL" policy rm --cgroup "$E"
 expect "unknown subcommand: usage error" 2 "unknown subcommand 'frob'" "$HBCTL" policy frob
+# issue 13 item 12: an empty path is a usage error as other empty values are; a directory
+# as the file says so, not "Input/output error"
+expect "add --cgroup '': usage error, one line" 2 "^hbctl: policy add: --cgroup: empty path" \
+	"$HBCTL" policy add --cgroup '' --idle 5
+expect "rm --cgroup '': usage error" 2 "^hbctl: policy rm: --cgroup: empty path" \
+	"$HBCTL" policy rm --cgroup ''
+expect "apply --scope '': usage error" 2 "^hbctl: policy apply: --scope: empty path" \
+	"$HBCTL" policy apply --scope '' /dev/null
+expect "apply DIRECTORY: runtime error, 'Is a directory'" 1 \
+	"^hbctl: policy apply: $HB_TMP: Is a directory$" "$HBCTL" policy apply "$HB_TMP"
+check "apply DIRECTORY: one line, no 'Input/output error'" \
+	eval '[ "$(wc -l <"$HB_TMP/err")" = 1 ] && ! grep -q "Input/output" "$HB_TMP/err"'
 expect "policy ls with an argument: usage error" 2 "unexpected argument" "$HBCTL" policy ls x
 
 after=$(ls /sys/fs/bpf/hb 2>/dev/null | sort | tr '\n' ' ')

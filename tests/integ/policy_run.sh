@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # hbctl run --kernel: CMD runs in a transient cgroup (below the cgroup hbctl is in) under a
 # kernel policy, both removed when CMD exits, also when hbctl gets SIGINT/SIGTERM (passed on
-# to CMD); CMD's exit status is hbctl's; static binaries and raw syscalls are covered. After
+# to CMD); CMD's exit status is hbctl's; static binaries and raw syscalls are covered. A CMD
+# that daemonizes: its child keeps the policy until it exits, hbctl waits and says so. After
 # a SIGKILL of hbctl, policy ls shows the orphan and policy rm --all cleans it.
 # Needs root, BTF and cgroup v2; on the project's machines it must not skip.
 . "$(dirname "$0")/_lib.sh"
@@ -102,6 +103,52 @@ hb run --kernel -- /nonexistent/cmd 2>"$HB_TMP/err"
 rc=$?
 check "a missing CMD: 127 and a message" eval '[ "$rc" = 127 ] && grep -q "/nonexistent/cmd" "$HB_TMP/err"'
 check_eq "after those: no transient cgroup, no policy left" "none " "$(transient) $(our_policies)"
+
+# ---- a daemonizing CMD (issue 13 item 10) ------------------------------------------------------
+# CMD starts a background child and exits at once; the child connects only after the test saw
+# how hbctl reacted to CMD's exit (the GO file). Before: hbctl removed policy and cgroup when
+# CMD exited and the child connected with nothing. Now: hbctl says it keeps the policy until
+# the child exits, the child's connection gets the policy, and only then does everything go.
+GO=$HB_TMP/go
+hb_bg "$HB_TMP/d.err" run --kernel --idle 25 --intvl 5 --cnt 3 -- sh -c \
+	'(while [ ! -e "$0" ]; do sleep 0.05; done; exec "$1" -w 60 127.0.0.1 7000 >"$2") & exit 5' \
+	"$GO" "$STATIC" "$HB_TMP/d.out"
+dcg=$T/hbkeep-run.$hpid
+for ((i = 0; i < 200; i++)); do
+	grep -q "keeping the policy" "$HB_TMP/d.err" 2>/dev/null && break
+	kill -0 "$hpid" 2>/dev/null || break
+	sleep 0.05
+done
+did=$(stat -c %i "$dcg" 2>/dev/null)
+check "daemonizing CMD: hbctl says the child stays under the policy until it exits" \
+	grep -Eq "^hbctl: run: sh exited; [0-9]+ process(es)? it started (is|are) still in $dcg: keeping the policy until (it exits|they exit)" \
+	"$HB_TMP/d.err"
+touch "$GO"
+wait_file "$HB_TMP/d.out" '^ready' 10 || diag "the daemon did not connect: $(cat "$HB_TMP/d.err")"
+dpid=$(cat "$dcg/cgroup.procs" 2>/dev/null | head -n1)
+[ -n "$dpid" ] && bg_pid "$dpid"
+check_eq "daemonizing CMD: the child's connection, made after CMD exited, has the policy" \
+	"$WANT" "$(opts "$(head -n1 "$HB_TMP/d.out")")"
+check "daemonizing CMD: hbctl still runs, the child is in the transient cgroup, policy active" \
+	eval 'kill -0 "$hpid" && [ -n "$dpid" ] && [ "$(pol_json "by($did).get(\"state\")")" = active ]'
+kill -TERM "$dpid"
+wait "$hpid"
+check_eq "daemonizing CMD: when the child exits, hbctl returns CMD's status (5)" 5 "$?"
+check_eq "daemonizing CMD: then no transient cgroup, no pins" "none none" "$(transient) $(pins "$did")"
+
+# a signal to hbctl while it waits is passed on to what is left in the cgroup
+hb_bg "$HB_TMP/d2.err" run --kernel -- sh -c '(trap "exit 0" TERM; while :; do sleep 0.05; done) & exit 0'
+for ((i = 0; i < 200; i++)); do
+	grep -q "keeping the policy" "$HB_TMP/d2.err" 2>/dev/null && break
+	kill -0 "$hpid" 2>/dev/null || break
+	sleep 0.05
+done
+did=$(stat -c %i "$T/hbkeep-run.$hpid" 2>/dev/null)
+for p in $(cat "$T/hbkeep-run.$hpid/cgroup.procs" 2>/dev/null); do bg_pid "$p"; done
+kill -TERM "$hpid"
+wait "$hpid"
+check_eq "SIGTERM to hbctl while it waits: passed on to the child; CMD's status (0)" 0 "$?"
+check_eq "... then no transient cgroup, no pins" "none none" "$(transient) $(pins "$did")"
 
 # ---- SIGKILL: the orphan is shown and cleaned ----------------------------------------------
 orphan_run() { # OUT: starts run --kernel -- sleep 300 and SIGKILLs hbctl; sets hpid, id, spid
