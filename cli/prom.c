@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * hbctl monitor's Prometheus side: the text exposition format (0.0.4, which node_exporter's
- * textfile collector reads too), a one-request-at-a-time HTTP endpoint on the monitor's own
- * poll loop (a scrape is one small GET), and the atomic textfile writer.
+ * textfile collector reads too) and the atomic textfile writer. The HTTP endpoint that
+ * serves it is prom_http.c.
  *
  * Labels are of low cardinality by default: cgroup on every series, comm and keepalive on
  * hb_open_connections; per-connection series (local, peer, comm) only with --conns.
@@ -198,128 +198,6 @@ void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_sn
 		if (v->conns)
 			conn_series(f, v, s);
 	}
-}
-
-int hb_prom_listen(const char *spec, char *err, size_t errlen)
-{
-	char host[128] = "127.0.0.1";
-	const char *port, *p;
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-	socklen_t slen;
-	long pn;
-	char *end;
-	int fd, one = 1, e;
-
-	if (spec[0] == '[') {
-		p = strchr(spec, ']');
-		if (!p || p[1] != ':' || (size_t)(p - spec - 1) >= sizeof(host))
-			goto bad;
-		memcpy(host, spec + 1, (size_t)(p - spec - 1));
-		host[p - spec - 1] = '\0';
-		port = p + 2;
-	} else if ((p = strrchr(spec, ':'))) {
-		if ((size_t)(p - spec) >= sizeof(host))
-			goto bad;
-		if (p > spec) {
-			memcpy(host, spec, (size_t)(p - spec));
-			host[p - spec] = '\0';
-		}
-		port = p + 1;
-	} else {
-		port = spec;
-	}
-	errno = 0;
-	pn = strtol(port, &end, 10);
-	if (errno || *end || end == port || pn < 1 || pn > 65535)
-		goto bad;
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)pn);
-		slen = sizeof(*a4);
-	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)pn);
-		slen = sizeof(*a6);
-	} else {
-		goto bad;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "socket: %s", strerror(-e));
-		return e;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, slen) || listen(fd, 16)) {
-		e = -errno;
-		snprintf(err, errlen, "%s", strerror(-e));
-		close(fd);
-		return e;
-	}
-	return fd;
-bad:
-	snprintf(err, errlen, "expected ADDR:PORT, [ADDR6]:PORT or PORT (a numeric address)");
-	return -EINVAL;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	ssize_t w;
-
-	while (len) {
-		w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && poll(&pfd, 1, 2000) > 0)
-				continue;
-			return;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-}
-
-void hb_prom_answer(int fd, const char *body, size_t len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char req[2048], hdr[256];
-	size_t have = 0;
-	ssize_t got;
-	int n;
-	bool metrics;
-
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	/* the request line and headers, with a bound on the wait (a scrape is one packet) */
-	while (have < sizeof(req) - 1 && !memmem(req, have, "\r\n\r\n", 4)) {
-		if (poll(&pfd, 1, 1000) <= 0)
-			break;
-		got = read(fd, req + have, sizeof(req) - 1 - have);
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-	}
-	req[have] = '\0';
-	metrics = strncmp(req, "GET /metrics ", 13) == 0 || strncmp(req, "GET / ", 6) == 0 ||
-		  strncmp(req, "GET /metrics?", 13) == 0;
-	if (!metrics) {
-		static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
-					 "Content-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
-
-		write_all(fd, nf, sizeof(nf) - 1);
-		close(fd);
-		return;
-	}
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
-		     "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
-	write_all(fd, hdr, (size_t)n);
-	write_all(fd, body, len);
-	shutdown(fd, SHUT_WR);
-	close(fd);
 }
 
 int hb_prom_textfile(const char *path, const char *body, size_t len)
