@@ -5,7 +5,7 @@
  * serves it is prom_http.c.
  *
  * Labels are of low cardinality by default: cgroup on every series, comm and keepalive on
- * hb_open_connections; per-connection series (local, peer, comm) only with --conns.
+ * hbkeep_open_connections; per-connection series (local, peer, comm) only with --conns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,19 +19,13 @@
 #include <sys/socket.h>
 #include "cli.h"
 #include "mon.h"
+#include "out.h"
 
-/* A label value: backslash, quote and newline escaped. */
+/* A label value: backslash, quote and newline escaped, bytes that are not UTF-8 as \\xNN. */
 static void label(FILE *f, const char *name, const char *v, bool first)
 {
 	fprintf(f, "%s%s=\"", first ? "" : ",", name);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
-	}
+	hb_fput_label(f, v);
 	fputc('"', f);
 }
 
@@ -51,23 +45,23 @@ static const struct {
 	int ctr;
 	const char *name, *help;
 } ctr_metric[] = {
-	{ HB_MON_KA_SENT, "hb_keepalive_probes_sent_total",
+	{ HB_MON_KA_SENT, "hbkeep_keepalive_probes_sent_total",
 	  "TCP keepalive probes sent (the monitored share of TcpExtTCPKeepAlive)." },
-	{ HB_MON_KA_RECV, "hb_keepalive_probes_received_total", "TCP keepalive probes received." },
-	{ HB_MON_KA_ACK_SENT, "hb_keepalive_probe_acks_sent_total",
+	{ HB_MON_KA_RECV, "hbkeep_keepalive_probes_received_total", "TCP keepalive probes received." },
+	{ HB_MON_KA_ACK_SENT, "hbkeep_keepalive_probe_acks_sent_total",
 	  "ACKs sent in answer to received keepalive probes." },
-	{ HB_MON_KA_ACK_RECV, "hb_keepalive_probe_acks_received_total",
+	{ HB_MON_KA_ACK_RECV, "hbkeep_keepalive_probe_acks_received_total",
 	  "ACKs received for keepalive probes sent." },
-	{ HB_MON_KA_UNANSWERED, "hb_keepalive_probes_unanswered_total",
+	{ HB_MON_KA_UNANSWERED, "hbkeep_keepalive_probes_unanswered_total",
 	  "Keepalive probes with no answer before the next probe or the close." },
-	{ HB_MON_ZWP_SENT, "hb_zero_window_probes_sent_total", "TCP zero-window probes sent." },
-	{ HB_MON_ZWP_RECV, "hb_zero_window_probes_received_total",
+	{ HB_MON_ZWP_SENT, "hbkeep_zero_window_probes_sent_total", "TCP zero-window probes sent." },
+	{ HB_MON_ZWP_RECV, "hbkeep_zero_window_probes_received_total",
 	  "TCP zero-window probes received." },
 };
 
 static const char *const proto_label[HB_MON_NPROTO] = { "mqtt", "websocket", "http2" };
 
-/* hb_open_connections{comm,keepalive}: counted per (comm, on/off) with a small table. */
+/* hbkeep_open_connections{comm,keepalive}: counted per (comm, on/off) with a small table. */
 struct comm_count {
 	char comm[16];
 	unsigned long long n[2];
@@ -79,7 +73,7 @@ static void open_conns(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 	size_t n = 0, i, k;
 	const char *comm;
 
-	head(f, "hb_open_connections", "gauge",
+	head(f, "hbkeep_open_connections", "gauge",
 	     "Open TCP connections the monitor has seen, by owner command and keepalive.");
 	cc = calloc(s->n_conns + 1, sizeof(*cc));
 	if (!cc)
@@ -96,7 +90,7 @@ static void open_conns(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 		n = 1;
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < 2; i++) {
-			fputs("hb_open_connections{", f);
+			fputs("hbkeep_open_connections{", f);
 			label(f, "cgroup", v->cgroup, true);
 			label(f, "comm", cc[k].comm, false);
 			label(f, "keepalive", i ? "on" : "off", false);
@@ -109,9 +103,9 @@ static void open_conns(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 static void conn_series(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s)
 {
 	static const struct { int ctr; const char *name; } cm[] = {
-		{ HB_MON_KA_SENT, "hb_connection_keepalive_probes_sent_total" },
-		{ HB_MON_KA_RECV, "hb_connection_keepalive_probes_received_total" },
-		{ HB_MON_KA_UNANSWERED, "hb_connection_keepalive_probes_unanswered_total" },
+		{ HB_MON_KA_SENT, "hbkeep_connection_keepalive_probes_sent_total" },
+		{ HB_MON_KA_RECV, "hbkeep_connection_keepalive_probes_received_total" },
+		{ HB_MON_KA_UNANSWERED, "hbkeep_connection_keepalive_probes_unanswered_total" },
 	};
 	char l[64], r[64];
 	unsigned long long since;
@@ -121,7 +115,7 @@ static void conn_series(FILE *f, const struct hb_mon_view *v, const struct hb_mo
 		if (k < sizeof(cm) / sizeof(cm[0]))
 			head(f, cm[k].name, "counter", "Per connection (--conns).");
 		else
-			head(f, "hb_connection_idle_seconds", "gauge",
+			head(f, "hbkeep_connection_idle_seconds", "gauge",
 			     "Time since the connection's last data segment (--conns).");
 		for (i = 0; i < s->n_conns; i++) {
 			const struct hb_mon_conn *c = &s->conns[i];
@@ -129,7 +123,7 @@ static void conn_series(FILE *f, const struct hb_mon_view *v, const struct hb_mo
 			hb_fmt_addr(l, sizeof(l), c->family, c->laddr, c->lport, false);
 			hb_fmt_addr(r, sizeof(r), c->family, c->raddr, c->rport, false);
 			fprintf(f, "%s{", k < sizeof(cm) / sizeof(cm[0]) ? cm[k].name :
-				"hb_connection_idle_seconds");
+				"hbkeep_connection_idle_seconds");
 			label(f, "cgroup", v->cgroup, true);
 			label(f, "local", l, false);
 			label(f, "peer", r, false);
@@ -156,39 +150,39 @@ void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_sn
 		head(f, ctr_metric[i].name, "counter", ctr_metric[i].help);
 		sample(f, v, ctr_metric[i].name, t->c[ctr_metric[i].ctr]);
 	}
-	head(f, "hb_app_heartbeats_total", "counter",
+	head(f, "hbkeep_app_heartbeats_total", "counter",
 	     "Application heartbeats (MQTT PINGREQ/PINGRESP, WebSocket ping/pong, HTTP/2 PING) "
 	     "in plaintext segments.");
 	for (p = 0; p < HB_MON_NPROTO; p++)
 		for (k = 0; k < HB_MON_NKIND; k++)
 			for (d = 0; d < HB_MON_NDIR; d++) {
-				fputs("hb_app_heartbeats_total{", f);
+				fputs("hbkeep_app_heartbeats_total{", f);
 				label(f, "cgroup", v->cgroup, true);
 				label(f, "protocol", proto_label[p], false);
 				label(f, "kind", k == HB_MON_PING ? "ping" : "pong", false);
 				label(f, "direction", d == HB_MON_SENT ? "sent" : "received", false);
 				fprintf(f, "} %llu\n", (unsigned long long)t->app[p][k][d]);
 			}
-	head(f, "hb_idle_gap_seconds", "histogram",
+	head(f, "hbkeep_idle_gap_seconds", "histogram",
 	     "Gaps between consecutive data segments of a connection (1 ms or more), recorded "
 	     "when data resumes.");
 	for (i = 0; i < HB_MON_HIST_N; i++) {
 		cum += t->hist[i];
 		le = hb_mon_bucket_le_ms((unsigned int)i);
-		fputs("hb_idle_gap_seconds_bucket{", f);
+		fputs("hbkeep_idle_gap_seconds_bucket{", f);
 		label(f, "cgroup", v->cgroup, true);
 		if (le)
 			fprintf(f, ",le=\"%g\"} %llu\n", (double)le / 1000.0, cum);
 		else
 			fprintf(f, ",le=\"+Inf\"} %llu\n", cum);
 	}
-	sample(f, v, "hb_idle_gap_seconds_count", cum);
-	fputs("hb_idle_gap_seconds_sum{", f);
+	sample(f, v, "hbkeep_idle_gap_seconds_count", cum);
+	fputs("hbkeep_idle_gap_seconds_sum{", f);
 	label(f, "cgroup", v->cgroup, true);
 	fprintf(f, "} %.3f\n", (double)t->gap_sum_ms / 1000.0);
-	head(f, "hb_connections_closed_total", "counter", "Connections closed, by cause.");
+	head(f, "hbkeep_connections_closed_total", "counter", "Connections closed, by cause.");
 	for (k = 0; k < HB_MON_NCAUSE; k++) {
-		fputs("hb_connections_closed_total{", f);
+		fputs("hbkeep_connections_closed_total{", f);
 		label(f, "cgroup", v->cgroup, true);
 		label(f, "cause", hb_mon_cause_name((unsigned int)k), false);
 		fprintf(f, "} %llu\n", (unsigned long long)t->closed[k]);

@@ -25,6 +25,7 @@
 
 #include "../../cli/cli.h"
 #include "../../cli/mon.h"
+#include "../../cli/out.h"
 
 static double now_s(void)
 {
@@ -249,6 +250,109 @@ static void test_per_ip_cap(void **state)
 	hb_prom_stop(s);
 }
 
+/* Every byte of s is part of a valid UTF-8 sequence. */
+static bool valid_utf8(const char *s, size_t n)
+{
+	size_t i = 0, l;
+
+	while (i < n) {
+		l = hb_utf8_len(s + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+static const char *word(const char *s, size_t max)
+{
+	static char buf[256];
+
+	*hb_put_word(buf, s, max) = '\0';
+	return buf;
+}
+
+static const char *lab(const char *s)
+{
+	static char buf[256];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	assert_non_null(f);
+	hb_fput_label(f, s);
+	fputc('\0', f);
+	fclose(f);
+	return buf;
+}
+
+static void test_table_word(void **state)
+{
+	(void)state;
+	assert_string_equal(word("nginx", 15), "nginx");
+	assert_string_equal(word("a b\tc\x7f", 15), "a?b?c?");
+	/* valid UTF-8 stays; a name the kernel cut after 15 bytes mid-character does not */
+	assert_string_equal(word("caf\xc3\xa9", 15), "caf\xc3\xa9");
+	assert_string_equal(word("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe5\x90\x8d",
+				 15), "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe5\x90\x8d");
+	assert_string_equal(word("abcdefghijklm\xc3\xa9", 14), "abcdefghijklm\\xc3");
+	assert_string_equal(word("\xff\xfe\x80ok", 15), "\\xff\\xfe\\x80ok");
+	/* 8-bit controls: raw bytes and their UTF-8 form (U+0085 NEL, U+009B CSI) */
+	assert_string_equal(word("\x9b" "31m", 15), "\\x9b31m");
+	assert_string_equal(word("a\xc2\x85" "b\xc2\x9b", 15), "a\\xc2\\x85b\\xc2\\x9b");
+	assert_string_equal(word("\xc2\xa0", 15), "\xc2\xa0");
+	/* overlong, surrogate, beyond U+10FFFF */
+	assert_string_equal(word("\xc0\xaf", 15), "\\xc0\\xaf");
+	assert_string_equal(word("\xed\xa0\x80", 15), "\\xed\\xa0\\x80");
+	assert_string_equal(word("\xf4\x90\x80\x80", 15), "\\xf4\\x90\\x80\\x80");
+	assert_string_equal(word("", 15), "");
+}
+
+static void test_label_value(void **state)
+{
+	(void)state;
+	assert_string_equal(lab("/system.slice/x.service"), "/system.slice/x.service");
+	assert_string_equal(lab("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+	assert_string_equal(lab("caf\xc3\xa9\t"), "caf\xc3\xa9\t");
+	/* invalid bytes: the label's text is \xNN, its backslash escaped for the format */
+	assert_string_equal(lab("\xff\xfe"), "\\\\xff\\\\xfe");
+	assert_string_equal(lab("abcdefghijklm\xc3"), "abcdefghijklm\\\\xc3");
+	assert_string_equal(lab("\xe2\x82"), "\\\\xe2\\\\x82");
+}
+
+/* The whole exposition with a cgroup path and owners that are not UTF-8 stays UTF-8, and
+ * their series carry the escaped names. */
+static void test_render_invalid_names(void **state)
+{
+	struct hb_mon_view v = { .cgroup = "/bad\xff.slice", .conns = true };
+	struct hb_mon_conn c[3] = { 0 };
+	struct hb_mon_owner o[3] = { { 1, "\xff\xfe\xc0" }, { 2, "abcdefghijklm\xc3" },
+				     { 3, "ok" } };
+	struct hb_mon_snap s = { .conns = c, .owner = o, .n_conns = 3, .have_conns = true };
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		c[i].family = AF_INET;
+		c[i].laddr[0] = 127;
+		c[i].laddr[3] = 1;
+		c[i].raddr[0] = 127;
+		c[i].raddr[3] = 1;
+		c[i].lport = (unsigned short)(40000 + i);
+		c[i].rport = 80;
+		c[i].keepalive = 1;
+	}
+	assert_non_null(f);
+	hb_prom_render(f, &v, &s);
+	fclose(f);
+	assert_true(valid_utf8(buf, len));
+	assert_non_null(strstr(buf, "hbkeep_open_connections{cgroup=\"/bad\\\\xff.slice\","
+				    "comm=\"\\\\xff\\\\xfe\\\\xc0\",keepalive=\"on\"} 1\n"));
+	assert_non_null(strstr(buf, "comm=\"abcdefghijklm\\\\xc3\",keepalive=\"on\"} 1\n"));
+	assert_non_null(strstr(buf, "comm=\"ok\",keepalive=\"on\"} 1\n"));
+	free(buf);
+}
+
 static void test_listen_spec(void **state)
 {
 	static const char *const bad[] = { "", "x", "127.0.0.1:", "127.0.0.1:0", ":65536",
@@ -289,6 +393,9 @@ static void test_listen_spec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_word),
+		cmocka_unit_test(test_label_value),
+		cmocka_unit_test(test_render_invalid_names),
 		cmocka_unit_test(test_listen_spec),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_hostile_clients),
