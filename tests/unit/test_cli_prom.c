@@ -130,6 +130,42 @@ static void test_answers(void **state)
 	hb_prom_stop(s);
 }
 
+/* A --conns exposition of a busy host is megabytes: it arrives whole, through the
+ * connection's small memory pool. */
+static void test_big_body(void **state)
+{
+	const size_t big = 8u << 20;
+	unsigned short port;
+	struct hb_prom_srv *s = start(&port);
+	char *text = malloc(big), *got = malloc(big + 4096), req[] =
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	size_t have = 0, i;
+	ssize_t n;
+	int fd;
+	const char *b;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(got);
+	for (i = 0; i < big; i++)
+		text[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
+	assert_int_equal(hb_prom_publish(s, text, big), 0);
+	fd = dial("127.0.0.1", port);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	while (have < big + 4096 && (n = read(fd, got + have, big + 4096 - have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	b = memmem(got, have, "\r\n\r\n", 4);
+	assert_non_null(b);
+	b += 4;
+	assert_int_equal(have - (size_t)(b - got), big);
+	for (i = 0; i < big; i++)
+		if (b[i] != (i % 64 == 63 ? '\n' : (char)('a' + i % 26)))
+			fail_msg("byte %zu differs", i);
+	free(got);
+	hb_prom_stop(s);
+}
+
 struct slow {
 	unsigned short port;
 	volatile int stop;
@@ -398,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_render_invalid_names),
 		cmocka_unit_test(test_listen_spec),
 		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_hostile_clients),
 		cmocka_unit_test(test_per_ip_cap),
 		cmocka_unit_test(test_idle_timeout),
