@@ -95,6 +95,9 @@ LIBMNL_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libmnl 2>/dev/null)
 LIBMNL_LIBS	:= $(shell $(PKG_CONFIG) --libs libmnl 2>/dev/null || echo -lmnl)
 LIBBPF_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS	:= $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+# the --prometheus endpoint's HTTP server (cli/prom_http.c)
+MHD_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS	:= $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 CLI_SRCS	:= $(wildcard cli/*.c bpf/*.c)
 CLI_SRCS	:= $(filter-out %.bpf.c,$(CLI_SRCS))
 CLI_OBJS	:= $(CLI_SRCS:%.c=$(O)/obj/%.o)
@@ -116,7 +119,7 @@ $(O)/gen/%.skel.h: $(O)/bpf/%.bpf.o | $(O)/gen
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(CLI_OBJS): ALL_CFLAGS += $(LIBMNL_CFLAGS) $(LIBBPF_CFLAGS) -I$(O)/gen
+$(CLI_OBJS): ALL_CFLAGS += $(LIBMNL_CFLAGS) $(LIBBPF_CFLAGS) $(MHD_CFLAGS) -I$(O)/gen
 $(O)/obj/cli/cmd_run.o $(O)/obj/cli/cmd_doctor.o: $(HB_PATHS_H)
 .PHONY: FORCE
 $(HB_PATHS_H): FORCE | $(O)/gen
@@ -125,7 +128,7 @@ $(HB_PATHS_H): FORCE | $(O)/gen
 $(CLI_OBJS): | $(BPF_SKELS) $(O)/obj/cli $(O)/obj/bpf
 $(O)/hbctl: $(CLI_OBJS) $(LIBHB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) -o $@ $(CLI_OBJS) $(LIBHB) $(ALL_LDFLAGS) $(LIBBPF_LIBS) $(LIBMNL_LIBS) -lpthread
+	$(Q)$(CC) -o $@ $(CLI_OBJS) $(LIBHB) $(ALL_LDFLAGS) $(LIBBPF_LIBS) $(LIBMNL_LIBS) $(MHD_LIBS) -lpthread
 
 # ---- tests ---------------------------------------------------------------------------------
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
@@ -139,7 +142,7 @@ $(O)/obj/tests/unit/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -fno-lto
 # An explicit (not pattern) rule: a recipe-less pattern rule would add no prerequisite.
 $(filter $(O)/tests/unit/test_shim%,$(UNIT_BINS)): $(SHIM_CORE_OBJS)
 $(filter $(O)/tests/unit/test_cli%,$(UNIT_BINS)): $(CLI_CORE_OBJS)
-$(O)/tests/unit/test_cli%: ALL_LDFLAGS += $(LIBBPF_LIBS) $(LIBMNL_LIBS)
+$(O)/tests/unit/test_cli%: ALL_LDFLAGS += $(LIBBPF_LIBS) $(LIBMNL_LIBS) $(MHD_LIBS)
 $(O)/obj/tests/unit/test_cli%.o: ALL_CFLAGS += $(LIBMNL_CFLAGS) -I$(O)/gen
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(MOCK_OBJS) $(LIBHB) | $(O)/tests/unit
 	$(call msg,LD,$@)
@@ -206,6 +209,8 @@ FUZZ_TIME	?= 0
 $(O)/fuzz/fuzz_policy_conf: cli/policy_conf.c cli/policy_conf.h
 $(O)/fuzz/fuzz_diag: cli/diag.c cli/sock.c cli/cli.h
 $(O)/fuzz/fuzz_diag: FUZZ_LIBS := $(LIBMNL_LIBS)
+# the exposition writer and the escapers (the HTTP request parser is libmicrohttpd's)
+$(O)/fuzz/fuzz_prom: cli/prom.c cli/out.c cli/format.c cli/mon.h cli/out.h
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
 	$(call msg,FUZZCC,$@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icli -fsanitize=fuzzer,address,undefined \

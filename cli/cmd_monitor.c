@@ -65,7 +65,8 @@ static void monitor_usage(FILE *f)
 		"  --conns                 per-connection rows (JSON, Prometheus)\n"
 		"  --top N                 connections in the table (default 10)\n"
 		"  --prometheus ADDR:PORT  serve Prometheus text on ADDR:PORT (/metrics; ADDR\n"
-		"                          defaults to 127.0.0.1)\n"
+		"                          defaults to 127.0.0.1) from a thread of its own,\n"
+		"                          the counters of the last interval\n"
 		"  --textfile FILE         write node_exporter's textfile format to FILE each\n"
 		"                          interval (atomically: mkstemp beside it + rename,\n"
 		"                          mode 0644; never through a symlink)\n"
@@ -174,6 +175,7 @@ struct loop {
 	const char *textfile;
 	bool textfile_failed;	/* a write failed: the exit status is 1 */
 	int prom_fd;
+	struct hb_prom_srv *srv;	/* the --prometheus endpoint, on its own thread */
 };
 
 static void on_close(const struct hb_mon_close *e, void *ctx)
@@ -250,26 +252,16 @@ static char *render_prom(struct loop *L, const struct hb_mon_snap *s, size_t *le
 	return buf;
 }
 
-static void serve_prom(struct loop *L, struct hb_cli_opts *o)
+/* What scrapes get until the next interval: rendered here, handed over by a pointer swap. */
+static void publish(struct loop *L, struct hb_cli_opts *o, const struct hb_mon_snap *s)
 {
-	struct hb_mon_snap s;
 	char *body;
 	size_t len = 0;
-	int fd;
 
-	fd = accept4(L->prom_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* a fresh snapshot per scrape; the interval state (prev) is left alone */
-	if (take_snap(L, &s, true)) {
-		hb_err(o, "reading the counters for a scrape failed");
-		close(fd);
-		return;
-	}
-	body = render_prom(L, &s, &len);
-	snap_free(&s);
-	hb_prom_answer(fd, body ? body : "", body ? len : 0);
-	free(body);
+	body = render_prom(L, s, &len);
+	if (!body || hb_prom_publish(L->srv, body, len))
+		hb_err(o, "--prometheus: %s (the endpoint keeps the previous counters)",
+		       strerror(ENOMEM));
 }
 
 static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
@@ -310,6 +302,8 @@ static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
 			}
 		}
 	}
+	if (L->srv)
+		publish(L, o, &s);
 	L->prev = s.total;
 	L->prev_ns = s.now_ns;
 	L->v.n_tick = 0;
@@ -324,7 +318,8 @@ static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
 static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms)
 {
 	unsigned long long start = hb_monitor_now_ns(), next, now, end = 0;
-	struct pollfd pfd[2];
+	struct pollfd pfd[1];
+	struct hb_mon_snap s;
 	int n, rc = HB_EXIT_OK, timeout;
 	bool first = true;
 
@@ -334,8 +329,11 @@ static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms
 		end = start + (unsigned long long)duration_ms * 1000000ULL;
 	pfd[0].fd = hb_monitor_poll_fd(L->m);
 	pfd[0].events = POLLIN;
-	pfd[1].fd = L->prom_fd;
-	pfd[1].events = POLLIN;
+	/* scrapes before the first interval get the counters as they are at the start */
+	if (L->srv && !take_snap(L, &s, true)) {
+		publish(L, o, &s);
+		snap_free(&s);
+	}
 	while (!exiting) {
 		now = hb_monitor_now_ns();
 		if (now >= next || (end && now >= end)) {
@@ -352,7 +350,7 @@ static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms
 			continue;
 		}
 		timeout = (int)((next - now + 999999) / 1000000);
-		n = poll(pfd, L->prom_fd >= 0 ? 2 : 1, timeout);
+		n = poll(pfd, 1, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -362,8 +360,6 @@ static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms
 		}
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			hb_monitor_consume(L->m, on_close, &L->v);
-		if (n > 0 && L->prom_fd >= 0 && (pfd[1].revents & POLLIN))
-			serve_prom(L, o);
 	}
 	return rc;
 }
@@ -565,7 +561,18 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 	/* a monitor pinned earlier: its totals so far are the baseline of the first delta */
 	if (hb_monitor_reused(L.m))
 		hb_monitor_totals(L.m, &L.prev);
+	if (L.prom_fd >= 0) {
+		L.srv = hb_prom_serve(L.prom_fd, err, sizeof(err));
+		if (!L.srv) {
+			hb_err(o, "--prometheus %s: %s", prom, err);
+			hb_monitor_close(L.m);
+			rc = HB_EXIT_RUNTIME;
+			goto out_prom;
+		}
+		L.prom_fd = -1;	/* the server's now */
+	}
 	rc = exiting ? HB_EXIT_OK : run_loop(&L, o, duration_ms);
+	hb_prom_stop(L.srv);
 	if (!rc && L.textfile_failed)
 		rc = HB_EXIT_RUNTIME;
 	hb_monitor_close(L.m);

@@ -71,12 +71,26 @@ void hb_mon_json_sock(struct hb_out *out, const struct hb_mon_conn *m);
 /* Prometheus text exposition format 0.0.4 (also what node_exporter's textfile collector
  * reads). Per-connection series only with v->conns. */
 void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+/* ---- prom_http.c ---- */
 /* Listens on ADDR:PORT ("127.0.0.1:9464", "[::1]:9464", ":9464" or "9464": loopback).
  * Returns the listening fd or -errno, with a message in err. */
 int hb_prom_listen(const char *spec, char *err, size_t errlen);
-/* Answers one HTTP request on the accepted connection fd with body (GET /metrics), then
- * closes fd. */
-void hb_prom_answer(int fd, const char *body, size_t len);
+/* The endpoint's limits: an idle connection is closed after HB_PROM_TIMEOUT_S; at most
+ * HB_PROM_MAX_CONNS connections, HB_PROM_MAX_PER_IP from one address (more are refused). */
+#define HB_PROM_TIMEOUT_S	10
+#define HB_PROM_MAX_CONNS	256
+#define HB_PROM_MAX_PER_IP	64
+struct hb_prom_srv;
+/* Serves GET/HEAD of / and /metrics on listen_fd from a thread of its own (503 until the
+ * first hb_prom_publish). Takes listen_fd over on success; NULL with a message in err (the
+ * caller still owns listen_fd then). */
+struct hb_prom_srv *hb_prom_serve(int listen_fd, char *err, size_t errlen);
+/* Makes body (malloc'ed, len bytes; taken over, also on failure) what scrapes get from now
+ * on; never waits for a scrape. Returns 0 or -ENOMEM (the previous body stays). */
+int hb_prom_publish(struct hb_prom_srv *s, char *body, size_t len);
+/* Stops the server and closes its listening socket. NULL is fine. */
+void hb_prom_stop(struct hb_prom_srv *s);
+/* ---- prom.c ---- */
 /* Writes body to path atomically, mode 0644 (hb_write_file_atomic: mkstemp beside it, then
  * rename; never through a symlink). Returns 0 or
  * -errno. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include "cli.h"
 #include "mon.h"
+#include "out.h"
 
 static const char *const cause_name[HB_MON_NCAUSE] = {
 	"normal", "reset_recv", "reset_sent", "keepalive_timeout", "user_timeout",
@@ -159,24 +160,20 @@ static void print_hist(FILE *f, const struct hb_mon_totals *t)
 
 static void owner_cell(char *buf, size_t len, const struct hb_mon_snap *s, size_t i)
 {
-	char comm[16];
-	size_t k;
+	char comm[HB_WORD_MAX(sizeof(s->owner[i].comm)) + 1];
 
 	if (!s->owner || !s->owner[i].pid) {
 		snprintf(buf, len, "-");
 		return;
 	}
-	snprintf(comm, sizeof(comm), "%s", s->owner[i].comm);
-	for (k = 0; comm[k]; k++)
-		if ((unsigned char)comm[k] < 0x20 || comm[k] == ' ' || comm[k] == 0x7f)
-			comm[k] = '?';
+	*hb_put_word(comm, s->owner[i].comm, sizeof(s->owner[i].comm) - 1) = '\0';
 	snprintf(buf, len, "%d/%s", s->owner[i].pid, comm);
 }
 
 static void print_conns(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s)
 {
 	const struct hb_mon_conn **sorted;
-	char l[64], r[64], own[40], idle[32], gap[32];
+	char l[64], r[64], own[88], idle[32], gap[32];
 	long long idle_ms;
 	size_t i, n;
 

@@ -139,9 +139,9 @@ char *hb_put_i64(char *p, int64_t v)
 	return hb_put_u64(p, (uint64_t)v);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t hb_utf8_len(const void *p, size_t n)
 {
+	const unsigned char *s = p;
 	size_t len, i;
 	unsigned int cp;
 
@@ -207,7 +207,7 @@ void hb_out_json_str(struct hb_out *o, const char *str, size_t maxlen)
 			*p++ = (char)s[i++];
 		} else if (s[i] < 0x20 || s[i] == 0x7f) {
 			p = put_u_escape(p, s[i++]);
-		} else if ((l = utf8_len(s + i, n - i)) > 0) {
+		} else if ((l = hb_utf8_len(s + i, n - i)) > 0) {
 			memcpy(p, s + i, l);
 			p += l;
 			i += l;
@@ -217,4 +217,67 @@ void hb_out_json_str(struct hb_out *o, const char *str, size_t maxlen)
 		hb_out_commit(o, p);
 	}
 	hb_out_ch(o, '"');
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+static char *put_x(char *p, unsigned char c)
+{
+	*p++ = '\\';
+	*p++ = 'x';
+	*p++ = hexdig[c >> 4];
+	*p++ = hexdig[c & 15];
+	return p;
+}
+
+char *hb_put_word(char *p, const char *str, size_t maxlen)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strnlen(str, maxlen), i = 0, l;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			*p++ = s[i] < 0x20 || s[i] == 0x7f || s[i] == ' ' ? '?' : (char)s[i];
+			i++;
+			continue;
+		}
+		l = hb_utf8_len(s + i, n - i);
+		if (l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
+			/* U+0080..U+009F: the 8-bit controls, which terminals act on */
+			p = put_x(p, s[i++]);
+			p = put_x(p, s[i++]);
+		} else if (l) {
+			memcpy(p, s + i, l);
+			p += l;
+			i += l;
+		} else {
+			p = put_x(p, s[i++]);
+		}
+	}
+	return p;
+}
+
+void hb_fput_label(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, l;
+
+	while (i < n) {
+		if (s[i] == '\\' || s[i] == '"') {
+			fputc('\\', f);
+			fputc(s[i++], f);
+		} else if (s[i] == '\n') {
+			fputs("\\n", f);
+			i++;
+		} else if (s[i] < 0x80) {
+			fputc(s[i++], f);
+		} else if ((l = hb_utf8_len(s + i, n - i)) > 0) {
+			fwrite(s + i, 1, l, f);
+			i += l;
+		} else {
+			/* the label's text is \xNN: its backslash escaped as the format wants */
+			fprintf(f, "\\\\x%c%c", hexdig[s[i] >> 4], hexdig[s[i] & 15]);
+			i++;
+		}
+	}
 }

@@ -82,4 +82,18 @@ char *hb_put_i64(char *p, int64_t v);
 char *hb_put_duration(char *p, long long ms);
 char *hb_put_addr(char *p, int family, const uint8_t addr[16], unsigned int port, bool star);
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if it is not one (overlong
+ * forms, surrogates and code points beyond U+10FFFF are not). */
+size_t hb_utf8_len(const void *s, size_t n);
+/* s (at most maxlen bytes) as one word of a table cell that is safe on a terminal: control
+ * characters, DEL and blanks become '?', bytes that are not valid UTF-8 and the 8-bit
+ * controls U+0080..U+009F become \xNN (one per byte), the rest is copied. p needs room for
+ * HB_WORD_MAX(maxlen) bytes. Returns the end (no NUL). */
+#define HB_WORD_MAX(n)	(4 * (n))
+char *hb_put_word(char *p, const char *s, size_t maxlen);
+/* s as the inside of a Prometheus label value (text format 0.0.4): backslash, quote and
+ * newline escaped as the format wants, and each byte that is not valid UTF-8 written as the
+ * text \xNN (exposition: \\xNN), so that the value is always valid UTF-8. */
+void hb_fput_label(FILE *f, const char *s);
+
 #endif /* HB_CLI_OUT_H */

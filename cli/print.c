@@ -231,7 +231,7 @@ static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, s
 /* The PROCESS cell: "pid/comm/fd" of up to three owners, then ",+N"; "-" without one. */
 static void put_owners(struct hb_out *out, const struct hb_sock *s)
 {
-	unsigned int i, k;
+	unsigned int i;
 	char *p;
 
 	if (!s->n_owners) {
@@ -241,7 +241,7 @@ static void put_owners(struct hb_out *out, const struct hb_sock *s)
 	for (i = 0; i < s->n_owners; i++) {
 		const struct hb_owner *o = owner_at(s, i);
 
-		p = hb_out_reserve(out, 64);
+		p = hb_out_reserve(out, 48 + HB_WORD_MAX(sizeof(o->comm)));
 		if (i == 3) {
 			p = HB_PUT(p, ",+");
 			p = hb_put_u64(p, s->n_owners - 3);
@@ -254,12 +254,9 @@ static void put_owners(struct hb_out *out, const struct hb_sock *s)
 		*p++ = '/';
 		if (!o->comm[0])
 			*p++ = '?';
-		/* one word: control characters and blanks would break the columns */
-		for (k = 0; k < sizeof(o->comm) - 1 && o->comm[k]; k++) {
-			unsigned char ch = (unsigned char)o->comm[k];
-
-			*p++ = ch < 0x20 || ch == 0x7f || ch == ' ' ? '?' : (char)ch;
-		}
+		/* one word: control characters and blanks would break the columns, bytes
+		 * that are not UTF-8 and 8-bit controls reach the terminal escaped */
+		p = hb_put_word(p, o->comm, sizeof(o->comm) - 1);
 		*p++ = '/';
 		p = hb_put_i64(p, o->fd);
 		hb_out_commit(out, p);

@@ -4,7 +4,7 @@
 # only those missing; runs `apt-get update` first only when it has to install something.
 set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libmnl-dev libbpf-dev bpftool
-libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables conntrack util-linux procps python3
+libelf-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev iproute2 nftables conntrack util-linux procps python3
 curl redis-server redis-tools socat strace valgrind
 debhelper dpkg-dev fakeroot man-db systemd python3-yaml
 mosquitto mosquitto-clients prometheus iperf3 python3-kubernetes"

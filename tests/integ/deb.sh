@@ -39,8 +39,8 @@ check "the package is named hbkeep_VERSION_ARCH.deb" [ -f "$DEB" ]
 check_eq "control: package, version, architecture" "hbkeep $VERSION $ARCH" \
 	"$(dpkg-deb -f "$DEB" Package Version Architecture | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
 deps=$(dpkg-deb -f "$DEB" Depends)
-check "control: Depends has libc6, libbpf1 and libmnl0 ($deps)" \
-	eval '[[ $deps == *libc6* && $deps == *libbpf1* && $deps == *libmnl0* ]]'
+check "control: Depends has libc6, libbpf1, libmnl0 and libmicrohttpd12 ($deps)" \
+	eval '[[ $deps == *libc6* && $deps == *libbpf1* && $deps == *libmnl0* && $deps == *libmicrohttpd12* ]]'
 dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|;s|/$||' | grep -v '^$' >"$HB_TMP/files"
 for f in /usr/bin/hbctl /usr/lib/hb/libhbshim.so /usr/share/man/man8/hbctl.8.gz \
 	/usr/share/man/man7/libhbshim.7.gz /usr/share/bash-completion/completions/hbctl \

@@ -236,8 +236,9 @@ print("unique_ids", len(ids) == len(set(ids)))
 print("targets", all(t.get("expr") for p in panels for t in p["targets"]))
 exprs = [t["expr"] for p in panels for t in p["targets"]]
 exprs += [v["definition"] for v in d["templating"]["list"] if v.get("definition")]
-names = sorted({m for e in exprs for m in re.findall(r"\bhb_[a-z0-9_]+", e)})
+names = sorted({m for e in exprs for m in re.findall(r"\bhbkeep_[a-z0-9_]+", e)})
 print("metrics", " ".join(names))
+print("old_names", " ".join(sorted({m for e in exprs for m in re.findall(r"\bhb_[a-z0-9_]+", e)})))
 labels = set()
 for e in exprs:
     for grp in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", e):
@@ -246,37 +247,38 @@ for e in exprs:
     labels |= set(re.findall(r"label_values\([^,]+,\s*([a-zA-Z_]+)\)", e))
 print("labels", " ".join(sorted(labels)))
 heat = [p for p in panels if p["type"] == "heatmap"]
-print("heatmap", bool(heat) and "hb_idle_gap_seconds_bucket" in heat[0]["targets"][0]["expr"]
+print("heatmap", bool(heat) and "hbkeep_idle_gap_seconds_bucket" in heat[0]["targets"][0]["expr"]
       and heat[0]["targets"][0].get("format") == "heatmap")
 def has(pat):
     return any(re.search(pat, t["expr"]) for p in panels for t in p["targets"])
 print("panels",
-      has(r"sum by \(node\) \(rate\(hb_keepalive_probes_sent_total"),
-      has(r"sum by \(node\) \(rate\(hb_keepalive_probes_unanswered_total"),
-      has(r"sum by \(node, comm\) \(rate\(hb_connection_keepalive_probes_sent_total"),
-      has(r"sum by \(node, comm\) \(rate\(hb_connection_keepalive_probes_unanswered_total"),
-      has(r"by \(cause\).*hb_connections_closed_total"))
+      has(r"sum by \(node\) \(rate\(hbkeep_keepalive_probes_sent_total"),
+      has(r"sum by \(node\) \(rate\(hbkeep_keepalive_probes_unanswered_total"),
+      has(r"sum by \(node, comm\) \(rate\(hbkeep_connection_keepalive_probes_sent_total"),
+      has(r"sum by \(node, comm\) \(rate\(hbkeep_connection_keepalive_probes_unanswered_total"),
+      has(r"by \(cause\).*hbkeep_connections_closed_total"))
 EOF
 rc=$?
 check_eq "grafana: JSON parses" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(cat "$HB_TMP/dash")"
 g() { sed -n "s/^$1 //p" "$HB_TMP/dash"; }
 check_eq "grafana: unique panel ids, every target has a query" "True True" "$(g unique_ids) $(g targets)"
-check_eq "grafana: idle-gap heat map over hb_idle_gap_seconds_bucket" True "$(g heatmap)"
+check_eq "grafana: idle-gap heat map over hbkeep_idle_gap_seconds_bucket" True "$(g heatmap)"
 check_eq "grafana: probes and unanswered probes per node and per comm, closes by cause" \
 	"True True True True True" "$(g panels)"
 read -r -a dash_metrics <<<"$(g metrics)"
+check_eq "grafana: no metric under the old hb_ prefix (the exporter's is hbkeep_)" "" "$(g old_names)"
 read -r -a dash_labels <<<"$(g labels)"
 diag "dashboard metrics: ${dash_metrics[*]}"
 diag "dashboard labels: ${dash_labels[*]}"
 # labels Prometheus adds when it scrapes (target labels; node from the kubernetes-pods job)
 SCRAPE_LABELS="node instance job pod namespace"
 
-# The names the exporter can emit, from its source (cli/prom.c): each literal hb_* name, and
+# The names the exporter can emit, from its source (cli/prom.c): each literal hbkeep_* name, and
 # for histograms their _bucket, _count and _sum series.
 exported_from_source() {
 	local src=$HB_ROOT/cli/prom.c n
-	for n in $(grep -o '"hb_[a-z0-9_]*' "$src" | tr -d '"' | sort -u); do
+	for n in $(grep -o '"hbkeep_[a-z0-9_]*' "$src" | tr -d '"' | sort -u); do
 		echo "$n"
 		if grep -q "\"$n\", \"histogram\"" "$src"; then echo "${n}_bucket"; echo "${n}_count"; echo "${n}_sum"; fi
 	done
@@ -350,7 +352,7 @@ if [ -s "$HB_TMP/mon.prom" ]; then
 	check_eq "live: every label of the dashboard is in the output, or a scrape label" "" \
 		"$(missing_in "$live_labels"$'\n'"${SCRAPE_LABELS// /$'\n'}" "${dash_labels[@]}")"
 	check "live: the keepalive=\"off\" series the panels filter on exists" \
-		grep -q 'hb_open_connections{.*keepalive="off"' "$HB_TMP/mon.prom"
+		grep -q 'hbkeep_open_connections{.*keepalive="off"' "$HB_TMP/mon.prom"
 	if command -v promtool >/dev/null; then
 		check "live: promtool check metrics" eval 'promtool check metrics <"$HB_TMP/mon.prom" 2>&1 | { ! grep -qi error; }'
 	fi

@@ -57,14 +57,14 @@ check "promtool check metrics: endpoint" sh -c "promtool check metrics <'$HB_TMP
 [ -s "$HB_TMP/promtool1" ] && diag "$(head -n 5 "$HB_TMP/promtool1")"
 check "promtool check metrics: textfile" sh -c "promtool check metrics <'$HB_TMP/hb.prom' >'$HB_TMP/promtool2' 2>&1"
 [ -s "$HB_TMP/promtool2" ] && diag "$(head -n 5 "$HB_TMP/promtool2")"
-check "endpoint: hb_keepalive_probes_sent_total counts" \
-	grep -qE '^hb_keepalive_probes_sent_total\{cgroup="[^"]*"\} [1-9]' "$HB_TMP/scrape.txt"
-for m in hb_keepalive_probes_unanswered_total hb_app_heartbeats_total hb_idle_gap_seconds_bucket \
-	hb_connections_closed_total hb_open_connections hb_connection_idle_seconds; do
+check "endpoint: hbkeep_keepalive_probes_sent_total counts" \
+	grep -qE '^hbkeep_keepalive_probes_sent_total\{cgroup="[^"]*"\} [1-9]' "$HB_TMP/scrape.txt"
+for m in hbkeep_keepalive_probes_unanswered_total hbkeep_app_heartbeats_total hbkeep_idle_gap_seconds_bucket \
+	hbkeep_connections_closed_total hbkeep_open_connections hbkeep_connection_idle_seconds; do
 	check "endpoint and textfile have $m" sh -c "grep -q '^$m{' '$HB_TMP/scrape.txt' && grep -q '^$m{' '$HB_TMP/hb.prom'"
 done
-check "hb_open_connections has the owner's comm" \
-	grep -qE '^hb_open_connections\{cgroup="[^"]*",comm="python3",keepalive="on"\} 2' "$HB_TMP/scrape.txt"
+check "hbkeep_open_connections has the owner's comm" \
+	grep -qE '^hbkeep_open_connections\{cgroup="[^"]*",comm="python3",keepalive="on"\} 2' "$HB_TMP/scrape.txt"
 check_eq "curl /other: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROMPORT/other")"
 
 busy=$(jq_last "$HB_TMP/m1.json" "(conn($p_busy).get('keepalive_probes_sent'), conn($p_busy).get('keepalive_probes_recv'), conn($p_busy).get('app_heartbeats_sent'))")
