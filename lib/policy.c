@@ -94,6 +94,7 @@ int hb_policy_set_match(struct hb_policy *p, const char *s, char *err, size_t er
 		return rc;
 	p->match = m;
 	p->has_match = true;
+	p->match_invalid = false;
 	return 0;
 }
 
@@ -174,7 +175,10 @@ int hb_policy_from_env(struct hb_policy *p, hb_getenv_fn getenv_fn)
 	}
 	s = env_get(getenv_fn, "HB_MATCH");
 	if (s && hb_policy_set_match(p, s, err, sizeof(err))) {
-		hb_log(HB_LOG_ERROR, "%s: %s", "HB_MATCH", err);
+		/* An exclude list with one typo must not widen to every socket. */
+		hb_log(HB_LOG_ERROR, "%s: %s: no socket is managed", "HB_MATCH", err);
+		p->has_match = true;
+		p->match_invalid = true;
 		bad++;
 	}
 	s = env_get(getenv_fn, "HB_FORCE");
@@ -283,7 +287,7 @@ bool hb_policy_is_noop(const struct hb_policy *p)
 	bool ka_off = (p->set & HB_BIT(HB_V_KEEPALIVE)) && !p->keepalive;
 	bool uto = (p->set & HB_BIT(HB_V_USER_TIMEOUT)) && p->user_timeout_ms;
 
-	return ka_off && !uto;
+	return (ka_off && !uto) || p->match_invalid;
 }
 
 int hb_sockopt_value(int level, int optname)
@@ -337,6 +341,8 @@ bool hb_policy_matches(const struct hb_policy *p, const struct sockaddr *sa, soc
 {
 	if (!p->has_match)
 		return true;
+	if (p->match_invalid)
+		return false;
 	return hb_match_sockaddr(&p->match, sa, len);
 }
 

@@ -129,8 +129,16 @@ struct hb_shim_cfg {
 
 extern HB_HIDDEN struct hb_shim_cfg hb_cfg;
 extern HB_HIDDEN pthread_once_t hb_shim_once;
-/* Set while the shim itself runs in this thread: wrappers then only forward. */
-extern HB_HIDDEN __thread int hb_busy __attribute__((tls_model("initial-exec")));
+/* 1 once hb_shim_init() has finished (release): the wrappers' fast path tests only this. */
+extern HB_HIDDEN atomic_int hb_ready;
+/*
+ * Set only while this thread runs hb_shim_init(), with every signal blocked: a wrapper that
+ * init itself reaches (through dlsym, say) only forwards. There is no other per-thread flag:
+ * once initialised, every wrapper is reentrant (stack, immutable configuration, atomics), so
+ * a socket() made in a signal handler that interrupted another wrapper is managed like any
+ * other, and a siglongjmp out of such a handler leaves nothing behind.
+ */
+extern HB_HIDDEN __thread int hb_in_init __attribute__((tls_model("initial-exec")));
 
 /* Until hb_shim_init() these point at syscall() fallbacks, never at our own wrappers. */
 extern HB_HIDDEN int (*real_socket)(int, int, int);
@@ -142,12 +150,21 @@ extern HB_HIDDEN int (*real_accept)(int, struct sockaddr *, socklen_t *);
 extern HB_HIDDEN int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 extern HB_HIDDEN int (*real_close)(int);
 
-/* Resolves the real symbols and reads the configuration. Run through hb_shim_ensure(). */
+/* Resolves the real symbols and reads the configuration. Run through hb_shim_enter(). */
 HB_HIDDEN void hb_shim_init(void);
 
-static inline void hb_shim_ensure(void)
+/*
+ * Every wrapper's entry: true when the shim is ready to act, false when the call is to be
+ * forwarded untouched (this thread is inside hb_shim_init()). Runs the init on first use.
+ */
+static inline bool hb_shim_enter(void)
 {
+	if (__builtin_expect(atomic_load_explicit(&hb_ready, memory_order_acquire), 1))
+		return true;
+	if (hb_in_init)
+		return false;
 	pthread_once(&hb_shim_once, hb_shim_init);
+	return true;
 }
 
 /* The state byte of fd, or NULL when fd is outside the table or its page was never made

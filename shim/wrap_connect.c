@@ -15,9 +15,8 @@ HB_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	uint8_t st;
 	int ret, saved;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_connect(fd, addr, len);
-	hb_shim_ensure();
 	ret = real_connect(fd, addr, len);
 	if (hb_cfg.noop || !hb_cfg.pol.has_match || !(slot = hb_fd_slot(fd)))
 		return ret;
@@ -33,11 +32,9 @@ HB_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		    atomic_compare_exchange_strong_explicit(slot, &st, st | HB_FD_MANAGED,
 							    memory_order_relaxed,
 							    memory_order_relaxed)) {
-			hb_busy = 1;
 			hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, st & HB_FD_APP, &hb_cfg.ops,
 				      &res);
 			hb_shim_log_applied(fd, AF_UNSPEC, addr, len, &res);
-			hb_busy = 0;
 		}
 	}
 	errno = saved;
@@ -74,25 +71,20 @@ HB_EXPORT int listen(int fd, int backlog)
 	_Atomic uint8_t *slot;
 	int ret, saved;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_listen(fd, backlog);
-	hb_shim_ensure();
 	if (hb_cfg.noop || !hb_cfg.pol.has_match || !(slot = hb_fd_slot(fd)))
 		return real_listen(fd, backlog);
 	/* Before the real listen(), so that no connection is accepted without the options
 	 * (accepted sockets inherit them from the listener). */
 	saved = errno;
-	hb_busy = 1;
 	d = listen_step(fd, slot, false);
-	hb_busy = 0;
 	errno = saved;
 	ret = real_listen(fd, backlog);
 	if (d == HB_LISTEN_LATER && ret == 0) {
 		/* It was unbound; listen() just gave it a port: decide on that address. */
 		saved = errno;
-		hb_busy = 1;
 		listen_step(fd, slot, true);
-		hb_busy = 0;
 		errno = saved;
 	}
 	return ret;

@@ -17,9 +17,8 @@ HB_EXPORT int socket(int domain, int type, int protocol)
 	_Atomic uint8_t *slot;
 	int fd, saved;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_socket(domain, type, protocol);
-	hb_shim_ensure();
 	fd = real_socket(domain, type, protocol);
 	if (fd < 0 || hb_cfg.noop)
 		return fd;
@@ -30,7 +29,6 @@ HB_EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	}
 	saved = errno;
-	hb_busy = 1;
 	if (hb_cfg.pol.has_match) {
 		if ((slot = hb_fd_slot_make(fd)))
 			atomic_store_explicit(slot, HB_FD_TCP, memory_order_relaxed);
@@ -41,7 +39,6 @@ HB_EXPORT int socket(int domain, int type, int protocol)
 		hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, 0, &hb_cfg.ops, &res);
 		hb_shim_log_applied(fd, domain, NULL, 0, &res);
 	}
-	hb_busy = 0;
 	errno = saved;
 	return fd;
 }
@@ -71,9 +68,8 @@ HB_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	int nfd;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_accept(fd, addr, len);
-	hb_shim_ensure();
 	nfd = real_accept(fd, addr, len);
 	if (nfd >= 0 && hb_cfg.track && !hb_cfg.noop)
 		accepted(fd, nfd);
@@ -84,9 +80,8 @@ HB_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int nfd;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_accept4(fd, addr, len, flags);
-	hb_shim_ensure();
 	nfd = real_accept4(fd, addr, len, flags);
 	if (nfd >= 0 && hb_cfg.track && !hb_cfg.noop)
 		accepted(fd, nfd);
@@ -97,9 +92,8 @@ HB_EXPORT int close(int fd)
 {
 	_Atomic uint8_t *slot;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_close(fd);
-	hb_shim_ensure();
 	if (!hb_cfg.noop) {
 		/* Before the real close: once closed, the number may be another thread's. */
 		if (hb_cfg.track && (slot = hb_fd_slot(fd)))

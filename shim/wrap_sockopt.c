@@ -17,9 +17,8 @@ HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, soc
 	unsigned int st, bits;
 	int ret, rc, val, saved;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_setsockopt(fd, level, optname, optval, optlen);
-	hb_shim_ensure();
 	if (hb_cfg.noop || !hb_cfg.track || hb_sockopt_value(level, optname) < 0 ||
 	    !(slot = hb_fd_slot(fd)))
 		return real_setsockopt(fd, level, optname, optval, optlen);
@@ -38,11 +37,9 @@ HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, soc
 		saved = errno;
 		rc = real_setsockopt(fd, level, optname, &val, sizeof(val));
 		if (hb_log_enabled(HB_LOG_DEBUG)) {
-			hb_busy = 1;
 			hb_log(HB_LOG_DEBUG, "fd %d: HB_FORCE: %s %d instead of the application's "
 			       "value (%s)", fd, hb_value_name(hb_sockopt_value(level, optname)),
 			       val, rc == 0 ? "ok" : "failed");
-			hb_busy = 0;
 		}
 		errno = saved;
 		return ret;

@@ -76,6 +76,7 @@ struct hb_policy {
 	int user_timeout_ms;
 	bool force;		/* HB_FORCE: policy overrides the app's own setsockopt */
 	bool has_match;		/* a match list was given (decide at connect/listen) */
+	bool match_invalid;	/* HB_MATCH was set but unreadable: no socket matches */
 	struct hb_match match;
 };
 
@@ -148,7 +149,8 @@ void hb_policy_effective(const struct hb_policy *p, const struct hb_sysctl *sys,
 int hb_policy_plan(const struct hb_policy *p, const struct hb_sysctl *sys, unsigned int skip,
 		   struct hb_sockopt out[HB_V__COUNT]);
 
-/* True when the policy has nothing to do (HB_KEEPALIVE=off and no user timeout). */
+/* True when the policy has nothing to do (HB_KEEPALIVE=off and no user timeout, or a match
+ * list that could not be read: it must never widen to every socket). */
 bool hb_policy_is_noop(const struct hb_policy *p);
 
 /* Which value a (level, optname) pair is, or -1 when it is none of ours. */

@@ -558,13 +558,23 @@ static void test_env_bad_values(void **state)
 	assert_int_equal(p.set, HB_BIT(HB_V_INTVL));
 	assert_int_equal(p.intvl_s, 5);
 	assert_int_equal(p.keepalive, 1);
-	assert_false(p.has_match);
+	/* an unreadable match list matches nothing: it must never widen to every socket */
+	assert_true(p.has_match);
+	assert_true(p.match_invalid);
+	assert_true(hb_policy_is_noop(&p));
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+
+		a.sin_addr.s_addr = htonl(0x0a000001);
+		assert_false(hb_policy_matches(&p, (struct sockaddr *)&a, sizeof(a)));
+	}
 	assert_false(p.force);
 	assert_true(logged_once("HB_KEEPALIVE: 'perhaps': expected 1/on/yes/true or 0/off/no/false"));
 	assert_true(logged_once("HB_KEEPIDLE: '90x': unknown unit 'x' (use ms, s, m or h)"));
 	assert_true(logged_once("HB_KEEPCNT: '200': out of range 1..127"));
 	assert_true(logged_once("HB_USER_TIMEOUT: '-1': negative durations are not allowed"));
-	assert_true(logged_once("HB_MATCH: '10.0.0.0/33': bad prefix length '33' (expected 0..32)"));
+	assert_true(logged_once("HB_MATCH: '10.0.0.0/33': bad prefix length '33' (expected 0..32): "
+				"no socket is managed"));
 	assert_true(logged_once("HB_FORCE: 'always': expected 1/on/yes/true or 0/off/no/false"));
 	for (i = 0; i < 6; i++)
 		assert_int_equal(msg_level[i], HB_LOG_ERROR);
