@@ -141,12 +141,12 @@ static unsigned int resolve(const char **names, unsigned int max)
 #define FD_PAGE		(1u << FD_PAGE_SHIFT)
 #define FD_PAGES	256u			/* 1M fds, the kernel's default fs.nr_open */
 
-static _Atomic uint8_t fd_page0[FD_PAGE];
-static _Atomic(_Atomic uint8_t *) fd_dir[FD_PAGES] = { fd_page0 };
+static _Atomic hb_fd_state fd_page0[FD_PAGE];
+static _Atomic(_Atomic hb_fd_state *) fd_dir[FD_PAGES] = { fd_page0 };
 
-_Atomic uint8_t *hb_fd_slot(int fd)
+_Atomic hb_fd_state *hb_fd_slot(int fd)
 {
-	_Atomic uint8_t *page;
+	_Atomic hb_fd_state *page;
 
 	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
 		return NULL;
@@ -155,10 +155,10 @@ _Atomic uint8_t *hb_fd_slot(int fd)
 	return page ? &page[(unsigned int)fd & (FD_PAGE - 1)] : NULL;
 }
 
-_Atomic uint8_t *hb_fd_slot_make(int fd)
+_Atomic hb_fd_state *hb_fd_slot_make(int fd)
 {
-	_Atomic uint8_t *page, *expected = NULL;
-	_Atomic(_Atomic uint8_t *) *dir;
+	_Atomic hb_fd_state *page, *expected = NULL;
+	_Atomic(_Atomic hb_fd_state *) *dir;
 	void *p;
 
 	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
@@ -166,15 +166,15 @@ _Atomic uint8_t *hb_fd_slot_make(int fd)
 	dir = &fd_dir[(unsigned int)fd >> FD_PAGE_SHIFT];
 	page = atomic_load_explicit(dir, memory_order_acquire);
 	if (!page) {
-		p = mmap(NULL, FD_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, FD_PAGE * sizeof(hb_fd_state), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
-		if (atomic_compare_exchange_strong_explicit(dir, &expected, (_Atomic uint8_t *)p,
+		if (atomic_compare_exchange_strong_explicit(dir, &expected, (_Atomic hb_fd_state *)p,
 							    memory_order_acq_rel,
 							    memory_order_acquire)) {
 			page = p;
 		} else {
-			munmap(p, FD_PAGE);	/* another thread won: use its page */
+			munmap(p, FD_PAGE * sizeof(hb_fd_state));	/* another thread won: use its page */
 			page = expected;
 		}
 	}
@@ -187,7 +187,7 @@ _Atomic uint8_t *hb_fd_slot_make(int fd)
  * The log sink. Rules (DESIGN.md "Files, sockets and privileges"): never block the host in a
  * write, and never write into a file that is no longer the one we started with. The
  * descriptor, its device and inode and how to write to it are set once at init; afterwards
- * only log_fd changes, to -1, when we stop logging for good.
+ * only hb_log_fd changes, to -1, when we stop logging for good.
  */
 enum log_kind {
 	LOG_PLAIN,	/* regular file (O_APPEND), terminal, /dev/null: write(2) */
@@ -195,7 +195,7 @@ enum log_kind {
 	LOG_SOCKET,	/* socket: send(MSG_DONTWAIT | MSG_NOSIGNAL) */
 };
 
-static _Atomic int log_fd = STDERR_FILENO;	/* -1: not logging (any more) */
+_Atomic int hb_log_fd = STDERR_FILENO;	/* -1: not logging (any more) */
 static dev_t log_dev;
 static ino_t log_ino;
 static enum log_kind log_kind;
@@ -207,7 +207,7 @@ static void log_stop(int fd)
 {
 	int cur = fd;
 
-	atomic_compare_exchange_strong_explicit(&log_fd, &cur, -1, memory_order_relaxed,
+	atomic_compare_exchange_strong_explicit(&hb_log_fd, &cur, -1, memory_order_relaxed,
 						memory_order_relaxed);
 }
 
@@ -222,7 +222,7 @@ static int log_bind(int fd)
 	log_ino = st.st_ino;
 	log_kind = S_ISFIFO(st.st_mode) ? LOG_NOWAIT : S_ISSOCK(st.st_mode) ? LOG_SOCKET :
 		   LOG_PLAIN;
-	atomic_store_explicit(&log_fd, fd, memory_order_release);
+	atomic_store_explicit(&hb_log_fd, fd, memory_order_release);
 	return 0;
 }
 
@@ -255,7 +255,7 @@ static void log_sink(enum hb_log_level level, const char *msg)
 	static const char prefix[] = "libhbshim: ";
 	char line[1024];
 	size_t n = sizeof(prefix) - 1, i;
-	int fd = atomic_load_explicit(&log_fd, memory_order_acquire);
+	int fd = atomic_load_explicit(&hb_log_fd, memory_order_acquire);
 	int saved = errno;
 	struct stat st;
 
@@ -283,8 +283,18 @@ void hb_shim_log_fd_closed(int fd)
 {
 	/* The app closed our log descriptor (or stderr): the number may be reused for one of
 	 * its own files next, so never write to it again. */
-	if (fd >= 0 && atomic_load_explicit(&log_fd, memory_order_relaxed) == fd)
+	if (fd >= 0 && atomic_load_explicit(&hb_log_fd, memory_order_relaxed) == fd)
 		log_stop(fd);
+}
+
+void hb_shim_log_override(int fd, enum hb_value v, int val)
+{
+	char line[160];
+
+	if (!hb_log_enabled(HB_LOG_INFO))
+		return;
+	hb_shim_describe_override(line, sizeof(line), fd, v, val);
+	hb_log(HB_LOG_INFO, "%s", line);
 }
 
 void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr, socklen_t addrlen,
@@ -420,7 +430,7 @@ static void configure(const char **fallback, unsigned int nfallback)
 	}
 	/* Stderr: started closed, the number may become one of the app's files. */
 	if (fd < 0 && level != HB_LOG_OFF && log_bind(STDERR_FILENO) < 0)
-		atomic_store_explicit(&log_fd, -1, memory_order_relaxed);
+		atomic_store_explicit(&hb_log_fd, -1, memory_order_relaxed);
 	hb_set_log_fn(log_sink, level);
 	if (bad_level) {
 		quote(q, sizeof(q), bad_level);
@@ -440,16 +450,18 @@ static void configure(const char **fallback, unsigned int nfallback)
 	hb_policy_init(&hb_cfg.pol);
 	hb_policy_from_env(&hb_cfg.pol, env);
 	hb_cfg.noop = hb_policy_is_noop(&hb_cfg.pol);
-	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force;
+	/* The info log needs the per-fd state too: one override line per socket. */
+	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force || hb_log_enabled(HB_LOG_INFO);
 	hb_cfg.ops.setsockopt = real_setsockopt;
 	hb_cfg.ops.getsockname = real_getsockname;
 
 	if (hb_cfg.noop) {
+		hb_cfg.track = false;	/* wrappers only forward */
 		hb_log(HB_LOG_INFO, "%s: pass-through", hb_cfg.pol.match_invalid ?
 		       "HB_MATCH unreadable, no socket managed" :
 		       "nothing to do (HB_KEEPALIVE=off, no HB_USER_TIMEOUT)");
 		hb_set_log_fn(NULL, HB_LOG_OFF);
-		fd = atomic_exchange_explicit(&log_fd, -1, memory_order_relaxed);
+		fd = atomic_exchange_explicit(&hb_log_fd, -1, memory_order_relaxed);
 		if (fd > STDERR_FILENO)
 			real_close(fd);
 		return;
@@ -457,6 +469,10 @@ static void configure(const char **fallback, unsigned int nfallback)
 	/* Read once: the values a socket has anyway, which hb_policy_plan() skips. */
 	if (hb_sysctl_read(&hb_cfg.sys, "/proc") < 0)	/* what it could not read is 7200/75/9 */
 		hb_log(HB_LOG_DEBUG, "cannot read all of net.ipv4.tcp_keepalive_*: kernel defaults");
+	/* The decision for every fresh TCP socket, once (shim.h struct hb_shim_cfg). */
+	hb_policy_want(&hb_cfg.pol, &hb_cfg.sys, &hb_cfg.want);
+	hb_cfg.n = hb_policy_plan(&hb_cfg.pol, &hb_cfg.sys, 0, false, hb_cfg.plan);
+	hb_cfg.fast = !hb_cfg.track && !hb_cfg.pol.has_match;
 	log_policy();
 }
 
