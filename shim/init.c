@@ -457,6 +457,7 @@ static void configure(const char **fallback, unsigned int nfallback)
 
 	if (hb_cfg.noop) {
 		hb_cfg.track = false;	/* wrappers only forward */
+		hb_cfg.fast = true;	/* with an empty plan: hb_cfg.n is 0 */
 		hb_log(HB_LOG_INFO, "%s: pass-through", hb_cfg.pol.match_invalid ?
 		       "HB_MATCH unreadable, no socket managed" :
 		       "nothing to do (HB_KEEPALIVE=off, no HB_USER_TIMEOUT)");

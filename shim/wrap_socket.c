@@ -11,38 +11,47 @@
  * as soon as it is closed); they make no system call of their own.
  */
 #include <errno.h>
+#include <sys/syscall.h>
 
 #include "shim.h"
 
-/* Everything but the fast path: per-fd state, match lists, the info line. */
-static __attribute__((noinline)) void socket_slow(int fd, int domain)
+/*
+ * The precomputed setsockopt() list on a fresh TCP socket. On x86-64 the calls are made as
+ * raw system calls: no errno to save and restore (the kernel's return value never touches
+ * it), no libc wrapper; that is most of what keeps socket() under 100 instructions beyond
+ * libc's own (make bench). Elsewhere through real_setsockopt, errno preserved.
+ */
+static inline void apply_plan(int fd)
+{
+	const struct hb_sockopt *o = hb_cfg.plan, *end = hb_cfg.plan + hb_cfg.n;
+#if defined(__x86_64__)
+	for (; o < end; o++) {
+		long ret;
+		register long r10 __asm__("r10") = (long)&o->val;
+		register long r8 __asm__("r8") = (long)sizeof(int);
+
+		__asm__ volatile("syscall"
+				 : "=a"(ret)
+				 : "0"((long)SYS_setsockopt), "D"((long)fd), "S"((long)o->level),
+				   "d"((long)o->optname), "r"(r10), "r"(r8)
+				 : "rcx", "r11", "memory");
+		(void)ret;	/* a failure (seccomp's EPERM, say) only costs the value */
+	}
+#else
+	int saved = errno;
+
+	for (; o < end; o++)
+		real_setsockopt(fd, o->level, o->optname, &o->val, sizeof(int));
+	errno = saved;
+#endif
+}
+
+/* Everything but the fast path: first call (init), per-fd state, match lists, info line. */
+static __attribute__((noinline)) int socket_slow(int domain, int type, int protocol)
 {
 	struct hb_shim_result res;
 	_Atomic hb_fd_state *slot;
-
-	if (hb_cfg.pol.has_match) {
-		if ((slot = hb_fd_slot_make(fd)))
-			atomic_store_explicit(slot, HB_FD_TCP, memory_order_relaxed);
-		return;
-	}
-	if ((slot = hb_fd_slot_make(fd)))
-		atomic_store_explicit(slot, HB_FD_TCP | HB_FD_MANAGED, memory_order_relaxed);
-	hb_shim_run(fd, hb_cfg.plan, hb_cfg.n, 0, &hb_cfg.ops, &res);
-	hb_shim_log_applied(fd, domain, NULL, 0, &res);
-}
-
-/* Not ours: forget what an fd closed behind our back (fclose, dup2) left. */
-static __attribute__((noinline)) void socket_forget(int fd)
-{
-	_Atomic hb_fd_state *slot = hb_fd_slot(fd);
-
-	if (slot)
-		atomic_store_explicit(slot, 0, memory_order_relaxed);
-}
-
-HB_EXPORT int socket(int domain, int type, int protocol)
-{
-	int fd, i, *ep, saved;
+	int fd;
 
 	if (!hb_shim_enter())
 		return real_socket(domain, type, protocol);
@@ -50,22 +59,46 @@ HB_EXPORT int socket(int domain, int type, int protocol)
 	if (fd < 0 || hb_cfg.noop)
 		return fd;
 	if (!hb_shim_is_tcp(domain, type, protocol)) {
-		if (hb_cfg.track)
-			socket_forget(fd);
+		/* Not ours: forget what an fd closed behind our back (fclose, dup2) left. */
+		if (hb_cfg.track && (slot = hb_fd_slot(fd)))
+			atomic_store_explicit(slot, 0, memory_order_relaxed);
 		return fd;
 	}
-	if (__builtin_expect(!hb_cfg.fast, 0)) {
-		socket_slow(fd, domain);
+	if (hb_cfg.fast) {
+		apply_plan(fd);
 		return fd;
 	}
-	/* The precomputed list; a failure (rare: EPERM from a seccomp filter) must not leak
-	 * errno into the application. */
-	ep = &errno;
-	saved = *ep;
-	for (i = 0; i < hb_cfg.n; i++)
-		real_setsockopt(fd, hb_cfg.plan[i].level, hb_cfg.plan[i].optname,
-				&hb_cfg.plan[i].val, sizeof(int));
-	*ep = saved;
+	if (hb_cfg.pol.has_match) {
+		if ((slot = hb_fd_slot_make(fd)))
+			atomic_store_explicit(slot, HB_FD_TCP, memory_order_relaxed);
+		return fd;
+	}
+	if ((slot = hb_fd_slot_make(fd)))
+		atomic_store_explicit(slot, HB_FD_TCP | HB_FD_MANAGED, memory_order_relaxed);
+	hb_shim_run(fd, hb_cfg.plan, hb_cfg.n, 0, &hb_cfg.ops, &res);
+	hb_shim_log_applied(fd, domain, NULL, 0, &res);
+	return fd;
+}
+
+/*
+ * The fast path: "is it TCP?", then the list computed at init. Anything else (not yet
+ * initialised, per-fd tracking, a match list, the info log) goes to socket_slow(). Not TCP
+ * and nothing tracked: a tail call to libc, a handful of instructions.
+ */
+HB_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd;
+
+	if (__builtin_expect(!atomic_load_explicit(&hb_ready, memory_order_acquire), 0))
+		return socket_slow(domain, type, protocol);
+	if (!hb_shim_is_tcp(domain, type, protocol))
+		return hb_cfg.track ? socket_slow(domain, type, protocol) :
+				      real_socket(domain, type, protocol);
+	if (!hb_cfg.fast)
+		return socket_slow(domain, type, protocol);
+	fd = real_socket(domain, type, protocol);
+	if (fd >= 0)
+		apply_plan(fd);
 	return fd;
 }
 
@@ -114,14 +147,23 @@ HB_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	return nfd;
 }
 
-HB_EXPORT int close(int fd)
+static __attribute__((noinline)) int close_slow(int fd)
 {
+	_Atomic hb_fd_state *slot;
+
 	if (!hb_shim_enter())
 		return real_close(fd);
 	/* Before the real close: once closed, the number may be another thread's. */
-	if (hb_cfg.track)
-		socket_forget(fd);
-	if (__builtin_expect(fd == atomic_load_explicit(&hb_log_fd, memory_order_relaxed), 0))
-		hb_shim_log_fd_closed(fd);
+	if (hb_cfg.track && (slot = hb_fd_slot(fd)))
+		atomic_store_explicit(slot, 0, memory_order_relaxed);
+	hb_shim_log_fd_closed(fd);
 	return real_close(fd);
+}
+
+HB_EXPORT int close(int fd)
+{
+	if (__builtin_expect(atomic_load_explicit(&hb_ready, memory_order_acquire), 1) &&
+	    !hb_cfg.track && fd != atomic_load_explicit(&hb_log_fd, memory_order_relaxed))
+		return real_close(fd);
+	return close_slow(fd);
 }
