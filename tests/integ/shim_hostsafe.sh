@@ -25,7 +25,6 @@ check_lines() { check_eq "$1" "${2//$'\n'/ | }" "${3//$'\n'/ | }"; }
 NS=$(netns_new safe) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 PRE=$(hb_preload)
 KA=$HELPERS/ka_client
-DEF="ka=1 idle=60 intvl=10 cnt=6 uto=0"
 NONE="ka=0 idle=7200 intvl=75 cnt=9 uto=0"
 nsenter --net="/run/netns/$NS" "$HELPERS/holdsrv" 127.0.0.1 7001 127.0.0.1 3128 \
 	>/dev/null 2>&1 </dev/null &
