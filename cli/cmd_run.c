@@ -32,7 +32,7 @@ static void run_usage(FILE *f)
 		"                 -- CMD [ARG...]\n"
 		"\n"
 		"Run CMD with libhbshim.so appended to LD_PRELOAD: its TCP sockets get keepalive\n"
-		"(defaults 60s/10s/6 when none of --idle/--intvl/--cnt is given). The exit status\n"
+		"(defaults 60s/10s/6; each of --idle/--intvl/--cnt replaces one). The exit status\n"
 		"is CMD's; 127 when CMD is not found, 126 when it cannot be executed.\n"
 		"\n"
 		"  --idle DUR              HB_KEEPIDLE (1s..32767s)\n"

@@ -92,9 +92,8 @@ static void read_config(struct hb_sock *s, int fd, const struct hb_sysctl_view *
 	s->src_idle = hb_cfg_guess_source(s->keepidle_s, sys->idle_s);
 	s->src_intvl = hb_cfg_guess_source(s->keepintvl_s, sys->intvl_s);
 	s->src_cnt = hb_cfg_guess_source(s->keepcnt, sys->cnt);
-	/* no sysctl for the user timeout: 0 is the kernel's default (off) */
-	s->src_uto = s->user_timeout_ms < 0 ? HB_CFG_UNKNOWN
-			: s->user_timeout_ms ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	/* There is no sysctl for the user timeout (DESIGN.md): "socket" when set, else none. */
+	s->src_uto = s->user_timeout_ms > 0 ? HB_CFG_SOCKET : HB_CFG_UNKNOWN;
 }
 
 struct item {
@@ -173,28 +172,38 @@ out:
 	return rc;
 }
 
-/* Applies vals on our fd to the socket. Returns 0 or -errno of the first failure. */
+static int set_value_of(const struct hb_set_values *v, enum hb_value which)
+{
+	switch (which) {
+	case HB_V_KEEPALIVE:
+		return v->keepalive;
+	case HB_V_IDLE:
+		return v->idle_s;
+	case HB_V_INTVL:
+		return v->intvl_s;
+	case HB_V_CNT:
+		return v->cnt;
+	default:
+		return v->user_timeout_ms;
+	}
+}
+
+/* Applies vals on our fd to the socket, in lib's one order (policy.h hb_value_order:
+ * SO_KEEPALIVE last, so that switching it on arms the timer once, with the new idle time).
+ * Returns 0 or -errno of the first failure. */
 static int apply(int fd, const struct hb_set_values *v)
 {
-	static const struct { unsigned int bit; int level, opt; size_t off; } ops[] = {
-		{ HB_BIT(HB_V_IDLE), IPPROTO_TCP, TCP_KEEPIDLE, offsetof(struct hb_set_values, idle_s) },
-		{ HB_BIT(HB_V_INTVL), IPPROTO_TCP, TCP_KEEPINTVL, offsetof(struct hb_set_values, intvl_s) },
-		{ HB_BIT(HB_V_CNT), IPPROTO_TCP, TCP_KEEPCNT, offsetof(struct hb_set_values, cnt) },
-		{ HB_BIT(HB_V_USER_TIMEOUT), IPPROTO_TCP, TCP_USER_TIMEOUT,
-		  offsetof(struct hb_set_values, user_timeout_ms) },
-		/* last: switching keepalive on arms the timer with the new idle time once */
-		{ HB_BIT(HB_V_KEEPALIVE), SOL_SOCKET, SO_KEEPALIVE,
-		  offsetof(struct hb_set_values, keepalive) },
-	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+	for (i = 0; i < HB_V__COUNT; i++) {
+		enum hb_value which = hb_value_order[i];
+		const struct hb_value_info *vi = &hb_value_info[which];
 		int val;
 
-		if (!(v->mask & ops[i].bit))
+		if (!(v->mask & HB_BIT(which)))
 			continue;
-		memcpy(&val, (const char *)v + ops[i].off, sizeof(val));
-		if (setsockopt(fd, ops[i].level, ops[i].opt, &val, sizeof(val)) < 0)
+		val = set_value_of(v, which);
+		if (setsockopt(fd, vi->level, vi->optname, &val, sizeof(val)) < 0)
 			return -errno;
 	}
 	return 0;

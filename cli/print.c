@@ -433,7 +433,8 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	p = HB_PUT(p, ",\"keepcnt\":");
 	p = json_src(p, s->src_cnt);
 	p = HB_PUT(p, ",\"user_timeout\":");
-	p = json_src(p, s->src_uto);
+	/* no sysctl for the user timeout: "socket" or none, whatever the back end said */
+	p = json_src(p, s->src_uto == HB_CFG_SOCKET ? HB_CFG_SOCKET : HB_CFG_UNKNOWN);
 	*p++ = '}';
 	if (t) {
 		p = HB_PUT(p, ",\"timer\":{\"kind\":\"");

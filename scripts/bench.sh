@@ -5,7 +5,8 @@
 #     socket()+connect()+close() over loopback; base and shim runs alternate round by round
 #     (ABBA order), so that machine drift lands on both; min and median over the rounds.
 #  2. extra system calls per socket, counted with strace -f -c.
-#  3. extra user-space instructions per socket()+close(), counted with callgrind.
+#  3. extra user-space instructions per socket()+close(), counted with callgrind (issue 11's
+#     targets: TCP < +100, UDP and AF_UNIX < +30; the anchors it reports printed beside).
 # Each count is a slope between two runs of N1 and N2 operations, so that start-up costs
 # (loading the shim, reading the sysctls once) cancel out. Everything runs in a private
 # network namespace. It only prints: no timing makes it fail; it exits non-zero only when it
@@ -36,8 +37,9 @@ fi
 ip link set lo up || { echo "bench.sh: cannot bring lo up in the private namespace" >&2; exit 1; }
 # Only the variables set below reach the shim.
 unset LD_PRELOAD HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH \
-	HB_FORCE HB_LOG HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE DD_TCP_KEEPALIVE_TIME \
-	DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
+	HB_FORCE HB_LOG HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL \
+	TCP_KEEPCNT TCP_USER_TIMEOUT DD_TCP_KEEPALIVE_TIME DD_TCP_KEEPALIVE_INTVL \
+	DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
 TMP=$(mktemp -d /tmp/hbbench.XXXXXX) || exit 1
 trap 'rm -rf "$TMP"' EXIT
 
@@ -167,12 +169,15 @@ fi
 echo
 
 # ---- 3. user-space instructions per operation ---------------------------------------------
-C1=1000 C2=11000
+# Issue 11: fewer than 100 user-space instructions per TCP socket() beyond libc's own, UDP and
+# AF_UNIX under 30, measured as a callgrind differential over 2,000 and 4,000 calls. The
+# anchors (other keepalive preload libraries, measured the same way) are the figures
+# reported in issue 11; this script does not build them.
+C1=2000 C2=4000
 echo "3. User-space instructions per socket()+close() (callgrind Ir, slope between $C1 and $C2 pairs)"
-echo "   base, shim: every instruction of the program per pair; extra = shim - base;"
-echo "   in wrapper: inclusive Ir of the shim's socket() per call (libc's socket() and the"
-echo "   shim's setsockopt() calls included, the kernel never counted). Reference for TCP:"
-echo "   libkeepalive 0.3's socket() ~1,600 instructions per call, glibc's own ~90"
+echo "   base, shim: every instruction of the program per pair; extra = shim - base (the"
+echo "   shim's wrappers and its setsockopt() calls; the kernel is never counted); in wrapper:"
+echo "   inclusive Ir of the shim's socket() per call, libc's socket() included"
 # cg_run OUT KIND N [ENV...]: total Ir on stdout; the profile stays in OUT
 cg_run() {
 	local out=$1 k=$2 n=$3
@@ -187,22 +192,24 @@ cg_wrapper() {
 		awk '/:socket \[[^]]*libhbshim\.so\]$/ { gsub(",", "", $1); print $1; exit }'
 }
 if command -v valgrind >/dev/null; then
-	printf '   %-34s %7s %7s %7s %11s  %s\n' "operation" "base" "shim" "extra" "in wrapper" "target"
+	printf '   %-34s %7s %7s %7s %11s  %s\n' "operation" "base" "shim" "extra" "in wrapper" "target (extra)"
 	for k in tcp udp unix; do
 		b1=$(cg_run "$TMP/cg.b1" "$k" $C1) && b2=$(cg_run "$TMP/cg.b2" "$k" $C2) &&
 			s1=$(cg_run "$TMP/cg.s1" "$k" $C1 LD_PRELOAD="$SHIM") &&
 			s2=$(cg_run "$TMP/cg.s2" "$k" $C2 LD_PRELOAD="$SHIM") ||
 			{ echo "   valgrind failed: instruction counts skipped"; break; }
 		w1=$(cg_wrapper "$TMP/cg.s1") w2=$(cg_wrapper "$TMP/cg.s2")
-		# TCP: the shim's socket() must stay below libkeepalive 0.3's (~1,600; glibc's ~90)
+		max=30
+		[ "$k" = tcp ] && max=100
 		awk -v b1="$b1" -v b2="$b2" -v s1="$s1" -v s2="$s2" -v w1="${w1:-0}" -v w2="${w2:-0}" \
-			-v d=$((C2 - C1)) -v l="${LABEL[$k]}" -v tcp="$([ "$k" = tcp ] && echo 1)" 'BEGIN {
+			-v d=$((C2 - C1)) -v l="${LABEL[$k]}" -v max="$max" 'BEGIN {
 			b = (b2 - b1) / d; s = (s2 - s1) / d; w = (w2 - w1) / d
-			t = !tcp ? "-" : !w2 ? "< 1600 in wrapper: ? (symbol not found)" : \
-				sprintf("< 1600 in wrapper: %s", w < 1600 ? "met" : "MISSED")
-			printf "   %-34s %7.0f %7.0f %7.0f %11s  %s\n", l, b, s, s - b,
-				w2 ? sprintf("%.0f", w) : "?", t }'
+			printf "   %-34s %7.0f %7.0f %+7.0f %11s  < +%d: %s\n", l, b, s, s - b,
+				w2 ? sprintf("%.0f", w) : "?", max, s - b < max ? "met" : "MISSED" }'
 	done
+	echo "   anchors for TCP socket(), extra instructions measured the same way (reported in"
+	echo "   issue 11, not re-measured here): libdontdie +126, msantos/libkeepalive +164,"
+	echo "   libkeepalive 0.3 +1,621; libhbshim before the precomputed plan: +464"
 else
 	echo "   valgrind is not installed: skipped (scripts/deps.sh installs it)"
 fi

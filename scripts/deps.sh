@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev libmnl-dev libbpf-dev bpftool
 libelf-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev iproute2 nftables conntrack util-linux procps python3
-curl redis-server redis-tools socat strace valgrind
+curl redis-server redis-tools socat strace valgrind netcat-openbsd
 debhelper dpkg-dev fakeroot man-db systemd python3-yaml
 mosquitto mosquitto-clients prometheus iperf3 python3-kubernetes"
 missing=

@@ -15,87 +15,12 @@
 
 #include "shim.h"
 
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP	262
-#endif
-
-/* The socket option behind each policy value (policy.h enum hb_value order). */
-static const struct {
-	int level;
-	int optname;
-} value_opt[HB_V__COUNT] = {
-	[HB_V_KEEPALIVE]	= { SOL_SOCKET, SO_KEEPALIVE },
-	[HB_V_IDLE]		= { IPPROTO_TCP, TCP_KEEPIDLE },
-	[HB_V_INTVL]		= { IPPROTO_TCP, TCP_KEEPINTVL },
-	[HB_V_CNT]		= { IPPROTO_TCP, TCP_KEEPCNT },
-	[HB_V_USER_TIMEOUT]	= { IPPROTO_TCP, TCP_USER_TIMEOUT },
-};
-
-/*
- * hb_policy_value(), except that with keepalive off the policy leaves SO_KEEPALIVE and the
- * TCP_KEEP* values alone (DESIGN.md: HB_KEEPALIVE=0), so HB_FORCE must not touch them.
- */
-static bool policy_value(const struct hb_policy *pol, const struct hb_sysctl *sys,
-			 enum hb_value v, int *val)
+int hb_shim_run(int fd, const struct hb_sockopt *plan, int n, unsigned int app,
+		const struct hb_sys *ops, struct hb_shim_result *res)
 {
-	struct hb_effective eff;
-
-	if (v != HB_V_USER_TIMEOUT) {
-		hb_policy_effective(pol, sys, &eff);
-		if (!eff.keepalive)
-			return false;
-	}
-	return hb_policy_value(pol, sys, v, val);
-}
-
-bool hb_shim_is_tcp(int domain, int type, int protocol)
-{
-	if (domain != AF_INET && domain != AF_INET6)
-		return false;
-	if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM)
-		return false;
-	/* IPPROTO_MPTCP and IPPROTO_SCTP are SOCK_STREAM too, but not ours. */
-	return protocol == 0 || protocol == IPPROTO_TCP;
-}
-
-int hb_shim_apply(int fd, const struct hb_policy *pol, const struct hb_sysctl *sys,
-		  unsigned int app, const struct hb_sys *ops, struct hb_shim_result *res)
-{
-	struct hb_sockopt plan[HB_V__COUNT];
-	struct hb_shim_result r = { .err_v = HB_V__COUNT };
-	unsigned int planned = 0;
+	struct hb_shim_result r = { .err_v = HB_V__COUNT, .app = app };
 	int saved = errno;
-	int n, i;
-
-	app &= HB_ALL_BITS;
-	/* Without HB_FORCE the application's explicit choices win: leave them alone. */
-	n = hb_policy_plan(pol, sys, pol->force ? 0 : app, plan);
-	if (n < 0)
-		n = 0;
-	if (n > HB_V__COUNT)
-		n = HB_V__COUNT;
-	if (pol->force) {
-		/*
-		 * The plan skips values equal to the sysctl, since a fresh socket has them
-		 * anyway; a value the application already changed has to be set back.
-		 */
-		for (i = 0; i < n; i++)
-			planned |= HB_BIT(plan[i].v);
-		for (i = 0; i < HB_V__COUNT && n < HB_V__COUNT; i++) {
-			int val;
-
-			if (!(app & HB_BIT(i)) || (planned & HB_BIT(i)) ||
-			    !policy_value(pol, sys, (enum hb_value)i, &val))
-				continue;
-			plan[n].level = value_opt[i].level;
-			plan[n].optname = value_opt[i].optname;
-			plan[n].val = val;
-			plan[n].v = (enum hb_value)i;
-			n++;
-		}
-	} else {
-		r.app = app;
-	}
+	int i;
 
 	for (i = 0; i < n; i++) {
 		int val = plan[i].val;
@@ -116,6 +41,19 @@ int hb_shim_apply(int fd, const struct hb_policy *pol, const struct hb_sysctl *s
 	return r.calls;
 }
 
+int hb_shim_apply(int fd, const struct hb_policy *pol, const struct hb_sysctl *sys,
+		  unsigned int app, const struct hb_sys *ops, struct hb_shim_result *res)
+{
+	struct hb_sockopt plan[HB_V__COUNT];
+	int n;
+
+	app &= HB_ALL_BITS;
+	/* lib decides HB_FORCE: without it the program's choices are skipped, with it they
+	 * are set back. */
+	n = hb_policy_plan(pol, sys, app, pol->force, plan);
+	return hb_shim_run(fd, plan, n, pol->force ? 0 : app, ops, res);
+}
+
 bool hb_shim_force_value(const struct hb_policy *pol, const struct hb_sysctl *sys,
 			 unsigned int state, int level, int optname, const void *optval,
 			 socklen_t optlen, int *val)
@@ -130,7 +68,7 @@ bool hb_shim_force_value(const struct hb_policy *pol, const struct hb_sysctl *sy
 	/* A call the kernel would reject (EFAULT, EINVAL) keeps its error: pass it through. */
 	if (!optval || optlen < sizeof(int))
 		return false;
-	return policy_value(pol, sys, (enum hb_value)v, val);
+	return hb_policy_value(pol, sys, (enum hb_value)v, val);
 }
 
 unsigned int hb_shim_record(unsigned int state, int level, int optname)
@@ -195,6 +133,18 @@ enum hb_listen_decision hb_shim_listen_decide(int fd, const struct hb_policy *po
 	if (!after_listen && sockaddr_port(sa) == 0)
 		return HB_LISTEN_LATER;
 	return hb_policy_matches(pol, sa, *sslen) ? HB_LISTEN_APPLY : HB_LISTEN_SKIP;
+}
+
+int hb_shim_describe_override(char *buf, size_t len, int fd, enum hb_value v, int val)
+{
+	return snprintf(buf, len, "fd %d: program set %s %d; HB_FORCE=1 overrides", fd,
+			(unsigned int)v < HB_V__COUNT ? hb_value_info[v].optname_str : "?", val);
+}
+
+bool hb_shim_overrides(const struct hb_want *w, enum hb_value v, int val)
+{
+	return (unsigned int)v < HB_V__COUNT && (w->mask & HB_BIT(v)) &&
+	       (v == HB_V_KEEPALIVE ? !val != !w->val[v] : val != w->val[v]);
 }
 
 /* Appends to buf[*off] like snprintf, keeping *off the would-be length. */

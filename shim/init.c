@@ -5,8 +5,8 @@
  *
  * Rules this file keeps (STYLE.md 4): init runs once under pthread_once, from our constructor
  * or from whichever wrapper runs first (another library's constructor may call socket()
- * before ours ran); while it runs hb_busy is set, so that anything it calls that we wrap
- * (nothing, today) only forwards. Configuration is immutable afterwards: the hot path takes
+ * before ours ran); while it runs hb_in_init is set and signals are blocked, so that anything
+ * it calls that we wrap (nothing, today) only forwards. Configuration is immutable afterwards: the hot path takes
  * no lock. No malloc of our own, no stdio, never exit, never print to stdout.
  */
 #include <dlfcn.h>
@@ -14,7 +14,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -137,12 +141,12 @@ static unsigned int resolve(const char **names, unsigned int max)
 #define FD_PAGE		(1u << FD_PAGE_SHIFT)
 #define FD_PAGES	256u			/* 1M fds, the kernel's default fs.nr_open */
 
-static _Atomic uint8_t fd_page0[FD_PAGE];
-static _Atomic(_Atomic uint8_t *) fd_dir[FD_PAGES] = { fd_page0 };
+static _Atomic hb_fd_state fd_page0[FD_PAGE];
+static _Atomic(_Atomic hb_fd_state *) fd_dir[FD_PAGES] = { fd_page0 };
 
-_Atomic uint8_t *hb_fd_slot(int fd)
+_Atomic hb_fd_state *hb_fd_slot(int fd)
 {
-	_Atomic uint8_t *page;
+	_Atomic hb_fd_state *page;
 
 	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
 		return NULL;
@@ -151,10 +155,10 @@ _Atomic uint8_t *hb_fd_slot(int fd)
 	return page ? &page[(unsigned int)fd & (FD_PAGE - 1)] : NULL;
 }
 
-_Atomic uint8_t *hb_fd_slot_make(int fd)
+_Atomic hb_fd_state *hb_fd_slot_make(int fd)
 {
-	_Atomic uint8_t *page, *expected = NULL;
-	_Atomic(_Atomic uint8_t *) *dir;
+	_Atomic hb_fd_state *page, *expected = NULL;
+	_Atomic(_Atomic hb_fd_state *) *dir;
 	void *p;
 
 	if (fd < 0 || (unsigned int)fd >= FD_PAGES * FD_PAGE)
@@ -162,15 +166,15 @@ _Atomic uint8_t *hb_fd_slot_make(int fd)
 	dir = &fd_dir[(unsigned int)fd >> FD_PAGE_SHIFT];
 	page = atomic_load_explicit(dir, memory_order_acquire);
 	if (!page) {
-		p = mmap(NULL, FD_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, FD_PAGE * sizeof(hb_fd_state), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
-		if (atomic_compare_exchange_strong_explicit(dir, &expected, (_Atomic uint8_t *)p,
+		if (atomic_compare_exchange_strong_explicit(dir, &expected, (_Atomic hb_fd_state *)p,
 							    memory_order_acq_rel,
 							    memory_order_acquire)) {
 			page = p;
 		} else {
-			munmap(p, FD_PAGE);	/* another thread won: use its page */
+			munmap(p, FD_PAGE * sizeof(hb_fd_state));	/* another thread won: use its page */
 			page = expected;
 		}
 	}
@@ -179,11 +183,71 @@ _Atomic uint8_t *hb_fd_slot_make(int fd)
 
 /* ---- logging ------------------------------------------------------------------------------- */
 
-/* Where log lines go: 2, the HB_LOG_FILE descriptor, or -1 once the app closed it. */
-static _Atomic int log_fd = STDERR_FILENO;
+/*
+ * The log sink. Rules (DESIGN.md "Files, sockets and privileges"): never block the host in a
+ * write, and never write into a file that is no longer the one we started with. The
+ * descriptor, its device and inode and how to write to it are set once at init; afterwards
+ * only hb_log_fd changes, to -1, when we stop logging for good.
+ */
+enum log_kind {
+	LOG_PLAIN,	/* regular file (O_APPEND), terminal, /dev/null: write(2) */
+	LOG_NOWAIT,	/* pipe: pwritev2(RWF_NOWAIT), a full pipe costs a line, not a hang */
+	LOG_SOCKET,	/* socket: send(MSG_DONTWAIT | MSG_NOSIGNAL) */
+};
+
+_Atomic int hb_log_fd = STDERR_FILENO;	/* -1: not logging (any more) */
+static dev_t log_dev;
+static ino_t log_ino;
+static enum log_kind log_kind;
 
 /* Moved up here so that our log file does not take the low fd number the app expects next. */
 #define LOG_FD_MIN	1000
+
+static void log_stop(int fd)
+{
+	int cur = fd;
+
+	atomic_compare_exchange_strong_explicit(&hb_log_fd, &cur, -1, memory_order_relaxed,
+						memory_order_relaxed);
+}
+
+/* Records what fd is, so that each write can check it still is. Returns 0 or -errno. */
+static int log_bind(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	log_dev = st.st_dev;
+	log_ino = st.st_ino;
+	log_kind = S_ISFIFO(st.st_mode) ? LOG_NOWAIT : S_ISSOCK(st.st_mode) ? LOG_SOCKET :
+		   LOG_PLAIN;
+	atomic_store_explicit(&hb_log_fd, fd, memory_order_release);
+	return 0;
+}
+
+static ssize_t log_write(int fd, const char *buf, size_t n)
+{
+	struct iovec iov = { (void *)buf, n };
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t r;
+
+	switch (log_kind) {
+	case LOG_SOCKET:
+		return send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case LOG_NOWAIT:
+		r = pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
+		if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+			return r;
+		/* A kernel without RWF_NOWAIT for pipes: write only what fits now (a line is
+		 * less than PIPE_BUF, and POLLOUT means at least that much room). */
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+			return -1;
+		return write(fd, buf, n);
+	default:
+		return write(fd, buf, n);
+	}
+}
 
 /* One line, "libhbshim: " + msg + "\n", in one write(2): O_APPEND keeps lines whole. */
 static void log_sink(enum hb_log_level level, const char *msg)
@@ -191,30 +255,46 @@ static void log_sink(enum hb_log_level level, const char *msg)
 	static const char prefix[] = "libhbshim: ";
 	char line[1024];
 	size_t n = sizeof(prefix) - 1, i;
-	int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+	int fd = atomic_load_explicit(&hb_log_fd, memory_order_acquire);
 	int saved = errno;
+	struct stat st;
 
 	(void)level;
 	if (fd < 0)
 		return;
+	/* The program may have closed our descriptor behind our back (fclose(stderr),
+	 * close_range, dup2 onto it) and reopened the number for its own data: a line in
+	 * there would be data loss. Same device and inode, or we stop logging. */
+	if (fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
+		log_stop(fd);
+		errno = saved;
+		return;
+	}
 	memcpy(line, prefix, n);
 	for (i = 0; msg[i] && n < sizeof(line) - 1; i++)
 		line[n++] = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
 	line[n++] = '\n';
-	while (write(fd, line, n) < 0 && errno == EINTR)
+	while (log_write(fd, line, n) < 0 && errno == EINTR)
 		;
 	errno = saved;
 }
 
 void hb_shim_log_fd_closed(int fd)
 {
-	int cur = fd;
-
 	/* The app closed our log descriptor (or stderr): the number may be reused for one of
 	 * its own files next, so never write to it again. */
-	if (fd >= 0 && atomic_load_explicit(&log_fd, memory_order_relaxed) == fd)
-		atomic_compare_exchange_strong_explicit(&log_fd, &cur, -1, memory_order_relaxed,
-							memory_order_relaxed);
+	if (fd >= 0 && atomic_load_explicit(&hb_log_fd, memory_order_relaxed) == fd)
+		log_stop(fd);
+}
+
+void hb_shim_log_override(int fd, enum hb_value v, int val)
+{
+	char line[160];
+
+	if (!hb_log_enabled(HB_LOG_INFO))
+		return;
+	hb_shim_describe_override(line, sizeof(line), fd, v, val);
+	hb_log(HB_LOG_INFO, "%s", line);
 }
 
 void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr, socklen_t addrlen,
@@ -247,7 +327,8 @@ static void quote(char *dst, size_t len, const char *s)
 
 struct hb_shim_cfg hb_cfg;
 pthread_once_t hb_shim_once = PTHREAD_ONCE_INIT;
-__thread int hb_busy __attribute__((tls_model("initial-exec")));
+atomic_int hb_ready;
+__thread int hb_in_init __attribute__((tls_model("initial-exec")));
 
 /* torsocks' rule: in secure-execution mode (setuid, capabilities) the environment is not
  * trusted, and secure_getenv() returns NULL for everything. */
@@ -256,13 +337,37 @@ static const char *env(const char *name)
 	return secure_getenv(name);
 }
 
-static int open_log_file(const char *path)
+/*
+ * HB_LOG_FILE: a regular file, opened without blocking (a FIFO nobody reads would hang the
+ * constructor of every program) and without following a symlink at the last component.
+ * Returns the descriptor (moved to LOG_FD_MIN or above) or -errno; -EFTYPE-like cases are
+ * reported as -ENOTSUP with *what naming the file type.
+ */
+static int open_log_file(const char *path, const char **what)
 {
+	struct stat st = { 0 };
 	int fd, hi;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return -errno;
+	*what = NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+		  O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int e = errno;
+
+		/* O_NONBLOCK: a FIFO without a reader gives ENXIO; O_NOFOLLOW: a link ELOOP. */
+		if (e == ENXIO)
+			*what = "a FIFO without a reader, not a regular file";
+		else if (e == ELOOP)
+			*what = "a symbolic link (not followed)";
+		return -e;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*what = S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file" :
+			S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device, not a regular file" :
+			"not a regular file";
+		real_close(fd);
+		return -ENOTSUP;
+	}
 	if (fd < LOG_FD_MIN) {
 		hi = fcntl(fd, F_DUPFD_CLOEXEC, LOG_FD_MIN);
 		if (hi >= 0) {
@@ -304,7 +409,7 @@ static void log_policy(void)
 static void configure(const char **fallback, unsigned int nfallback)
 {
 	enum hb_log_level level = HB_LOG_ERROR;
-	const char *s, *bad_level = NULL, *log_path = NULL;
+	const char *s, *bad_level = NULL, *log_path = NULL, *what = NULL;
 	char q[48];
 	int fd = -1;
 	unsigned int i;
@@ -317,13 +422,15 @@ static void configure(const char **fallback, unsigned int nfallback)
 	s = env("HB_LOG_FILE");
 	if (s && *s && level != HB_LOG_OFF) {
 		log_path = s;
-		fd = open_log_file(s);
-		if (fd >= 0)
-			atomic_store_explicit(&log_fd, fd, memory_order_relaxed);
+		fd = open_log_file(s, &what);
+		if (fd >= 0 && log_bind(fd) < 0) {
+			real_close(fd);
+			fd = -EBADF;
+		}
 	}
-	/* Started with stderr closed: the number may become one of the app's files. */
-	if (fd < 0 && level != HB_LOG_OFF && fcntl(STDERR_FILENO, F_GETFD) < 0)
-		atomic_store_explicit(&log_fd, -1, memory_order_relaxed);
+	/* Stderr: started closed, the number may become one of the app's files. */
+	if (fd < 0 && level != HB_LOG_OFF && log_bind(STDERR_FILENO) < 0)
+		atomic_store_explicit(&hb_log_fd, -1, memory_order_relaxed);
 	hb_set_log_fn(log_sink, level);
 	if (bad_level) {
 		quote(q, sizeof(q), bad_level);
@@ -333,7 +440,8 @@ static void configure(const char **fallback, unsigned int nfallback)
 		char e[96];
 
 		quote(q, sizeof(q), log_path);
-		hb_log(HB_LOG_ERROR, "HB_LOG_FILE: %s: %s", q, strerror_r(-fd, e, sizeof(e)));
+		hb_log(HB_LOG_ERROR, "HB_LOG_FILE: %s: %s: logging to stderr", q,
+		       what ? what : strerror_r(-fd, e, sizeof(e)));
 	}
 	for (i = 0; i < nfallback; i++)
 		hb_log(HB_LOG_DEBUG, "dlsym(RTLD_NEXT, \"%s\") failed: using syscall()", fallback[i]);
@@ -342,15 +450,19 @@ static void configure(const char **fallback, unsigned int nfallback)
 	hb_policy_init(&hb_cfg.pol);
 	hb_policy_from_env(&hb_cfg.pol, env);
 	hb_cfg.noop = hb_policy_is_noop(&hb_cfg.pol);
-	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force;
+	/* The info log needs the per-fd state too: one override line per socket. */
+	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force || hb_log_enabled(HB_LOG_INFO);
 	hb_cfg.ops.setsockopt = real_setsockopt;
 	hb_cfg.ops.getsockname = real_getsockname;
 
 	if (hb_cfg.noop) {
-		hb_log(HB_LOG_INFO, "nothing to do (HB_KEEPALIVE=off, no HB_USER_TIMEOUT): "
-		       "pass-through");
+		hb_cfg.track = false;	/* wrappers only forward */
+		hb_cfg.fast = true;	/* with an empty plan: hb_cfg.n is 0 */
+		hb_log(HB_LOG_INFO, "%s: pass-through", hb_cfg.pol.match_invalid ?
+		       "HB_MATCH unreadable, no socket managed" :
+		       "nothing to do (HB_KEEPALIVE=off, no HB_USER_TIMEOUT)");
 		hb_set_log_fn(NULL, HB_LOG_OFF);
-		fd = atomic_exchange_explicit(&log_fd, -1, memory_order_relaxed);
+		fd = atomic_exchange_explicit(&hb_log_fd, -1, memory_order_relaxed);
 		if (fd > STDERR_FILENO)
 			real_close(fd);
 		return;
@@ -358,19 +470,30 @@ static void configure(const char **fallback, unsigned int nfallback)
 	/* Read once: the values a socket has anyway, which hb_policy_plan() skips. */
 	if (hb_sysctl_read(&hb_cfg.sys, "/proc") < 0)	/* what it could not read is 7200/75/9 */
 		hb_log(HB_LOG_DEBUG, "cannot read all of net.ipv4.tcp_keepalive_*: kernel defaults");
+	/* The decision for every fresh TCP socket, once (shim.h struct hb_shim_cfg). */
+	hb_policy_want(&hb_cfg.pol, &hb_cfg.sys, &hb_cfg.want);
+	hb_cfg.n = hb_policy_plan(&hb_cfg.pol, &hb_cfg.sys, 0, false, hb_cfg.plan);
+	hb_cfg.fast = !hb_cfg.track && !hb_cfg.pol.has_match;
 	log_policy();
 }
 
 void hb_shim_init(void)
 {
 	const char *fallback[8];
+	sigset_t all, old;
 	unsigned int n;
 	int saved = errno;
 
-	hb_busy++;
+	/* No signal handler runs in this thread meanwhile: none can re-enter the init (a
+	 * deadlock in pthread_once) or siglongjmp out of it and leave hb_in_init set. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	hb_in_init = 1;
 	n = resolve(fallback, sizeof(fallback) / sizeof(fallback[0]));
 	configure(fallback, n);
-	hb_busy--;
+	hb_in_init = 0;
+	atomic_store_explicit(&hb_ready, 1, memory_order_release);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 }
 
@@ -378,6 +501,5 @@ void hb_shim_init(void)
  * already run the init, and this is then a no-op. */
 __attribute__((constructor)) static void hb_shim_ctor(void)
 {
-	if (!hb_busy)
-		hb_shim_ensure();
+	hb_shim_enter();
 }

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "hb/policy.h"
@@ -24,14 +25,16 @@
 #define HB_HIDDEN	__attribute__((visibility("hidden")))
 
 /*
- * Per-fd state, one byte per file descriptor. Bits 0..4 are HB_BIT(v) of the values the
+ * Per-fd state, 16 bits per file descriptor. Bits 0..4 are HB_BIT(v) of the values the
  * application set itself with setsockopt() (recorded so that, in match-list mode, the
  * application's explicit choice wins at connect()/listen()).
  */
+typedef uint16_t hb_fd_state;
 #define HB_FD_APP	HB_ALL_BITS	/* the app's own keepalive options */
 #define HB_FD_TCP	0x20u		/* created by our socket() as an inet TCP stream socket */
 #define HB_FD_MANAGED	0x40u		/* policy applied (or accepted from a managed listener) */
 #define HB_FD_DECIDED	0x80u		/* listen(): match decision taken, don't ask again */
+#define HB_FD_TOLD	0x100u		/* the "program set ...; HB_FORCE=1 overrides" line is out */
 _Static_assert(HB_ALL_BITS < HB_FD_TCP, "value bits overlap the fd state flags");
 
 /* The system calls apply.c makes: the dlsym'd real_* in production, fakes in unit tests. */
@@ -55,9 +58,23 @@ struct hb_shim_result {
 /*
  * Whether a socket(domain, type, protocol) call creates a socket the shim manages:
  * AF_INET/AF_INET6, type SOCK_STREAM once SOCK_NONBLOCK/SOCK_CLOEXEC are masked off,
- * protocol 0 or IPPROTO_TCP (so not SCTP, not MPTCP).
+ * protocol 0 or IPPROTO_TCP (so not SCTP, not MPTCP). Inline: it is the hot path.
  */
-bool hb_shim_is_tcp(int domain, int type, int protocol);
+static inline bool hb_shim_is_tcp(int domain, int type, int protocol)
+{
+	/* IPPROTO_MPTCP and IPPROTO_SCTP are SOCK_STREAM too, but not ours. */
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+/*
+ * Makes the setsockopt() calls of plan[0..n) on fd through ops->setsockopt; res (may be
+ * NULL) records what happened, with app as the values left to the application. errno is
+ * preserved. Returns the number of calls made.
+ */
+int hb_shim_run(int fd, const struct hb_sockopt *plan, int n, unsigned int app,
+		const struct hb_sys *ops, struct hb_shim_result *res);
 
 /*
  * Carries the policy onto TCP socket fd: the setsockopt() calls of hb_policy_plan(), made
@@ -116,21 +133,49 @@ int hb_shim_describe(char *buf, size_t len, int fd, int family, const struct soc
 		     socklen_t addrlen, const struct hb_policy *pol, const struct hb_sysctl *sys,
 		     const struct hb_shim_result *res);
 
+/* The info line when the program's own setsockopt(v, val) replaced the policy's value:
+ *   fd 5: program set TCP_KEEPIDLE 15; HB_FORCE=1 overrides */
+int hb_shim_describe_override(char *buf, size_t len, int fd, enum hb_value v, int val);
+/* Whether the program's value val for v differs from what the policy wants (w). */
+bool hb_shim_overrides(const struct hb_want *w, enum hb_value v, int val);
+
 /* ---- init.c: configuration, real symbols, per-fd table, log sink ---- */
 
-/* Immutable after hb_shim_init() (which runs once, under hb_shim_once). */
+/*
+ * Immutable after hb_shim_init() (which runs once, under hb_shim_once). The decision for a
+ * fresh TCP socket is computed there once (the environment and the namespace sysctls are
+ * read once, so nothing can change it later): socket() is "is it TCP?", then plan[].
+ */
 struct hb_shim_cfg {
 	struct hb_policy pol;
 	struct hb_sysctl sys;
 	struct hb_sys ops;	/* real_setsockopt, real_getsockname */
 	bool noop;		/* hb_policy_is_noop(): wrappers only forward */
-	bool track;		/* per-fd state needed: HB_MATCH or HB_FORCE */
+	bool track;		/* per-fd state needed: HB_MATCH, HB_FORCE or the info log */
+	bool fast;		/* socket() runs plan[] and nothing else (no track, no match) */
+	/*
+	 * Seam for a per-destination idle time (HB_KEEPIDLE=auto, DESIGN.md "Paths"): when
+	 * set, connect() looks the destination up and may replace TCP_KEEPIDLE on that socket
+	 * after plan[] ran at socket(). Nothing sets it yet; connect() has the hook point.
+	 */
+	bool per_connect;
+	int n;			/* setsockopt() calls for a fresh TCP socket ... */
+	struct hb_sockopt plan[HB_V__COUNT];	/* ... in hb_value_order */
+	struct hb_want want;	/* what the policy wants, for HB_FORCE and the override line */
 };
 
 extern HB_HIDDEN struct hb_shim_cfg hb_cfg;
 extern HB_HIDDEN pthread_once_t hb_shim_once;
-/* Set while the shim itself runs in this thread: wrappers then only forward. */
-extern HB_HIDDEN __thread int hb_busy __attribute__((tls_model("initial-exec")));
+/* 1 once hb_shim_init() has finished (release): the wrappers' fast path tests only this. */
+extern HB_HIDDEN atomic_int hb_ready;
+/*
+ * Set only while this thread runs hb_shim_init(), with every signal blocked: a wrapper that
+ * init itself reaches (through dlsym, say) only forwards. There is no other per-thread flag:
+ * once initialised, every wrapper is reentrant (stack, immutable configuration, atomics), so
+ * a socket() made in a signal handler that interrupted another wrapper is managed like any
+ * other, and a siglongjmp out of such a handler leaves nothing behind.
+ */
+extern HB_HIDDEN __thread int hb_in_init __attribute__((tls_model("initial-exec")));
 
 /* Until hb_shim_init() these point at syscall() fallbacks, never at our own wrappers. */
 extern HB_HIDDEN int (*real_socket)(int, int, int);
@@ -142,25 +187,39 @@ extern HB_HIDDEN int (*real_accept)(int, struct sockaddr *, socklen_t *);
 extern HB_HIDDEN int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 extern HB_HIDDEN int (*real_close)(int);
 
-/* Resolves the real symbols and reads the configuration. Run through hb_shim_ensure(). */
+/* Resolves the real symbols and reads the configuration. Run through hb_shim_enter(). */
 HB_HIDDEN void hb_shim_init(void);
 
-static inline void hb_shim_ensure(void)
+/*
+ * Every wrapper's entry: true when the shim is ready to act, false when the call is to be
+ * forwarded untouched (this thread is inside hb_shim_init()). Runs the init on first use.
+ */
+static inline bool hb_shim_enter(void)
 {
+	if (__builtin_expect(atomic_load_explicit(&hb_ready, memory_order_acquire), 1))
+		return true;
+	if (hb_in_init)
+		return false;
 	pthread_once(&hb_shim_once, hb_shim_init);
+	return true;
 }
 
 /* The state byte of fd, or NULL when fd is outside the table or its page was never made
  * (all its entries are then 0). Makes no system call. */
-HB_HIDDEN _Atomic uint8_t *hb_fd_slot(int fd);
+HB_HIDDEN _Atomic hb_fd_state *hb_fd_slot(int fd);
 /* The same, mapping the page if needed (one mmap per 4096 fds above fd 4095, ever). NULL
  * beyond the table (~1M fds) or when mmap fails: the fd is then simply unmanaged. May change
  * errno. */
-HB_HIDDEN _Atomic uint8_t *hb_fd_slot_make(int fd);
+HB_HIDDEN _Atomic hb_fd_state *hb_fd_slot_make(int fd);
 
 /* Logs the info line for a managed socket (see hb_shim_describe). */
 HB_HIDDEN void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr,
 				   socklen_t addrlen, const struct hb_shim_result *res);
+/* The info line for the program's own choice on a managed socket (once per socket). */
+HB_HIDDEN void hb_shim_log_override(int fd, enum hb_value v, int val);
+
+/* Where log lines go: 2, the HB_LOG_FILE descriptor, or -1 (init.c). */
+extern HB_HIDDEN _Atomic int hb_log_fd;
 /* close() saw fd: stop logging to it if it is the log file (or stderr). */
 HB_HIDDEN void hb_shim_log_fd_closed(int fd);
 

@@ -6,51 +6,88 @@
  */
 #include <errno.h>
 
+#include "hb/log.h"
 #include "shim.h"
+
+/*
+ * After the policy was applied with app (the values the program had set itself): the info
+ * line naming the first of them the program set differently from the policy. getsockopt()
+ * reads the program's value (only at HB_LOG=info, and only when it chose something).
+ */
+static void told_app(int fd, _Atomic hb_fd_state *slot, unsigned int app)
+{
+	int i, val;
+	socklen_t len;
+
+	if (!app || hb_cfg.pol.force || !hb_log_enabled(HB_LOG_INFO))
+		return;
+	for (i = 0; i < HB_V__COUNT; i++) {
+		enum hb_value v = hb_value_order[i];
+
+		len = sizeof(val);
+		if (!(app & HB_BIT(v)) ||
+		    getsockopt(fd, hb_value_info[v].level, hb_value_info[v].optname, &val, &len))
+			continue;
+		if (!hb_shim_overrides(&hb_cfg.want, v, val))
+			continue;
+		atomic_fetch_or_explicit(slot, HB_FD_TOLD, memory_order_relaxed);
+		hb_shim_log_override(fd, v, val);
+		return;
+	}
+}
+
+static __attribute__((noinline)) void connect_match(int fd, const struct sockaddr *addr,
+						    socklen_t len)
+{
+	struct hb_shim_result res;
+	_Atomic hb_fd_state *slot;
+	hb_fd_state st;
+	int saved = errno;
+
+	if (!(slot = hb_fd_slot(fd)))
+		return;
+	st = atomic_load_explicit(slot, memory_order_relaxed);
+	if (hb_shim_connect_wants(&hb_cfg.pol, st, addr, len) &&
+	    atomic_compare_exchange_strong_explicit(slot, &st, st | HB_FD_MANAGED,
+						    memory_order_relaxed, memory_order_relaxed)) {
+		hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, st & HB_FD_APP, &hb_cfg.ops, &res);
+		hb_shim_log_applied(fd, AF_UNSPEC, addr, len, &res);
+		told_app(fd, slot, st & HB_FD_APP);
+	}
+	errno = saved;
+}
 
 HB_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct hb_shim_result res;
-	_Atomic uint8_t *slot;
-	uint8_t st;
-	int ret, saved;
+	int ret;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_connect(fd, addr, len);
-	hb_shim_ensure();
 	ret = real_connect(fd, addr, len);
-	if (hb_cfg.noop || !hb_cfg.pol.has_match || !(slot = hb_fd_slot(fd)))
+	if (hb_cfg.noop)
 		return ret;
-	saved = errno;
 	/*
 	 * Decide after the real call: only once the kernel accepted (addr, len) is it safe to
 	 * read; a bad pointer must give the app EFAULT, not crash it in here. Keepalive options
 	 * set on a connecting or established socket take effect at once.
 	 */
-	if (ret == 0 || saved == EINPROGRESS || saved == EINTR) {
-		st = atomic_load_explicit(slot, memory_order_relaxed);
-		if (hb_shim_connect_wants(&hb_cfg.pol, st, addr, len) &&
-		    atomic_compare_exchange_strong_explicit(slot, &st, st | HB_FD_MANAGED,
-							    memory_order_relaxed,
-							    memory_order_relaxed)) {
-			hb_busy = 1;
-			hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, st & HB_FD_APP, &hb_cfg.ops,
-				      &res);
-			hb_shim_log_applied(fd, AF_UNSPEC, addr, len, &res);
-			hb_busy = 0;
-		}
-	}
-	errno = saved;
+	if (hb_cfg.pol.has_match && (ret == 0 || errno == EINPROGRESS || errno == EINTR))
+		connect_match(fd, addr, len);
+	/*
+	 * The per-destination seam (shim.h, hb_cfg.per_connect): a path-table lookup of addr
+	 * that replaces TCP_KEEPIDLE on this socket plugs in here, under the same condition
+	 * (the kernel accepted addr). Not implemented yet: nothing sets per_connect.
+	 */
 	return ret;
 }
 
-static enum hb_listen_decision listen_step(int fd, _Atomic uint8_t *slot, bool after_listen)
+static enum hb_listen_decision listen_step(int fd, _Atomic hb_fd_state *slot, bool after_listen)
 {
 	struct sockaddr_storage ss;
 	struct hb_shim_result res;
 	enum hb_listen_decision d;
 	socklen_t sslen;
-	uint8_t st;
+	hb_fd_state st;
 
 	st = atomic_load_explicit(slot, memory_order_relaxed);
 	d = hb_shim_listen_decide(fd, &hb_cfg.pol, st, &hb_cfg.ops, after_listen, &ss, &sslen);
@@ -64,6 +101,7 @@ static enum hb_listen_decision listen_step(int fd, _Atomic uint8_t *slot, bool a
 							   memory_order_relaxed)) {
 		hb_shim_apply(fd, &hb_cfg.pol, &hb_cfg.sys, st & HB_FD_APP, &hb_cfg.ops, &res);
 		hb_shim_log_applied(fd, AF_UNSPEC, (struct sockaddr *)&ss, sslen, &res);
+		told_app(fd, slot, st & HB_FD_APP);
 	}
 	return d;
 }
@@ -71,28 +109,23 @@ static enum hb_listen_decision listen_step(int fd, _Atomic uint8_t *slot, bool a
 HB_EXPORT int listen(int fd, int backlog)
 {
 	enum hb_listen_decision d;
-	_Atomic uint8_t *slot;
+	_Atomic hb_fd_state *slot;
 	int ret, saved;
 
-	if (hb_busy)
+	if (!hb_shim_enter())
 		return real_listen(fd, backlog);
-	hb_shim_ensure();
 	if (hb_cfg.noop || !hb_cfg.pol.has_match || !(slot = hb_fd_slot(fd)))
 		return real_listen(fd, backlog);
 	/* Before the real listen(), so that no connection is accepted without the options
 	 * (accepted sockets inherit them from the listener). */
 	saved = errno;
-	hb_busy = 1;
 	d = listen_step(fd, slot, false);
-	hb_busy = 0;
 	errno = saved;
 	ret = real_listen(fd, backlog);
 	if (d == HB_LISTEN_LATER && ret == 0) {
 		/* It was unbound; listen() just gave it a port: decide on that address. */
 		saved = errno;
-		hb_busy = 1;
 		listen_step(fd, slot, true);
-		hb_busy = 0;
 		errno = saved;
 	}
 	return ret;

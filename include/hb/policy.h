@@ -25,10 +25,16 @@
 #define HB_CNT_MAX	127
 #define HB_UTO_MAX	2147483647LL	/* TCP_USER_TIMEOUT, ms (INT_MAX) */
 
-/* Defaults when the user set none of idle, interval, count (DESIGN.md). */
+/* hbkeep's defaults (DESIGN.md): each value the user gives replaces one of them. */
 #define HB_DEFAULT_IDLE		60
 #define HB_DEFAULT_INTVL	10
 #define HB_DEFAULT_CNT		6
+
+/* msantos/libkeepalive's defaults, for a user of its TCP_KEEP* names (15/15/9; its user
+ * timeout, when not given, is derived as (idle + intvl * cnt) * 1000 ms). */
+#define HB_MSANTOS_IDLE		15
+#define HB_MSANTOS_INTVL	15
+#define HB_MSANTOS_CNT		9
 
 #define HB_MATCH_MAX	32	/* patterns in one match list */
 #define HB_ERR_LEN	160	/* enough for any message the parsers write */
@@ -44,11 +50,45 @@ enum hb_value {
 #define HB_BIT(v)	(1u << (v))
 #define HB_ALL_BITS	((1u << HB_V__COUNT) - 1)
 
+/*
+ * The one table of the five values (lib/policy.c owns it; the shim, hbctl set, the pidfd
+ * back end and the compiled kernel policy all take level, option and order from here).
+ */
+struct hb_value_info {
+	const char *name;	/* "keepalive", "idle", "intvl", "cnt", "user_timeout" */
+	const char *optname_str;	/* "SO_KEEPALIVE", "TCP_KEEPIDLE", ... */
+	int level;		/* SOL_SOCKET or IPPROTO_TCP */
+	int optname;
+	long long min, max;	/* the kernel's range (user timeout in ms) */
+	/* Environment names in precedence order: hbkeep's, libkeepalive's, msantos's
+	 * libkeepalive's, libdontdie's; NULL where that library has none. */
+	const char *env[4];
+};
+extern const struct hb_value_info hb_value_info[HB_V__COUNT];
+
+/*
+ * The order of setsockopt() calls, everywhere (shim, hbctl set, iterator, kernel policy):
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, then SO_KEEPALIVE last.
+ * Why last: on a live socket, switching keepalive on arms the timer once, with the final
+ * idle time; nobody (hbctl ls, the monitor) ever sees keepalive on with the old timing; and
+ * a timing value the kernel refuses is reported before keepalive is on. On a fresh socket
+ * the order makes no difference to the kernel.
+ */
+extern const enum hb_value hb_value_order[HB_V__COUNT];
+
 /* Where an effective value came from. */
 enum hb_source {
 	HB_SRC_SYSCTL,		/* the namespace's net.ipv4.tcp_keepalive_* (or kernel default) */
-	HB_SRC_DEFAULT,		/* hbkeep's built-in default (60/10/6) */
+	HB_SRC_DEFAULT,		/* a default: hbkeep's 60/10/6, or msantos/libkeepalive's */
 	HB_SRC_USER,		/* set by the user (environment, option) */
+	HB_SRC_NONE,		/* user timeout not set: there is no sysctl for it */
+};
+
+/* What values the user did not give fall back to (per-value, DESIGN.md "The policy"). */
+enum hb_defaults {
+	HB_DEFAULTS_HBKEEP,	/* hbkeep's 60/10/6: HB_ names, options, policy files */
+	HB_DEFAULTS_SYSCTL,	/* the namespace sysctl: libkeepalive's and libdontdie's names */
+	HB_DEFAULTS_MSANTOS,	/* 15/15/9 and a derived user timeout: msantos/libkeepalive */
 };
 
 /* One match pattern: 10.0.0.0/8, 192.168.1.5, [2001:db8::]/32, :5432, 10.1.2.3:6379, [::1]:443 */
@@ -69,6 +109,8 @@ struct hb_match {
 
 struct hb_policy {
 	unsigned int set;	/* HB_BIT()s of the values the user set */
+	unsigned int sysctl_set;	/* HB_BIT()s set to "the system default" (msantos's 0) */
+	enum hb_defaults defaults;	/* what the values not set fall back to */
 	int keepalive;		/* 1 on (default), 0 off */
 	int idle_s;
 	int intvl_s;
@@ -76,6 +118,7 @@ struct hb_policy {
 	int user_timeout_ms;
 	bool force;		/* HB_FORCE: policy overrides the app's own setsockopt */
 	bool has_match;		/* a match list was given (decide at connect/listen) */
+	bool match_invalid;	/* HB_MATCH was set but unreadable: no socket matches */
 	struct hb_match match;
 };
 
@@ -93,6 +136,13 @@ struct hb_effective {
 	int cnt;
 	int user_timeout_ms;	/* 0: unset (kernel default) */
 	enum hb_source src[HB_V__COUNT];
+};
+
+/* What the policy wants a socket to carry, and what that costs on a fresh socket. */
+struct hb_want {
+	unsigned int mask;	/* HB_BIT()s of the values the policy sets (else the app's) */
+	unsigned int differs;	/* of which differ from what a fresh socket has already */
+	int val[HB_V__COUNT];	/* the values, for the bits in mask */
 };
 
 /* One setsockopt() the policy asks for. */
@@ -130,31 +180,50 @@ int hb_policy_set_match(struct hb_policy *p, const char *s, char *err, size_t er
 
 typedef const char *(*hb_getenv_fn)(const char *name);
 /*
- * Fill p from the environment: HB_* first, then libkeepalive's and libdontdie's
- * names for values whose HB_ variable is unset. Each bad value is reported through
- * hb_log(HB_LOG_ERROR, "NAME: message") and ignored. Returns the number of bad values.
+ * Fill p from the environment: per value, the first of HB_*, libkeepalive's, msantos's
+ * libkeepalive's and libdontdie's names that is set (hb_value_info[].env). The defaults for
+ * the values left unset are those of the highest-precedence compatibility library whose
+ * names were used (each keeps its library's meaning), else hbkeep's. Each bad value is
+ * reported through hb_log(HB_LOG_ERROR, "NAME: message") and ignored. Returns the number
+ * of bad values.
  */
 int hb_policy_from_env(struct hb_policy *p, hb_getenv_fn getenv_fn);
 
-/* Effective values: the user's; else (none of idle/intvl/cnt set) the defaults; else the sysctl. */
+/*
+ * Effective values: each value the user gave; for the others p->defaults decides
+ * (hbkeep's 60/10/6, the sysctl for libkeepalive's and libdontdie's names, 15/15/9 and a
+ * derived user timeout for msantos/libkeepalive's). sys NULL means the kernel defaults.
+ */
 void hb_policy_effective(const struct hb_policy *p, const struct hb_sysctl *sys,
 			 struct hb_effective *out);
 
 /*
- * The setsockopt() calls a fresh TCP socket needs to carry the policy, skipping values
- * that equal what the socket has anyway (the sysctl; user timeout 0; keepalive off) and
- * values in skip (the app's own explicit choices). Returns the number written to out.
+ * What the policy wants on a socket: the values it sets (with keepalive off it leaves
+ * SO_KEEPALIVE and TCP_KEEP* to the program; no user timeout unless one is wanted), and of
+ * those the ones a fresh socket does not have already (a value equal to the sysctl; the
+ * user timeout 0). sys NULL: every wanted value "differs" (the kernel policy, which does
+ * not know each socket's namespace, sets them all).
  */
-int hb_policy_plan(const struct hb_policy *p, const struct hb_sysctl *sys, unsigned int skip,
-		   struct hb_sockopt out[HB_V__COUNT]);
+void hb_policy_want(const struct hb_policy *p, const struct hb_sysctl *sys, struct hb_want *w);
 
-/* True when the policy has nothing to do (HB_KEEPALIVE=off and no user timeout). */
+/*
+ * The setsockopt() calls a fresh TCP socket needs, in hb_value_order. app is the HB_BIT()s
+ * the program set itself: without force they are left alone (the program's choice wins);
+ * with force they are set back to the policy's value, even one equal to the sysctl (the
+ * program changed it). Values the socket has anyway are skipped. Returns the number
+ * written to out.
+ */
+int hb_policy_plan(const struct hb_policy *p, const struct hb_sysctl *sys, unsigned int app,
+		   bool force, struct hb_sockopt out[HB_V__COUNT]);
+
+/* True when the policy has nothing to do (HB_KEEPALIVE=off and no user timeout, or a match
+ * list that could not be read: it must never widen to every socket). */
 bool hb_policy_is_noop(const struct hb_policy *p);
 
 /* Which value a (level, optname) pair is, or -1 when it is none of ours. */
 int hb_sockopt_value(int level, int optname);
 
-/* The value the policy wants for v (for HB_FORCE overrides). Returns true if it has one. */
+/* The value the policy wants for v (hb_policy_want()). Returns true if it sets v. */
 bool hb_policy_value(const struct hb_policy *p, const struct hb_sysctl *sys, enum hb_value v,
 		     int *val);
 
@@ -174,6 +243,6 @@ int hb_sysctl_read(struct hb_sysctl *s, const char *procroot);
 void hb_sysctl_default(struct hb_sysctl *s);
 
 const char *hb_value_name(enum hb_value v);	/* "keepalive", "idle", ... */
-const char *hb_source_name(enum hb_source s);	/* "sysctl", "default", "user" */
+const char *hb_source_name(enum hb_source s);	/* "sysctl", "default", "user", "none" */
 
 #endif /* HB_POLICY_H */

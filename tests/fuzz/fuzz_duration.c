@@ -168,7 +168,8 @@ static const char *const names[] = {
 	"HB_KEEPALIVE", "HB_KEEPIDLE", "HB_KEEPINTVL", "HB_KEEPCNT", "HB_USER_TIMEOUT",
 	"HB_MATCH", "HB_FORCE", "KEEPALIVE", "KEEPIDLE", "KEEPINTVL", "KEEPCNT",
 	"DD_USE_KEEPALIVE", "DD_TCP_KEEPALIVE_TIME", "DD_TCP_KEEPALIVE_INTVL",
-	"DD_TCP_KEEPALIVE_PROBES",
+	"DD_TCP_KEEPALIVE_PROBES", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+	"TCP_USER_TIMEOUT",
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 static const char *values[NNAMES];
@@ -226,22 +227,26 @@ static void check_env(char *s)
 		CHECK(p.cnt >= HB_CNT_MIN && p.cnt <= HB_CNT_MAX);
 	if (p.set & HB_BIT(HB_V_USER_TIMEOUT))
 		CHECK(p.user_timeout_ms >= 0);
-	CHECK(!p.has_match || (p.match.n >= 1 && p.match.n <= HB_MATCH_MAX));
+	CHECK(!p.has_match || p.match_invalid || (p.match.n >= 1 && p.match.n <= HB_MATCH_MAX));
 
 	for (k = 0; k < sizeof(sys) / sizeof(sys[0]); k++) {
-		n = hb_policy_plan(&p, &sys[k], 0, o);
+		n = hb_policy_plan(&p, &sys[k], 0, false, o);
 		CHECK(n >= 0 && n <= HB_V__COUNT);
-		if (hb_policy_is_noop(&p))
+		if (hb_policy_is_noop(&p) && !p.match_invalid)
 			CHECK(n == 0);
 		prev = -1;
 		for (i = 0; i < (size_t)n; i++) {
-			CHECK((int)o[i].v > prev);	/* the documented order */
-			prev = (int)o[i].v;
+			int pos = 0;
+
+			while (pos < HB_V__COUNT && hb_value_order[pos] != o[i].v)
+				pos++;
+			CHECK(pos < HB_V__COUNT && pos > prev);	/* the documented order */
+			prev = pos;
 			CHECK(hb_sockopt_value(o[i].level, o[i].optname) == (int)o[i].v);
 			CHECK(hb_policy_value(&p, &sys[k], o[i].v, &val) && val == o[i].val);
 		}
 		/* a skipped value never appears */
-		n = hb_policy_plan(&p, &sys[k], HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_USER_TIMEOUT), o);
+		n = hb_policy_plan(&p, &sys[k], HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_USER_TIMEOUT), false, o);
 		for (i = 0; i < (size_t)n; i++)
 			CHECK(o[i].v != HB_V_IDLE && o[i].v != HB_V_USER_TIMEOUT);
 	}

@@ -146,11 +146,12 @@ lp0=$(lport_of "$HB_TMP/a" 0) lp1=$(lport_of "$HB_TMP/a" 1)
 lp2=$(lport_of "$HB_TMP/a" 2) lp3=$(lport_of "$HB_TMP/a" 3)
 check_eq "values of a default socket" "ka=0 idle=7200 intvl=75 cnt=9 uto=0" \
 	"$(q "$HB_TMP/ls1.json" vals "127.0.0.1:$lp0")"
-check_eq "sources of a default socket" "sysctl sysctl sysctl sysctl" \
+# (no sysctl for the user timeout: its source is "socket" or none, issue 11)
+check_eq "sources of a default socket" "sysctl sysctl sysctl None" \
 	"$(q "$HB_TMP/ls1.json" src "127.0.0.1:$lp0")"
 check_eq "sources of a socket with everything set" "socket socket socket socket" \
 	"$(q "$HB_TMP/ls1.json" src "127.0.0.1:$lp2")"
-check_eq "sources of a socket with idle and cnt set" "socket sysctl socket sysctl" \
+check_eq "sources of a socket with idle and cnt set" "socket sysctl socket None" \
 	"$(q "$HB_TMP/ls1.json" src "127.0.0.1:$lp3")"
 check_eq "no timer without keepalive" null "$(q "$HB_TMP/ls1.json" get "127.0.0.1:$lp0" timer)"
 t=$(q "$HB_TMP/ls1.json" get "127.0.0.1:$lp2" timer)

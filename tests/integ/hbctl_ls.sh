@@ -64,7 +64,7 @@ check_eq "idle_ms is the smaller of last send/recv" True "$(py "$j" "$A1['idle_m
 B1="$(sel 127.0.0.1:$b1)[0]"
 check_eq "default client: keepalive off, sysctl values" "False 7200 75 9 0" \
 	"$(py "$j" "' '.join(str($B1[k]) for k in ('keepalive','keepidle_s','keepintvl_s','keepcnt','user_timeout_ms'))")"
-check_eq "default client: sources sysctl, no timer" "sysctl sysctl sysctl sysctl None" \
+check_eq "default client: sources sysctl (user timeout: none), no timer" "sysctl sysctl sysctl None None" \
 	"$(py "$j" "' '.join(str(x) for x in [$B1['config_source'][k] for k in ('keepidle','keepintvl','keepcnt','user_timeout')] + [$B1['timer']])")"
 C1="$(sel "[::1]:$c1")[0]"
 check_eq "IPv6 client: address format, keepalive on with sysctl idle" "[::1]:5001 True 7200 sysctl $C" \

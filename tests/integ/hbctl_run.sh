@@ -50,7 +50,7 @@ check_eq "run: LD_PRELOAD is the shim next to hbctl" "LD_PRELOAD=${base:+$base:}
 out=$(hbrun -- python3 "$HB_TMP/probe.py")
 check_eq "run with no value: hbkeep's defaults" "ka=1 idle=60 intvl=10 cnt=6 uto=0" "$(echo "$out" | sed -n 1p)"
 out=$(hbrun --idle 7 -- python3 "$HB_TMP/probe.py")
-check_eq "run --idle 7 alone: the other values from the sysctl" "ka=1 idle=7 intvl=75 cnt=9 uto=0" \
+check_eq "run --idle 7 alone: the others stay hbkeep's defaults" "ka=1 idle=7 intvl=10 cnt=6 uto=0" \
 	"$(echo "$out" | sed -n 1p)"
 out=$(hbrun --off --user-timeout 5 -- python3 "$HB_TMP/probe.py")
 check_eq "run --off --user-timeout 5: keepalive off, user timeout on" "ka=0 idle=7200 intvl=75 cnt=9 uto=5000" \

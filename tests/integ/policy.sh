@@ -149,7 +149,7 @@ mid=$("$HBCTL" policy add --cgroup "$M" --idle 33 \
 	--match '127.0.0.0/8, !127.0.0.3, [fd00::]/64, ![fd00::2], [::1]:7999')
 check_eq "policy ls -j: the match list, normalised" \
 	'127.0.0.0/8,!127.0.0.3,[fd00::]/64,![fd00::2],[::1]:7999' "$(pol_json "by($mid)['match']")"
-M33="ka=1 idle=33 intvl=75 cnt=9 uto=0"
+M33="ka=1 idle=33 intvl=10 cnt=6 uto=0"
 for c in "127.0.0.2 7000|$M33|included IPv4" "127.0.0.3 7000|$NONE|excluded IPv4" \
 	"fd00::1 7006|$M33|included IPv6 prefix" "fd00::2 7006|$NONE|excluded IPv6" \
 	"::1 7006|$NONE|IPv6, pattern with another port" \
@@ -170,10 +170,10 @@ pid_=$("$HBCTL" policy add --cgroup "$P" --idle 40 --force)
 iid=$("$HBCTL" policy add --cgroup "$P/inner" --idle 41)
 r=$(cg_run "$P/inner" "$STATIC" 127.0.0.1 7000)
 check_eq "nested: a process in the inner cgroup gets the inner policy (outer has --force)" \
-	"ka=1 idle=41 intvl=75 cnt=9 uto=0" "$(opts "$r")"
+	"ka=1 idle=41 intvl=10 cnt=6 uto=0" "$(opts "$r")"
 r=$(cg_run "$P" "$STATIC" 127.0.0.1 7000)
 check_eq "nested: a process in the outer cgroup gets the outer policy" \
-	"ka=1 idle=40 intvl=75 cnt=9 uto=0" "$(opts "$r")"
+	"ka=1 idle=40 intvl=10 cnt=6 uto=0" "$(opts "$r")"
 check_eq "nested: the outer policy counts the connection it left to the inner one" 1 \
 	"$(pol_json "by($pid_)['skipped_inner']")"
 "$HBCTL" policy rm "$iid" && "$HBCTL" policy rm "$pid_"
@@ -187,7 +187,7 @@ rj=$(in_ns "$NS" "$HBCTL" policy add -j --cgroup "$R" --idle 35 --intvl 3 --retr
 check_eq "retrofit: one established connection changed, none failed" "1 0" \
 	"$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["retrofit"]; print(d["applied"], d["failed"])' "$rj")"
 check_eq "retrofit: hbctl ls shows the policy on the existing connection" \
-	"ka=1 idle=35 intvl=3 cnt=9 uto=0" "$(ls_vals "$NS" "$pre")"
+	"ka=1 idle=35 intvl=3 cnt=6 uto=0" "$(ls_vals "$NS" "$pre")"
 check_eq "retrofit: a connection of a process outside the cgroup is untouched" "$NONE" \
 	"$(ls_vals "$NS" "$(lport "$out")")"
 rid=$(stat -c %i "$R")

@@ -180,9 +180,9 @@ check_lines "C client, SOCK_NONBLOCK|SOCK_CLOEXEC (flags kept, non-blocking conn
 check_lines "C client, protocol IPPROTO_TCP" "$POL" "$(shimmed "${POLICY[@]}" "$KA" -P ::1 7001)"
 check_lines "C client, fd number reused after the app set options on a closed socket" "$POL" \
 	"$(shimmed "${POLICY[@]}" "$KA" -r 127.0.0.1 7001)"
-check_lines "durations with units: 2m, 15s, 1500ms" "ka=1 idle=120 intvl=15 cnt=9 uto=1500" \
+check_lines "durations with units: 2m, 15s, 1500ms (cnt: the default 6)" "ka=1 idle=120 intvl=15 cnt=6 uto=1500" \
 	"$(shimmed HB_KEEPIDLE=2m HB_KEEPINTVL=15s HB_USER_TIMEOUT=1500ms "$KA" 127.0.0.1 7001)"
-check_lines "durations with units: 1h idle, 1h user timeout" "ka=1 idle=3600 intvl=75 cnt=9 uto=3600000" \
+check_lines "durations with units: 1h idle, 1h user timeout (intvl, cnt: the defaults)" "ka=1 idle=3600 intvl=10 cnt=6 uto=3600000" \
 	"$(shimmed HB_KEEPIDLE=1h HB_USER_TIMEOUT=1h "$KA" 127.0.0.1 7001)"
 check_lines "bare integer user timeout is seconds" "ka=1 idle=60 intvl=10 cnt=6 uto=12000" \
 	"$(shimmed HB_USER_TIMEOUT=12 "$KA" 127.0.0.1 7001)"

@@ -322,10 +322,13 @@ static void test_compile_values(void **state)
 	assert_int_equal(cfg.intvl_s, HB_DEFAULT_INTVL);
 	assert_int_equal(cfg.cnt, HB_DEFAULT_CNT);
 	assert_int_equal(cfg.flags, 0);
-	/* one value given: the others stay each socket's namespace sysctl (not set) */
+	/* one value given replaces that one default (issue 11): 90/10/6, as in the shim */
 	compile("90s", NULL, NULL, NULL, NULL, NULL, false);
-	assert_int_equal(cfg.mask, HB_POL_SET_KEEPALIVE | HB_POL_SET_IDLE);
+	assert_int_equal(cfg.mask, HB_POL_SET_KEEPALIVE | HB_POL_SET_IDLE | HB_POL_SET_INTVL |
+				   HB_POL_SET_CNT);
 	assert_int_equal(cfg.idle_s, 90);
+	assert_int_equal(cfg.intvl_s, HB_DEFAULT_INTVL);
+	assert_int_equal(cfg.cnt, HB_DEFAULT_CNT);
 	/* user timeout in ms; 0 is the kernel's own behaviour: not set */
 	compile("1m", "5", "3", "2m", NULL, NULL, true);
 	assert_int_equal(cfg.mask, HB_POL_SET_KEEPALIVE | HB_POL_SET_IDLE | HB_POL_SET_INTVL |

@@ -66,6 +66,29 @@ static void test_full_line(void **state)
 	hb_conf_free(&c);
 }
 
+/* A policies file line with one value: that one replaces hbkeep's default, the others stay
+ * 60/10/6 in what the kernel policy gets (issue 11, per-value defaults in every entry point). */
+static void test_per_value_defaults(void **state)
+{
+	struct hb_pol_cfg cfg;
+	struct hb_conf c;
+
+	(void)state;
+	assert_int_equal(parse("cgroup=/a idle=30\ncgroup=/b cnt=3\n", &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(hb_pol_compile(&c.v[0].pol, &cfg), 0);
+	assert_int_equal(cfg.mask, HB_POL_SET_KEEPALIVE | HB_POL_SET_IDLE | HB_POL_SET_INTVL |
+				   HB_POL_SET_CNT);
+	assert_int_equal(cfg.idle_s, 30);
+	assert_int_equal(cfg.intvl_s, HB_DEFAULT_INTVL);
+	assert_int_equal(cfg.cnt, HB_DEFAULT_CNT);
+	assert_int_equal(hb_pol_compile(&c.v[1].pol, &cfg), 0);
+	assert_int_equal(cfg.idle_s, HB_DEFAULT_IDLE);
+	assert_int_equal(cfg.intvl_s, HB_DEFAULT_INTVL);
+	assert_int_equal(cfg.cnt, 3);
+	hb_conf_free(&c);
+}
+
 static void test_comments_blanks_quotes(void **state)
 {
 	struct hb_conf c;
@@ -310,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_line),
+		cmocka_unit_test(test_per_value_defaults),
 		cmocka_unit_test(test_comments_blanks_quotes),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors_reported),

@@ -167,7 +167,8 @@ static void test_effective_defaults(void **state)
 	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_DEFAULT);
 	assert_int_equal(e.src[HB_V_INTVL], HB_SRC_DEFAULT);
 	assert_int_equal(e.src[HB_V_CNT], HB_SRC_DEFAULT);
-	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_SYSCTL);
+	/* there is no sysctl for the user timeout: not set is "none" */
+	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_NONE);
 
 	/* keepalive and user timeout are not timing values: the defaults still apply */
 	assert_int_equal(hb_policy_set(&p, HB_V_KEEPALIVE, "on", NULL, 0), 0);
@@ -179,13 +180,15 @@ static void test_effective_defaults(void **state)
 	assert_int_equal(e.user_timeout_ms, 30000);
 	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_USER);
 
-	/* no sysctl given: the kernel's defaults */
+	/* per value: a value given replaces that one default, never the others */
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_CNT, "3", NULL, 0), 0);
 	hb_policy_effective(&p, NULL, &e);
-	assert_int_equal(e.idle_s, 7200);
-	assert_int_equal(e.intvl_s, 75);
+	assert_int_equal(e.idle_s, 60);
+	assert_int_equal(e.intvl_s, 10);
 	assert_int_equal(e.cnt, 3);
+	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_DEFAULT);
+	assert_int_equal(e.src[HB_V_CNT], HB_SRC_USER);
 }
 
 static void test_effective_sysctl(void **state)
@@ -195,25 +198,58 @@ static void test_effective_sysctl(void **state)
 	struct hb_policy p;
 
 	(void)state;
-	/* one timing value given: the others come from the namespace */
+	/* issue 11: HB_KEEPIDLE=30 alone is 30/10/6, never 30/<sysctl>/<sysctl> */
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "30", NULL, 0), 0);
 	hb_policy_effective(&p, &sys, &e);
 	assert_int_equal(e.idle_s, 30);
 	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_USER);
-	assert_int_equal(e.intvl_s, 30);
-	assert_int_equal(e.src[HB_V_INTVL], HB_SRC_SYSCTL);
-	assert_int_equal(e.cnt, 5);
-	assert_int_equal(e.src[HB_V_CNT], HB_SRC_SYSCTL);
+	assert_int_equal(e.intvl_s, 10);
+	assert_int_equal(e.src[HB_V_INTVL], HB_SRC_DEFAULT);
+	assert_int_equal(e.cnt, 6);
+	assert_int_equal(e.src[HB_V_CNT], HB_SRC_DEFAULT);
 	assert_int_equal(e.src[HB_V_KEEPALIVE], HB_SRC_DEFAULT);
 
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_CNT, "2", NULL, 0), 0);
 	hb_policy_effective(&p, &sys, &e);
-	assert_int_equal(e.idle_s, 300);
-	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_SYSCTL);
+	assert_int_equal(e.idle_s, 60);
+	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_DEFAULT);
 	assert_int_equal(e.cnt, 2);
 	assert_int_equal(e.src[HB_V_CNT], HB_SRC_USER);
+
+	/* compat meaning (libkeepalive, libdontdie): a value not given is the sysctl */
+	hb_policy_init(&p);
+	p.defaults = HB_DEFAULTS_SYSCTL;
+	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "30", NULL, 0), 0);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 30);
+	assert_int_equal(e.intvl_s, 30);
+	assert_int_equal(e.src[HB_V_INTVL], HB_SRC_SYSCTL);
+	assert_int_equal(e.cnt, 5);
+	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_NONE);
+
+	/* msantos/libkeepalive: 15/15/9 and a user timeout of (idle + intvl * cnt) s */
+	hb_policy_init(&p);
+	p.defaults = HB_DEFAULTS_MSANTOS;
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 15);
+	assert_int_equal(e.intvl_s, 15);
+	assert_int_equal(e.cnt, 9);
+	assert_int_equal(e.user_timeout_ms, 150000);
+	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_DEFAULT);
+	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "30", NULL, 0), 0);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.user_timeout_ms, 165000);
+	p.sysctl_set = HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_USER_TIMEOUT);	/* its "0" */
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.intvl_s, 30);
+	assert_int_equal(e.src[HB_V_INTVL], HB_SRC_SYSCTL);
+	assert_int_equal(e.user_timeout_ms, 0);
+	assert_int_equal(e.src[HB_V_USER_TIMEOUT], HB_SRC_NONE);
+
+	hb_policy_init(&p);
+	assert_int_equal(hb_policy_set(&p, HB_V_CNT, "2", NULL, 0), 0);
 
 	/* all given: all the user's; keepalive off is still reported */
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "1", NULL, 0), 0);
@@ -254,19 +290,20 @@ static void test_plan_defaults(void **state)
 
 	(void)state;
 	hb_policy_init(&p);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 4);
-	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
-	expect_opt(&o[1], HB_V_IDLE, 60);
-	expect_opt(&o[2], HB_V_INTVL, 10);
-	expect_opt(&o[3], HB_V_CNT, 6);
-	/* values equal to the sysctl are what the socket has anyway */
-	assert_int_equal(hb_policy_plan(&p, &same, 0, o), 1);
-	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
-	assert_int_equal(hb_policy_plan(&p, &mixed, 0, o), 2);
-	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
+	/* hb_value_order: the timing values, then SO_KEEPALIVE last */
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 4);
+	expect_opt(&o[0], HB_V_IDLE, 60);
 	expect_opt(&o[1], HB_V_INTVL, 10);
+	expect_opt(&o[2], HB_V_CNT, 6);
+	expect_opt(&o[3], HB_V_KEEPALIVE, 1);
+	/* values equal to the sysctl are what the socket has anyway */
+	assert_int_equal(hb_policy_plan(&p, &same, 0, false, o), 1);
+	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
+	assert_int_equal(hb_policy_plan(&p, &mixed, 0, false, o), 2);
+	expect_opt(&o[0], HB_V_INTVL, 10);
+	expect_opt(&o[1], HB_V_KEEPALIVE, 1);
 	/* NULL sysctl: the kernel defaults */
-	assert_int_equal(hb_policy_plan(&p, NULL, 0, o), 4);
+	assert_int_equal(hb_policy_plan(&p, NULL, 0, false, o), 4);
 }
 
 static void test_plan_user(void **state)
@@ -275,28 +312,32 @@ static void test_plan_user(void **state)
 	struct hb_policy p;
 
 	(void)state;
-	/* only idle given: intvl and cnt are the sysctl's, nothing to set */
+	/* only idle given: intvl and cnt are hbkeep's defaults */
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "30", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 2);
-	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
-	expect_opt(&o[1], HB_V_IDLE, 30);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 4);
+	expect_opt(&o[0], HB_V_IDLE, 30);
+	expect_opt(&o[1], HB_V_INTVL, 10);
+	expect_opt(&o[2], HB_V_CNT, 6);
+	expect_opt(&o[3], HB_V_KEEPALIVE, 1);
 	/* the user asking for exactly the sysctl value costs nothing */
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "2h", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 1);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 3);
 
-	/* everything, in order: keepalive, idle, intvl, cnt, user timeout */
+	/* everything, in order: idle, intvl, cnt, user timeout, keepalive */
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "45", NULL, 0), 0);
 	assert_int_equal(hb_policy_set(&p, HB_V_INTVL, "5", NULL, 0), 0);
 	assert_int_equal(hb_policy_set(&p, HB_V_CNT, "3", NULL, 0), 0);
 	assert_int_equal(hb_policy_set(&p, HB_V_USER_TIMEOUT, "20s", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 5);
-	expect_opt(&o[0], HB_V_KEEPALIVE, 1);
-	expect_opt(&o[1], HB_V_IDLE, 45);
-	expect_opt(&o[2], HB_V_INTVL, 5);
-	expect_opt(&o[3], HB_V_CNT, 3);
-	expect_opt(&o[4], HB_V_USER_TIMEOUT, 20000);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 5);
+	expect_opt(&o[0], HB_V_IDLE, 45);
+	expect_opt(&o[1], HB_V_INTVL, 5);
+	expect_opt(&o[2], HB_V_CNT, 3);
+	expect_opt(&o[3], HB_V_USER_TIMEOUT, 20000);
+	expect_opt(&o[4], HB_V_KEEPALIVE, 1);
 }
+
+static const struct hb_sysctl same_sys = { 60, 10, 6 };
 
 static void test_plan_skip(void **state)
 {
@@ -307,13 +348,24 @@ static void test_plan_skip(void **state)
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_USER_TIMEOUT, "500ms", NULL, 0), 0);
 	assert_int_equal(hb_policy_plan(&p, &kernel,
-					HB_BIT(HB_V_KEEPALIVE) | HB_BIT(HB_V_IDLE), o), 3);
+					HB_BIT(HB_V_KEEPALIVE) | HB_BIT(HB_V_IDLE), false, o), 3);
 	expect_opt(&o[0], HB_V_INTVL, 10);
 	expect_opt(&o[1], HB_V_CNT, 6);
 	expect_opt(&o[2], HB_V_USER_TIMEOUT, 500);
-	assert_int_equal(hb_policy_plan(&p, &kernel, HB_BIT(HB_V_USER_TIMEOUT), o), 4);
-	expect_opt(&o[3], HB_V_CNT, 6);
-	assert_int_equal(hb_policy_plan(&p, &kernel, HB_ALL_BITS, o), 0);
+	assert_int_equal(hb_policy_plan(&p, &kernel, HB_BIT(HB_V_USER_TIMEOUT), false, o), 4);
+	expect_opt(&o[2], HB_V_CNT, 6);
+	assert_int_equal(hb_policy_plan(&p, &kernel, HB_ALL_BITS, false, o), 0);
+
+	/* force: the program's choices are set back, even to a value equal to the sysctl */
+	hb_policy_init(&p);
+	assert_int_equal(hb_policy_plan(&p, &same_sys, HB_BIT(HB_V_IDLE), true, o), 2);
+	expect_opt(&o[0], HB_V_IDLE, 60);
+	expect_opt(&o[1], HB_V_KEEPALIVE, 1);
+	/* ... but not a user timeout the policy has no value for */
+	assert_int_equal(hb_policy_plan(&p, &same_sys, HB_BIT(HB_V_USER_TIMEOUT), true, o), 1);
+	/* ... nor, with keepalive off, the timing the policy leaves to the program */
+	assert_int_equal(hb_policy_set(&p, HB_V_KEEPALIVE, "off", NULL, 0), 0);
+	assert_int_equal(hb_policy_plan(&p, &same_sys, HB_ALL_BITS, true, o), 0);
 }
 
 static void test_plan_keepalive_off(void **state)
@@ -324,20 +376,20 @@ static void test_plan_keepalive_off(void **state)
 	(void)state;
 	hb_policy_init(&p);
 	assert_int_equal(hb_policy_set(&p, HB_V_KEEPALIVE, "off", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 0);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 0);
 	assert_true(hb_policy_is_noop(&p));
 	/* timing values given with keepalive off are still not applied */
 	assert_int_equal(hb_policy_set(&p, HB_V_IDLE, "30", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 0);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 0);
 	assert_true(hb_policy_is_noop(&p));
 	/* the user timeout still applies */
 	assert_int_equal(hb_policy_set(&p, HB_V_USER_TIMEOUT, "1m", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 1);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 1);
 	expect_opt(&o[0], HB_V_USER_TIMEOUT, 60000);
 	assert_false(hb_policy_is_noop(&p));
 	/* a user timeout of 0 is the kernel's own: nothing to do */
 	assert_int_equal(hb_policy_set(&p, HB_V_USER_TIMEOUT, "0", NULL, 0), 0);
-	assert_int_equal(hb_policy_plan(&p, &kernel, 0, o), 0);
+	assert_int_equal(hb_policy_plan(&p, &kernel, 0, false, o), 0);
 	assert_true(hb_policy_is_noop(&p));
 }
 
@@ -378,7 +430,7 @@ static void test_value(void **state)
 
 	assert_int_equal(hb_policy_set(&p, HB_V_CNT, "2", NULL, 0), 0);
 	assert_true(hb_policy_value(&p, &sys, HB_V_IDLE, &v));
-	assert_int_equal(v, 300);	/* the sysctl's, now that a timing value is set */
+	assert_int_equal(v, 60);	/* still the default: values are replaced one by one */
 	assert_true(hb_policy_value(&p, &sys, HB_V_CNT, &v));
 	assert_int_equal(v, 2);
 
@@ -389,11 +441,11 @@ static void test_value(void **state)
 	assert_true(hb_policy_value(&p, &sys, HB_V_USER_TIMEOUT, &v));
 	assert_int_equal(v, 1500);
 
-	/* keepalive off: it wants keepalive off and has no opinion on the timing */
+	/* keepalive off: SO_KEEPALIVE and the timing are left to the program (HB_FORCE
+	 * never touches them), the user timeout is still the policy's */
 	assert_int_equal(hb_policy_set(&p, HB_V_KEEPALIVE, "false", NULL, 0), 0);
-	assert_true(hb_policy_value(&p, &sys, HB_V_KEEPALIVE, &v));
-	assert_int_equal(v, 0);
 	v = -1;
+	assert_false(hb_policy_value(&p, &sys, HB_V_KEEPALIVE, &v));
 	assert_false(hb_policy_value(&p, &sys, HB_V_IDLE, &v));
 	assert_false(hb_policy_value(&p, &sys, HB_V_INTVL, &v));
 	assert_false(hb_policy_value(&p, &sys, HB_V_CNT, &v));
@@ -497,8 +549,67 @@ static void test_env_compat_libkeepalive(void **state)
 	assert_int_equal(p.intvl_s, 5);
 	assert_int_equal(p.cnt, 3);
 	assert_int_equal(p.keepalive, 0);
+	assert_int_equal(p.defaults, HB_DEFAULTS_SYSCTL);
 	p = env_policy(on, 0);
 	assert_int_equal(p.keepalive, 1);
+}
+
+static void test_env_compat_msantos(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const idle[] = { "TCP_KEEPIDLE=30", NULL };
+	static const char *const all[] = { "TCP_KEEPIDLE=20", "TCP_KEEPINTVL=4", "TCP_KEEPCNT=3",
+					   "TCP_USER_TIMEOUT=9000", NULL };
+	static const char *const zeros[] = { "TCP_KEEPIDLE=0", "TCP_USER_TIMEOUT=0", NULL };
+	static const char *const derive[] = { "TCP_USER_TIMEOUT=-1", "TCP_KEEPCNT=2", NULL };
+	static const char *const mixed[] = { "HB_KEEPIDLE=40", "TCP_KEEPIDLE=20", "TCP_KEEPCNT=3",
+					     "KEEPINTVL=8", "DD_TCP_KEEPALIVE_PROBES=4", NULL };
+	static const char *const bad[] = { "TCP_KEEPIDLE=-3", "TCP_KEEPCNT=200", NULL };
+	static const struct hb_sysctl sys = { 300, 30, 5 };
+	struct hb_effective e;
+	struct hb_policy p;
+
+	(void)state;
+	p = env_policy(none, 0);
+	assert_int_equal(p.defaults, HB_DEFAULTS_HBKEEP);
+	/* one of its names: its meaning for the rest, 15/15/9 and (idle + intvl*cnt) s */
+	p = env_policy(idle, 0);
+	assert_int_equal(p.defaults, HB_DEFAULTS_MSANTOS);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 30);
+	assert_int_equal(e.intvl_s, 15);
+	assert_int_equal(e.cnt, 9);
+	assert_int_equal(e.user_timeout_ms, 165000);
+	p = env_policy(all, 0);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 20);
+	assert_int_equal(e.intvl_s, 4);
+	assert_int_equal(e.cnt, 3);
+	assert_int_equal(e.user_timeout_ms, 9000);
+	/* 0: the system default (the sysctl; no user timeout) */
+	p = env_policy(zeros, 0);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 300);
+	assert_int_equal(e.src[HB_V_IDLE], HB_SRC_SYSCTL);
+	assert_int_equal(e.intvl_s, 15);
+	assert_int_equal(e.user_timeout_ms, 0);
+	/* -1: derived */
+	p = env_policy(derive, 0);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.user_timeout_ms, (15 + 15 * 2) * 1000);
+	/* precedence per value: HB_, libkeepalive, msantos, libdontdie; the defaults of the
+	 * first compat library used (libkeepalive here: the sysctl) */
+	p = env_policy(mixed, 0);
+	assert_int_equal(p.defaults, HB_DEFAULTS_SYSCTL);
+	hb_policy_effective(&p, &sys, &e);
+	assert_int_equal(e.idle_s, 40);
+	assert_int_equal(e.intvl_s, 8);
+	assert_int_equal(e.cnt, 3);
+	assert_int_equal(e.user_timeout_ms, 0);
+	/* bad values are reported and ignored, naming the variable */
+	p = env_policy(bad, 2);
+	assert_true(logged_once("TCP_KEEPIDLE: '-3': out of range 1..32767"));
+	assert_true(logged_once("TCP_KEEPCNT: '200': out of range 1..127"));
 }
 
 static void test_env_compat_libdontdie(void **state)
@@ -515,6 +626,7 @@ static void test_env_compat_libdontdie(void **state)
 	assert_int_equal(p.intvl_s, 6);
 	assert_int_equal(p.cnt, 2);
 	assert_int_equal(p.keepalive, 0);
+	assert_int_equal(p.defaults, HB_DEFAULTS_SYSCTL);
 	p = env_policy(on, 0);
 	assert_int_equal(p.keepalive, 1);
 }
@@ -558,13 +670,23 @@ static void test_env_bad_values(void **state)
 	assert_int_equal(p.set, HB_BIT(HB_V_INTVL));
 	assert_int_equal(p.intvl_s, 5);
 	assert_int_equal(p.keepalive, 1);
-	assert_false(p.has_match);
+	/* an unreadable match list matches nothing: it must never widen to every socket */
+	assert_true(p.has_match);
+	assert_true(p.match_invalid);
+	assert_true(hb_policy_is_noop(&p));
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+
+		a.sin_addr.s_addr = htonl(0x0a000001);
+		assert_false(hb_policy_matches(&p, (struct sockaddr *)&a, sizeof(a)));
+	}
 	assert_false(p.force);
 	assert_true(logged_once("HB_KEEPALIVE: 'perhaps': expected 1/on/yes/true or 0/off/no/false"));
 	assert_true(logged_once("HB_KEEPIDLE: '90x': unknown unit 'x' (use ms, s, m or h)"));
 	assert_true(logged_once("HB_KEEPCNT: '200': out of range 1..127"));
 	assert_true(logged_once("HB_USER_TIMEOUT: '-1': negative durations are not allowed"));
-	assert_true(logged_once("HB_MATCH: '10.0.0.0/33': bad prefix length '33' (expected 0..32)"));
+	assert_true(logged_once("HB_MATCH: '10.0.0.0/33': bad prefix length '33' (expected 0..32): "
+				"no socket is managed"));
 	assert_true(logged_once("HB_FORCE: 'always': expected 1/on/yes/true or 0/off/no/false"));
 	for (i = 0; i < 6; i++)
 		assert_int_equal(msg_level[i], HB_LOG_ERROR);
@@ -641,6 +763,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_empty, reset_log, unset_log),
 		cmocka_unit_test_setup_teardown(test_env_hb, reset_log, unset_log),
 		cmocka_unit_test_setup_teardown(test_env_compat_libkeepalive, reset_log, unset_log),
+		cmocka_unit_test_setup_teardown(test_env_compat_msantos, reset_log, unset_log),
 		cmocka_unit_test_setup_teardown(test_env_compat_libdontdie, reset_log, unset_log),
 		cmocka_unit_test_setup_teardown(test_env_precedence, reset_log, unset_log),
 		cmocka_unit_test_setup_teardown(test_env_bad_values, reset_log, unset_log),

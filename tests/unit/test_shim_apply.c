@@ -208,8 +208,9 @@ static void test_apply_defaults(void **state)
 	assert_int_equal(res.app, 0);
 	assert_int_equal(res.applied, HB_BIT(HB_V_KEEPALIVE) | HB_BIT(HB_V_IDLE) |
 				      HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT));
-	/* SO_KEEPALIVE first: the timing values are pointless without it. */
-	assert_int_equal(calls[0].optname, SO_KEEPALIVE);
+	/* SO_KEEPALIVE last (policy.h hb_value_order): on a live socket the timer is armed
+	 * once, with the final idle time. */
+	assert_int_equal(calls[3].optname, SO_KEEPALIVE);
 }
 
 static void test_apply_skips_sysctl_values(void **state)
@@ -222,11 +223,14 @@ static void test_apply_skips_sysctl_values(void **state)
 	assert_int_equal(hb_shim_apply(3, &p, &same, 0, &fake_sys, NULL), 1);
 	assert_int_equal(set_value(SOL_SOCKET, SO_KEEPALIVE), 1);
 
-	/* Only idle set, to the sysctl's value: the others come from the sysctl too. */
+	/* Only idle set, to the sysctl's value: not set; the others stay hbkeep's defaults. */
 	ncalls = 0;
 	p = policy(env);
-	assert_int_equal(hb_shim_apply(3, &p, &kdef, 0, &fake_sys, NULL), 1);
+	assert_int_equal(hb_shim_apply(3, &p, &kdef, 0, &fake_sys, NULL), 3);
 	assert_int_equal(set_value(SOL_SOCKET, SO_KEEPALIVE), 1);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPIDLE), -1);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPINTVL), 10);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPCNT), 6);
 }
 
 static void test_apply_user_values(void **state)
@@ -256,6 +260,29 @@ static void test_apply_compat_names(void **state)
 	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPIDLE), 120);
 	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPCNT), 3);
 	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPINTVL), -1);	/* sysctl's 75 */
+}
+
+static void test_apply_msantos(void **state)
+{
+	static const char *const none[] = { "TCP_KEEPCNT", "9", NULL };
+	static const char *const env[] = { "TCP_KEEPIDLE", "30", NULL };
+	struct hb_policy p;
+
+	(void)state;
+	/* What msantos/libkeepalive sets: 15/15/9 and (15 + 15 * 9) * 1000 ms (the count
+	 * equals the kernel's 9 here, so the socket has it already). */
+	p = policy(none);
+	assert_int_equal(hb_shim_apply(3, &p, &kdef, 0, &fake_sys, NULL), 4);
+	assert_int_equal(set_value(SOL_SOCKET, SO_KEEPALIVE), 1);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPIDLE), 15);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPINTVL), 15);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPCNT), -1);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_USER_TIMEOUT), 150000);
+	ncalls = 0;
+	p = policy(env);
+	hb_shim_apply(3, &p, &kdef, 0, &fake_sys, NULL);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_KEEPIDLE), 30);
+	assert_int_equal(set_value(IPPROTO_TCP, TCP_USER_TIMEOUT), 165000);
 }
 
 static void test_keepalive_off(void **state)
@@ -375,7 +402,7 @@ static void test_force_value(void **state)
 	assert_int_equal(val, 45);
 	assert_true(hb_shim_force_value(&p, &kdef, managed, IPPROTO_TCP, TCP_KEEPINTVL, &one,
 					sizeof(one), &val));
-	assert_int_equal(val, 75);	/* from the sysctl: only idle was set */
+	assert_int_equal(val, 10);	/* hbkeep's default: only idle was set */
 
 	/* Not forced: no HB_FORCE, not managed, not ours, not our option. */
 	assert_false(hb_shim_force_value(&nf, &kdef, managed, IPPROTO_TCP, TCP_KEEPIDLE, &one,
@@ -581,6 +608,39 @@ static void test_describe(void **state)
 	assert_int_equal(buf[10], 'x');
 }
 
+/* ---- the program's own choice: the override line ------------------------------------------ */
+
+static void test_override_line(void **state)
+{
+	static const char *const uto[] = { "HB_USER_TIMEOUT", "20s", NULL };
+	static const char *const off[] = { "HB_KEEPALIVE", "off", "HB_USER_TIMEOUT", "20s", NULL };
+	struct hb_policy p = policy(NULL);
+	struct hb_want w;
+	char buf[128];
+
+	(void)state;
+	hb_policy_want(&p, &kdef, &w);
+	assert_true(hb_shim_overrides(&w, HB_V_IDLE, 15));
+	assert_false(hb_shim_overrides(&w, HB_V_IDLE, 60));	/* the same value: no news */
+	assert_true(hb_shim_overrides(&w, HB_V_KEEPALIVE, 0));
+	assert_false(hb_shim_overrides(&w, HB_V_KEEPALIVE, 1));
+	assert_false(hb_shim_overrides(&w, HB_V_KEEPALIVE, 7));	/* any non-zero is on */
+	assert_false(hb_shim_overrides(&w, HB_V_USER_TIMEOUT, 5000));	/* no policy value */
+	p = policy(uto);
+	hb_policy_want(&p, &kdef, &w);
+	assert_true(hb_shim_overrides(&w, HB_V_USER_TIMEOUT, 5000));
+	assert_false(hb_shim_overrides(&w, HB_V_USER_TIMEOUT, 20000));
+	p = policy(off);	/* keepalive left to the program: nothing to override */
+	hb_policy_want(&p, &kdef, &w);
+	assert_false(hb_shim_overrides(&w, HB_V_KEEPALIVE, 1));
+	assert_false(hb_shim_overrides(&w, HB_V_IDLE, 15));
+
+	hb_shim_describe_override(buf, sizeof(buf), 5, HB_V_IDLE, 15);
+	assert_string_equal(buf, "fd 5: program set TCP_KEEPIDLE 15; HB_FORCE=1 overrides");
+	hb_shim_describe_override(buf, sizeof(buf), 12, HB_V_KEEPALIVE, 0);
+	assert_string_equal(buf, "fd 12: program set SO_KEEPALIVE 0; HB_FORCE=1 overrides");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +649,7 @@ int main(void)
 		cmocka_unit_test_setup(test_apply_skips_sysctl_values, setup),
 		cmocka_unit_test_setup(test_apply_user_values, setup),
 		cmocka_unit_test_setup(test_apply_compat_names, setup),
+		cmocka_unit_test_setup(test_apply_msantos, setup),
 		cmocka_unit_test_setup(test_keepalive_off, setup),
 		cmocka_unit_test_setup(test_apply_preserves_errno_on_failure, setup),
 		cmocka_unit_test_setup(test_app_wins, setup),
@@ -598,6 +659,7 @@ int main(void)
 		cmocka_unit_test_setup(test_connect_wants, setup),
 		cmocka_unit_test_setup(test_listen_decide, setup),
 		cmocka_unit_test_setup(test_describe, setup),
+		cmocka_unit_test_setup(test_override_line, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
