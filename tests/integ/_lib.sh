@@ -9,7 +9,10 @@ O=${O:-build}
 case $O in /*) ;; *) O=$HB_ROOT/$O ;; esac
 SHIM=$O/libhbshim.so
 HELPERS=$O/tests/helpers
-HB_TEST_ID=hbt$$
+# Every name a test makes (namespaces, cgroups, pin directories, temporary files) starts with
+# HB_TEST_ID. tests/run.sh exports HB_RUN_ID (unique to one run) so that what a test leaves
+# behind is known to be this checkout's, even while other checkouts run tests on the machine.
+HB_TEST_ID=${HB_RUN_ID:-hb}t$$
 _tap_n=0 _tap_fail=0
 _cleanup_cmds=()
 _netns=()
@@ -37,9 +40,7 @@ _cleanup() {
 	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1; done
 	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for p in "${_netns[@]}" $(cat "$HB_TMP/netns" 2>/dev/null); do
-		ip netns del "$p" 2>/dev/null
-	done
+	for p in "${_netns[@]}" $(cat "$HB_TMP/netns" 2>/dev/null); do netns_del "$p"; done
 	rm -rf "$HB_TMP"
 	if [ "$_tap_fail" -gt 0 ] && [ "$rc" -eq 0 ]; then rc=1; fi
 	echo "1..$_tap_n"
@@ -56,6 +57,23 @@ trap 'exit 130' INT TERM
 
 # bg_pid PID: kill this process (ours, by PID) on exit
 bg_pid() { _pids+=("$1"); }
+# run_bg [--ns NS] CMD [ARG...]: starts the program CMD in the background (in network namespace
+# NS with nsenter, which execs it), registered to be killed on exit; its PID is in BG_PID.
+# Redirections go on the call: run_bg --ns "$NS" srv 7000 >"$HB_TMP/srv" 2>&1
+# CMD must be a program: a backgrounded shell function is a subshell, whose PID is not the
+# program's, and killing it leaves the program running.
+run_bg() {
+	if [ "$1" = --ns ]; then
+		set -- nsenter --net="/run/netns/$2" "${@:3}"
+	fi
+	if declare -F "$1" >/dev/null; then
+		echo "Bail out! run_bg $1: a shell function, not a program"
+		exit 1
+	fi
+	"$@" &
+	BG_PID=$!
+	_pids+=("$BG_PID")
+}
 
 # netns_new SUFFIX: create namespace $HB_TEST_ID-SUFFIX with lo up; prints its name
 netns_new() {
@@ -66,6 +84,14 @@ netns_new() {
 	echo "$n" >>"$HB_TMP/netns"
 	ip -n "$n" link set lo up
 	echo "$n"
+}
+# netns_del NS: kills what still runs in NS (only the test's own processes can be in a
+# namespace it made), then removes it; a process left in it would keep it alive unnamed
+netns_del() {
+	local pids
+	pids=$(ip netns pids "$1" 2>/dev/null)
+	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	ip netns del "$1" 2>/dev/null
 }
 # in_ns NS CMD...: run in a namespace without remounting /sys (DESIGN.md: ip netns exec hides
 # bpffs and cgroup2)

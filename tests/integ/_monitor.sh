@@ -32,7 +32,6 @@ cg_rm() {
 on_exit "cg_rm $CG"
 
 NS=$(netns_new mon) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
 
 # cg_bg OUT CMD...: CMD in CG and NS, stdout to OUT; its pid in BG (killed on exit)
 cg_bg() {

@@ -155,7 +155,7 @@ on_exit "rmdir $MCG"
 on_exit "[ -w $MCG/cgroup.kill ] && echo 1 >$MCG/cgroup.kill; sleep 0.2"
 NS=$(netns_new mon) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 # a connection in the cgroup, with keepalive and some traffic, so that per-connection series exist
-in_ns "$NS" python3 -c '
+run_bg --ns "$NS" python3 -c '
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 7300)); s.listen(4)
@@ -163,8 +163,7 @@ c, _ = s.accept()
 while True:
     d = c.recv(100)
     if not d: break
-    c.sendall(d)' >/dev/null 2>&1 &
-bg_pid $!
+    c.sendall(d)' >/dev/null 2>&1
 wait_port "$NS" 7300 || { echo "Bail out! echo server did not start"; exit 1; }
 "$HBCTL" monitor --cgroup "$MCG" -i 1s -d 4s --quiet --conns --textfile "$HB_TMP/mon.prom" \
 	>"$HB_TMP/mon.out" 2>&1 &

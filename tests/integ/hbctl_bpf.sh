@@ -23,8 +23,6 @@ HOLD=$HELPERS/ka_iter_hold
 unset HB_BACKEND HB_DIAG_FILE
 
 NS=$(netns_new bpf) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-# netns_new ran in a subshell, so its registration of the name is lost: delete it here too
-on_exit "ip netns del $NS"
 hb() { in_ns "$NS" "$HBCTL" "$@"; }
 
 # q.py FILE CMD ARGS: reads hbctl's JSON array; prints what the checks compare.

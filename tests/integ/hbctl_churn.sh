@@ -12,7 +12,6 @@ KA=$HELPERS/ka_hold
 unset HB_BACKEND HB_DIAG_FILE
 
 ns=$(netns_new churn) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
 secs=${HB_CHURN_SECS:-10}
 # some steady sockets with owners and settings, so that -p and the config path run too
 nsenter --net="/run/netns/$ns" "$KA" listen 127.0.0.1 9001 >"$HB_TMP/srv" 2>/dev/null & bg_pid $!

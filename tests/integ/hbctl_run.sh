@@ -13,15 +13,15 @@ unset HB_BACKEND HB_DIAG_FILE HB_SHIM HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USE
 	HB_MATCH HB_FORCE HB_LOG HB_KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE
 
 ns=$(netns_new run) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
-run_bg() { nsenter --net="/run/netns/$ns" "$@" 2>>"$HB_TMP/helpers.err" & }
+# in_ns_bg CMD...: CMD in the namespace, in the background (run_bg: its PID in BG_PID, killed on exit)
+in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 wait_line() { local i; for ((i = 0; i < 100; i++)); do grep -q "^$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 # With SAN=address the ASan runtime must come first in LD_PRELOAD: keep it as the "existing"
 # part that hbctl run appends to.
 pre=$(hb_preload); base=${pre%"$SHIM"}; base=${base%:}
 hbrun() { in_ns "$ns" env ${base:+LD_PRELOAD=$base} "$HBCTL" run "$@"; }
 
-run_bg "$KA" listen 127.0.0.1 7000 >>"$HB_TMP/srv"; srv=$!; bg_pid $srv
+in_ns_bg "$KA" listen 127.0.0.1 7000 >>"$HB_TMP/srv"; srv=$BG_PID
 wait_line "$HB_TMP/srv" ready || { echo "Bail out! listener"; exit 1; }
 
 cat >"$HB_TMP/probe.py" <<'PY'
@@ -66,8 +66,8 @@ out=$(in_ns "$ns" env LD_PRELOAD="${base:+$base:}$SHIM" "$HBCTL" run --idle 8 --
 check_eq "the shim is not added twice" "LD_PRELOAD=${base:+$base:}$SHIM" "$(echo "$out" | sed -n 2p)"
 
 # while the program holds the connection: ss and hbctl ls see the value too
-hbrun --idle 7 -- python3 "$HB_TMP/probe.py" "$HB_TMP/held" 4 >/dev/null &
-held=$!
+in_ns_bg env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- python3 "$HB_TMP/probe.py" "$HB_TMP/held" 4 >/dev/null
+held=$BG_PID
 wait_line "$HB_TMP/held" connected
 t=$(in_ns "$ns" ss -Htno state established "dport = :7000" | grep -o 'timer:(keepalive,[0-9.]*' | head -n1)
 # iproute2 6.1 prints 6.688 s as "6.688ms" (DESIGN.md): compare the number only
@@ -113,16 +113,16 @@ elif ! timeout 10 env LD_PRELOAD="$(hb_preload)" curl --version >/dev/null 2>&1;
 	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
 	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
 else
-	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer curl); wait $p
+	run_bg --ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer curl); wait $p
 	check "curl without --force keeps its own 60 s keepalive ($v)" in_range "$v" "7 < v <= 60"
-	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer curl); wait $p
+	run_bg --ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer curl); wait $p
 	check "curl with --force: 7 s ($v)" in_range "$v" "0 < v <= 7"
 fi
 if command -v redis-cli >/dev/null; then
-	printf '' | hbrun --idle 7 --force -- redis-cli -h 127.0.0.1 -p 7000 PING >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer redis-cli); kill $p 2>/dev/null; wait $p 2>/dev/null
+	run_bg --ns "$ns" env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- redis-cli -h 127.0.0.1 -p 7000 PING </dev/null >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer redis-cli); kill $p 2>/dev/null; wait $p 2>/dev/null
 	check "redis-cli with --force: 7 s ($v)" in_range "$v" "0 < v <= 7"
 else
 	skip "redis-cli missing"

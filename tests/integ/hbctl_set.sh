@@ -12,8 +12,8 @@ KA=$HELPERS/ka_hold
 unset HB_BACKEND HB_DIAG_FILE
 
 ns=$(netns_new set) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
-run_bg() { nsenter --net="/run/netns/$ns" "$@" 2>>"$HB_TMP/helpers.err" & }
+# in_ns_bg CMD...: CMD in the namespace, in the background (run_bg: its PID in BG_PID, killed on exit)
+in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 wait_line() { local i; for ((i = 0; i < 100; i++)); do grep -q "^$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 hb() { "$HBCTL" --backend diag --netns "$ns" "$@"; }
 # values FILE PID: ask ka_hold PID (whose stdout appends to FILE) for its getsockopt view;
@@ -25,10 +25,10 @@ values() {
 	grep '^fd=' "$1" | sed 's/^fd=[0-9]* //' | sort | uniq -c | sed 's/^ *//'
 }
 
-run_bg "$KA" listen 127.0.0.1 6000 >>"$HB_TMP/srv"; srv=$!; bg_pid $srv
+in_ns_bg "$KA" listen 127.0.0.1 6000 >>"$HB_TMP/srv"; srv=$BG_PID
 wait_line "$HB_TMP/srv" ready || { echo "Bail out! listener"; exit 1; }
-run_bg "$KA" -n 2 connect 127.0.0.1 6000 >>"$HB_TMP/d"; D=$!; bg_pid $D
-run_bg "$KA" connect 127.0.0.1 6000 >>"$HB_TMP/e"; E=$!; bg_pid $E
+in_ns_bg "$KA" -n 2 connect 127.0.0.1 6000 >>"$HB_TMP/d"; D=$BG_PID
+in_ns_bg "$KA" connect 127.0.0.1 6000 >>"$HB_TMP/e"; E=$BG_PID
 wait_line "$HB_TMP/d" ready && wait_line "$HB_TMP/e" ready || { echo "Bail out! clients"; exit 1; }
 d1=$(sed -n 's/^conn fd=[0-9]* lport=\([0-9]*\)/\1/p' "$HB_TMP/d" | sed -n 1p)
 

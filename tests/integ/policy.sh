@@ -19,11 +19,9 @@ need_cmd bpftool
 pol_clients
 
 NS=$(netns_new pol) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
 ip -n "$NS" addr add fd00::1/128 dev lo && ip -n "$NS" addr add fd00::2/128 dev lo ||
 	{ echo "Bail out! IPv6 addresses on lo"; exit 1; }
-in_ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 :: 7006 >/dev/null 2>&1 &
-bg_pid $!
+run_bg --ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 :: 7006 >/dev/null 2>&1
 wait_port "$NS" 7000 && wait_port "$NS" 7006 || { echo "Bail out! holdsrv did not start"; exit 1; }
 
 A=$(pol_cg a) && B=$(pol_cg b) || { echo "Bail out! cannot make cgroups under $CG_BASE"; exit 1; }
