@@ -76,7 +76,7 @@ def processes(root, run, exclude):
                 ns = os.readlink("/proc/%d/ns/net" % pid)
             except OSError:
                 ns = "?"
-            info[pid] = "%s (cwd %s, %s)" % (" ".join(args)[:200], cwd, ns)
+            info[pid] = "%d %s (cwd %s, %s)" % (pid, " ".join(args)[:200], cwd, ns)
     for pid, desc in sorted(info.items()):
         p, seen = pid, 0
         while p > 1 and p != exclude and seen < 4096:

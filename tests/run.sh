@@ -49,7 +49,7 @@ new_leftovers() {
 		[ "$i" -gt 0 ] && sleep 0.5
 		now=$(leftovers | awk -F'\t' 'NR == FNR { seen[$1 "\t" $2] = 1; next }
 			!(($1 "\t" $2) in seen)' <(printf '%s\n' "$before") -)
-		[ -z "$now" ] && return
+		grep -q '^process' <<<"$now" || break
 	done
 	printf '%s\n' "$now"
 }

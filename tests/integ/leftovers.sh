@@ -92,7 +92,8 @@ check "each leaking test passed its own checks (only what it left failed it)" ev
 tagged() {
 	local p
 	for p in $(pgrep -x sleep); do
-		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "HB_RUN_ID=$run_id" && echo "$p"
+		{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qx "HB_RUN_ID=$run_id" &&
+			echo "$p"
 	done
 }
 check "the nested run's id was found" [ -n "$run_id" ]
