@@ -178,6 +178,7 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
 #include <stddef.h>
 #include <stdint.h>
 #include "hb/policy.h"
+#include "hb/cgroup.h"
 
 #define HB_POL_PIN_ROOT		"/sys/fs/bpf"
 /*
@@ -216,33 +217,7 @@ struct hb_pol_info {
 	enum hb_pol_state state;
 };
 
-/* The cgroup v2 mount point, from /proc/self/mountinfo. Returns 0, -ENOENT when none is
- * mounted, or -errno. */
-int hb_cgroup2_mount(char *buf, size_t len);
-
-/*
- * Resolves PATH as DESIGN.md defines it (a cgroup v2 directory, absolute or relative to the
- * cgroup v2 mount) into an absolute directory, its cgroup id and its depth below the root.
- * Returns 0 or -errno with a message in err: -ENOENT (no cgroup v2 / no such cgroup),
- * -ENOTDIR / -EMEDIUMTYPE (not a cgroup v2 directory).
- */
-int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, unsigned *level,
-		      char *err, size_t errlen);
-
-/* The cgroup v2 directory this process is in (absolute). Returns 0 or -errno. */
-int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen);
-
-/* The cgroup id of a cgroup v2 directory (what bpftool and BPF helpers report). Returns 0 or
- * -errno. */
-int hb_cgroup_id(const char *path, uint64_t *id);
-
-/* 1 when processes are in the cgroup or below, 0 when none, -errno when it is unreadable. */
-int hb_cgroup_populated(const char *abs);
-
-/* Removes cgroup abs (if it still is the one with that id) and its descendants, after moving
- * the processes in them to its parent. Returns 0 or -errno (-EBUSY if processes kept
- * coming). */
-int hb_cgroup_remove(const char *abs, uint64_t id);
+/* The cgroup API (mount, PATH resolution, ids) is in hb/cgroup.h. */
 
 /* Flags of hb_pol_add(). */
 #define HB_POL_ADD_NO_REPLACE	0x01	/* fail with -EEXIST when the cgroup has a policy */
