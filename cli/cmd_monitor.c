@@ -66,14 +66,14 @@ static void monitor_usage(FILE *f)
 		"  --textfile FILE         write node_exporter's textfile format to FILE each\n"
 		"                          interval (atomically: temporary file + rename)\n"
 		"  -q, --quiet             no table or JSON on stdout (exporter only)\n"
-		"  --pin                   leave programs and maps pinned at " HB_MON_PIN_KEPT "\n"
+		"  --pin                   leave programs and maps pinned at %s\n"
 		"                          on exit (counting goes on); a later --pin run reads them\n"
 		"  --unpin                 remove what --pin left and exit\n"
 		"  --netns NAME|PATH|PID   count only that network namespace's sockets\n"
 		"  -v                      libbpf's warnings on stderr (-vv: its debug log)\n"
 		"\n"
 		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
-		"are recognised. See hbctl(8).\n");
+		"are recognised. See hbctl(8).\n", HB_MON_PIN_KEPT);
 }
 
 /* PATH -> the absolute directory and the path inside the hierarchy (the label): the

@@ -10,9 +10,11 @@
  * The counters and the metadata live in maps pinned beside the link, reused by a
  * replacement:
  *
- *   /sys/fs/bpf/hb/<id>/link    the cgroup sock_ops BPF link (its pin keeps it attached)
- *   /sys/fs/bpf/hb/<id>/stats   per-CPU counters, struct hb_pol_stats
- *   /sys/fs/bpf/hb/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ *   /sys/fs/bpf/hbkeep/policy/<id>/link    the cgroup sock_ops BPF link (its pin keeps it
+ *                                          attached)
+ *   /sys/fs/bpf/hbkeep/policy/<id>/stats   per-CPU counters, struct hb_pol_stats
+ *   /sys/fs/bpf/hbkeep/policy/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ * (hb/pins.h: the root is $HB_PIN_DIR when set)
  *
  * <id> is the cgroup's id (its inode number on cgroup2, what bpftool calls the cgroup id), so
  * one cgroup has at most one hbkeep policy and a second `policy add` finds the first.
@@ -182,9 +184,10 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
 
 #define HB_POL_PIN_ROOT		"/sys/fs/bpf"
 /*
- * Where policies are pinned: /sys/fs/bpf/hb, or $HB_PIN_DIR (a directory directly in bpffs).
+ * Where policies are pinned: /sys/fs/bpf/hbkeep/policy, or $HB_PIN_DIR/policy (hb/pins.h).
  * The override lets a test keep its policies apart from the host's, so that a test's
- * `policy rm --all` can never remove a policy it did not create.
+ * `policy rm --all` can never remove a policy it did not create. Policies a previous
+ * version pinned in /sys/fs/bpf/hb (or directly in $HB_PIN_DIR) are listed and removed too.
  */
 const char *hb_pol_pin_dir(void);
 #define HB_POL_PIN_DIR		hb_pol_pin_dir()

@@ -49,8 +49,9 @@ _cleanup() {
 trap _cleanup EXIT
 
 # hbctl makes its bpffs directories on first use; one this test brought into being goes with
-# it (rmdir: only while empty, so a policy or pin of anyone else's is never touched)
-for _d in /sys/fs/bpf/hb /sys/fs/bpf/hbkeep; do
+# it (rmdir: only while empty, so a policy or pin of anyone else's is never touched; the
+# root after what is in it). /sys/fs/bpf/hb is where a previous version pinned policies.
+for _d in /sys/fs/bpf/hb /sys/fs/bpf/hbkeep /sys/fs/bpf/hbkeep/policy; do
 	[ -e "$_d" ] || on_exit "rmdir $_d"
 done
 trap 'exit 130' INT TERM

@@ -126,9 +126,11 @@ wait_file() {
 	return 1
 }
 
+# POL_PINS: where policies are pinned (the bpffs root, or $HB_PIN_DIR, then policy/)
+POL_PINS=${HB_PIN_DIR:-/sys/fs/bpf/hbkeep}/policy
 # pins ID: what is pinned for policy ID ("none" if nothing)
 pins() {
-	local d=${HB_PIN_DIR:-/sys/fs/bpf/hb}
+	local d=${HB_PIN_DIR:-/sys/fs/bpf/hbkeep}/policy
 	[ -e "$d/$1" ] || { echo none; return; }
 	ls "$d/$1" | sort | tr '\n' ' ' | sed 's/ $//'
 }

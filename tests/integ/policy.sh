@@ -50,7 +50,7 @@ rc=$?
 check_eq "policy add exits 0" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(cat "$HB_TMP/err")"
 check_eq "policy add prints the policy id: the cgroup's id" "$(stat -c %i "$A")" "$id"
-check_eq "pinned: link, meta, stats under /sys/fs/bpf/hb/$id" "link meta stats" "$(pins "$id")"
+check_eq "pinned: link, meta, stats under $POL_PINS/$id" "link meta stats" "$(pins "$id")"
 check "bpftool sees a sock_ops program on the cgroup" \
 	eval 'bpftool cgroup show "$A" | grep -q "sock_ops.*sockops_policy"'
 check_eq "policy ls -j: cgroup, values, state" \
@@ -194,7 +194,7 @@ rid=$(stat -c %i "$R")
 lid=$(pol_json "by($id)['link_id']")
 "$HBCTL" policy rm "$id"
 check_eq "policy rm ID exits 0" 0 "$?"
-check_eq "after rm: nothing of it in /sys/fs/bpf/hb" none "$(pins "$id")"
+check_eq "after rm: nothing of it in $POL_PINS" none "$(pins "$id")"
 check_eq "after rm: no program on the cgroup" 0 "$(bpftool cgroup show "$A" | grep -c sockops)"
 check "after rm: its BPF link is gone" eval '! bpftool link show id "$lid" >/dev/null 2>&1'
 check_eq "after rm: policy ls does not list it" False "$(pol_json "any(x['id'] == $id for x in p)")"
@@ -216,5 +216,5 @@ check_eq "a policy whose cgroup was removed is an orphan (cgroup gone)" "orphan 
 	"$(pol_json "'%s %s' % (by($gid).get('state'), by($gid).get('reason'))")"
 "$HBCTL" policy rm --cgroup "$G"
 check_eq "policy rm --cgroup with the removed cgroup's path cleans it" none "$(pins "$gid")"
-left=$(ls /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid")
+left=$(ls "$POL_PINS" /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid")
 check_eq "no pin directory of this test's policies is left" "" "$left"
