@@ -23,8 +23,22 @@ ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_tap_n - $*"; }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
 diag() { printf '# %s\n' "$*"; }
-# check DESCRIPTION CMD...: one TAP line from a command's status
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# check DESCRIPTION CMD...: one TAP line from a command's status; a failure shows the command
+# as it ran (its arguments expanded: what it compared) and its status
+check() {
+	local d=$1 rc
+	shift
+	"$@"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "$d"
+	else
+		not_ok "$d"
+		diag "failed (status $rc):$(printf ' %q' "$@")"
+	fi
+}
+# check_lines DESCRIPTION EXPECTED ACTUAL: check_eq over multi-line values, shown on one line
+check_lines() { check_eq "$1" "${2//$'\n'/ | }" "${3//$'\n'/ | }"; }
 # check_eq DESCRIPTION EXPECTED ACTUAL
 check_eq() {
 	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1"; diag "expected: $2"; diag "got:      $3"; fi
@@ -33,6 +47,38 @@ check_eq() {
 skip_all() { echo "SKIP: $*"; exit 77; }
 need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces)"; }
 need_cmd() { local c; for c; do command -v "$c" >/dev/null || skip_all "needs $c"; done; }
+# need_built FILE...: what make builds must be there: a missing one fails the test (not a skip)
+need_built() {
+	local f
+	for f; do
+		[ -e "$f" ] || { echo "Bail out! $f not built (make test-bins)"; exit 1; }
+	done
+}
+# unset_hb_env: none of the variables the shim reads (its own, and the names of other
+# keepalive preloads it honours) comes from the caller's environment
+unset_hb_env() {
+	unset HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH HB_FORCE \
+		HB_LOG HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE DD_TCP_KEEPALIVE_TIME \
+		DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
+}
+# usage_case DESCRIPTION EXPECTED ARGS...: hbctl ARGS is a usage error: exit 2, one line on
+# stderr containing EXPECTED (starting with it when EXPECTED starts with ^), nothing on stdout
+usage_case() {
+	local d=$1 want=$2 rc err
+	shift 2
+	"$HBCTL" "$@" >"$HB_TMP/u.out" 2>"$HB_TMP/u.err"
+	rc=$?
+	err=$(cat "$HB_TMP/u.err")
+	if [ "$rc" -eq 2 ] && [ "$(wc -l <"$HB_TMP/u.err")" -eq 1 ] && [ ! -s "$HB_TMP/u.out" ] &&
+		if [ "${want:0:1}" = "^" ]; then [[ $err == "${want:1}"* ]]; else [[ $err == *"$want"* ]]; fi
+	then
+		ok "$d"
+	else
+		not_ok "$d"
+		diag "hbctl$(printf ' %q' "$@"): status $rc (want 2), stderr: $(cat "$HB_TMP/u.err")"
+		[ -s "$HB_TMP/u.out" ] && diag "stdout (want none): $(head -c 300 "$HB_TMP/u.out")"
+	fi
+}
 
 on_exit() { _cleanup_cmds+=("$*"); }
 _cleanup() {
@@ -115,6 +161,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 # shim CMD...: run CMD with the shim preloaded
 shim() { LD_PRELOAD=$(hb_preload) "$@"; }
 
+# wait_line FILE REGEX [TIMEOUT_S]: wait until FILE has a line matching REGEX (grep -E;
+# default 5 s)
+wait_line() {
+	local i
+	for ((i = 0; i < ${3:-5} * 20; i++)); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # wait_port NS PORT [TIMEOUT_S]: wait until something listens on PORT in NS
 wait_port() {
 	local n=$1 port=$2 t=${3:-10} i
@@ -125,4 +181,4 @@ wait_port() {
 	return 1
 }
 
-[ -f "$SHIM" ] || { echo "Bail out! $SHIM not built (run make)"; exit 1; }
+need_built "$SHIM"

@@ -9,7 +9,7 @@ need_root
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "needs /sys/kernel/btf/vmlinux (BTF)"
 need_cmd nsenter nstat python3 bpftool nft curl
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 PEER=$HB_ROOT/tests/helpers/mon_peer.py
 unset HB_BACKEND HB_DIAG_FILE
 

@@ -11,7 +11,7 @@ need_cmd python3
 HBCTL=$O/hbctl
 # Debian's python3 carries python3-yaml (scripts/deps.sh); a python3 earlier in PATH may not
 PYY=python3; [ -x /usr/bin/python3 ] && PYY=/usr/bin/python3
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 "$PYY" -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (scripts/deps.sh)"; exit 1; }
 D=$HB_ROOT/deploy
 K8S=$D/kubernetes/hbkeep.yaml

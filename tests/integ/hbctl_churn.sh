@@ -8,7 +8,7 @@ need_root
 need_cmd python3 nsenter
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 unset HB_BACKEND HB_DIAG_FILE
 
 ns=$(netns_new churn) || { echo "Bail out! ip netns add failed"; exit 1; }

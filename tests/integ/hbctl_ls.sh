@@ -8,7 +8,7 @@ need_root
 need_cmd python3 nsenter
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 
 unset HB_BACKEND HB_DIAG_FILE NO_COLOR
 ns=$(netns_new ls) || { echo "Bail out! ip netns add failed"; exit 1; }
@@ -17,7 +17,7 @@ in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 hb() { in_ns "$ns" "$HBCTL" --backend diag "$@"; }
 # py FILE EXPR: evaluate a Python expression with d = the JSON in FILE
 py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-wait_ready() { local i; for ((i = 0; i < 100; i++)); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_ready() { wait_line "$1" '^ready'; }
 
 in_ns_bg "$KA" listen 127.0.0.1 5000 >"$HB_TMP/srv4"; srv4=$BG_PID
 in_ns_bg "$KA" -6 listen ::1 5001 >"$HB_TMP/srv6"; srv6=$BG_PID
@@ -159,16 +159,6 @@ HB_DIAG_FILE=$HB_TMP/dump.raw "$HBCTL" ls --backend bpf >/dev/null 2>&1
 check_eq "replay with --backend bpf: usage error" 2 $?
 
 # usage errors: exit 2 and one line
-usage_case() { # DESCRIPTION EXPECTED-SUBSTRING ARGS...
-	local d=$1 want=$2 rc; shift 2
-	"$HBCTL" "$@" >"$HB_TMP/u.out" 2>"$HB_TMP/u.err"; rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$HB_TMP/u.err")" -eq 1 ] && grep -qF -- "$want" "$HB_TMP/u.err" \
-		&& [ ! -s "$HB_TMP/u.out" ]; then
-		ok "$d"
-	else
-		not_ok "$d"; diag "rc=$rc stderr: $(cat "$HB_TMP/u.err")"
-	fi
-}
 usage_case "unknown command" "hbctl: unknown command 'lsx'" lsx
 usage_case "unknown option" "hbctl: ls: unknown option '--bogus'" ls --bogus
 usage_case "missing value" "hbctl: ls: option '--state' needs a value" ls --state
