@@ -6,9 +6,10 @@
 # Only what a test of this checkout and run can have made is listed, so that tests of other
 # checkouts running on the same machine at the same time are never blamed (or touched):
 #   process  PID   - a process (not a zombie) that carries HB_RUN_ID=RUN in its environment,
-#                    or an orphan (adopted by init or systemd) that runs from the checkout
-#                    (cwd, executable or an argument under ROOT; a program that cleared its
-#                    environment), and is not run.sh itself or one of its descendants
+#                    or (a program that cleared its environment) an orphan, adopted by init
+#                    or systemd, whose executable is under ROOT, or that runs from ROOT (cwd
+#                    or an argument) in another network namespace than run.sh's; and is
+#                    not run.sh itself or one of its descendants
 #   netns    NAME  - /run/netns/RUNt*: names made from the HB_TEST_ID that _lib.sh derives
 #                    from HB_RUN_ID
 #   cgroup   PATH  - a cgroup v2 directory named RUNt*
@@ -24,10 +25,12 @@ import sys
 
 def read(path, mode="rb"):
     try:
-        with open(path, mode) as f:
-            return f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
         return None
+    # names are bytes (a test gives its programs odd ones on purpose)
+    return data if mode == "rb" else data.decode(errors="replace")
 
 
 def under(path, root):
@@ -43,6 +46,7 @@ def orphan(pid, parent):
 def processes(root, run, exclude):
     tag = ("HB_RUN_ID=" + run).encode()
     parent, info, mine = {}, {}, {}
+    own_ns = os.readlink("/proc/self/ns/net")
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -70,12 +74,16 @@ def processes(root, run, exclude):
         except OSError:
             exe = None
         tagged = tag in env.split(b"\0")
-        if tagged or under(cwd, root) or under(exe, root) or any(root + "/" in a for a in args):
+        try:
+            ns = os.readlink("/proc/%d/ns/net" % pid)
+        except OSError:
+            ns = "?"
+        # untagged (a program that cleared its environment): only a program of the checkout
+        # (a helper, hbctl) or one in another network namespace (a test's) is a test's; a
+        # shell or an editor someone runs in the checkout meanwhile is neither
+        if tagged or ((under(cwd, root) or any(root + "/" in a for a in args)) and
+                      (under(exe, root) or ns != own_ns)) or under(exe, root):
             mine[pid] = tagged
-            try:
-                ns = os.readlink("/proc/%d/ns/net" % pid)
-            except OSError:
-                ns = "?"
             info[pid] = "%d %s (cwd %s, %s)" % (pid, " ".join(args)[:200], cwd, ns)
     for pid, desc in sorted(info.items()):
         p, seen = pid, 0

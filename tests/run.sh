@@ -39,7 +39,8 @@ per_test_timeout=${HB_TEST_TIMEOUT:-600}
 
 # leftovers: what this run could have left (KIND<TAB>KEY<TAB>DESCRIPTION lines, sorted)
 leftovers() {
-	"$py" "$HB_ROOT/tests/leftovers.py" "$HB_ROOT" "$HB_RUN_ID" $$ "$O/hbctl" 2>/dev/null
+	"$py" "$HB_ROOT/tests/leftovers.py" "$HB_ROOT" "$HB_RUN_ID" $$ "$O/hbctl" ||
+		printf 'error\tleftovers.py\tthe leftovers check itself failed (status %s)\n' "$?"
 }
 # new_leftovers BEFORE: the lines of leftovers that are not in BEFORE (by KIND and KEY); a
 # process that is on its way out gets two seconds
@@ -48,11 +49,12 @@ new_leftovers() {
 	for ((i = 0; i < 5; i++)); do
 		[ "$i" -gt 0 ] && sleep 0.5
 		now=$(leftovers | awk -F'\t' 'NR == FNR { seen[$1 "\t" $2] = 1; next }
-			!(($1 "\t" $2) in seen)' <(printf '%s\n' "$before") -)
+			$1 == "error" || !(($1 "\t" $2) in seen)' <(printf '%s\n' "$before") -)
 		grep -q '^process' <<<"$now" || break
 	done
 	printf '%s\n' "$now"
 }
+# (a failing check is a line too: it fails the test rather than pass it unchecked)
 # remove_leftovers LINES: removes what a test left (only what leftovers listed: this run's)
 remove_leftovers() {
 	local kind key desc pids

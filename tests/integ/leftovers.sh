@@ -22,6 +22,9 @@ NS=\$(netns_new c)
 run_bg --ns "\$NS" sleep 300
 C=\$(pol_cg c) && pol_cg_track "\$C"
 id=\$("\$HBCTL" policy add --cgroup "\$C")
+# not the test's: what someone else runs in the checkout meanwhile (no tag, the host's
+# namespace, a program from elsewhere) is never blamed on a test (nor killed)
+(exec env -i /bin/sleep 304 >/dev/null 2>&1 & echo \$! >"$HB_TMP/other.pid")
 EOF
 cat >"$D/leak_proc.sh" <<EOF
 $head_
@@ -36,6 +39,14 @@ in_ns_srv() { nsenter --net="/run/netns/\$HB_TEST_ID-srv" "\$@"; }
 in_ns_srv sleep 302 >/dev/null 2>&1 &
 on_exit "kill \$!; ip netns del \$HB_TEST_ID-srv"
 sleep 0.2
+EOF
+# a server that cleared its environment (no HB_RUN_ID), in a namespace deleted under it
+cat >"$D/leak_untagged.sh" <<EOF
+$head_
+ip netns add "\$HB_TEST_ID-unt"
+(exec nsenter --net="/run/netns/\$HB_TEST_ID-unt" env -i /bin/sleep 303 >/dev/null 2>&1 &)
+sleep 0.2
+ip netns del "\$HB_TEST_ID-unt"
 EOF
 cat >"$D/leak_netns.sh" <<EOF
 $head_
@@ -65,10 +76,10 @@ run_id=$(grep -o 'hbr[0-9]*t' "$HB_TMP/run.out" | head -n1)
 run_id=${run_id%t}
 sed "s/^/# /" "$HB_TMP/run.out"
 check_eq "the nested run fails" 1 "$rc"
-check_eq "it counts each leaking test as one failure" "7 passed, 6 failed, 0 skipped" \
+check_eq "it counts each leaking test as one failure" "8 passed, 7 failed, 0 skipped" \
 	"$(tail -n1 "$HB_TMP/run.out")"
 check "it names the failed tests" grep -qx "failed: integ/leak_cgroup integ/leak_netns \
-integ/leak_pin integ/leak_policy integ/leak_proc integ/leak_server" "$HB_TMP/run.out"
+integ/leak_pin integ/leak_policy integ/leak_proc integ/leak_server integ/leak_untagged" "$HB_TMP/run.out"
 # left: NAME KIND PATTERN: the report of test NAME has a leftover line of KIND matching PATTERN
 left() {
 	awk -v t="$1" '/^== / { cur = $2 } cur == "integ/" t' "$HB_TMP/run.out" |
@@ -76,6 +87,7 @@ left() {
 }
 check "leak_proc: the process, by PID and command line" left leak_proc process '[0-9]+ sleep 301 '
 check "leak_server: the server in the deleted namespace" left leak_server process '[0-9]+ sleep 302 '
+check "leak_untagged: the server without the run's tag" left leak_untagged process '[0-9]+ /bin/sleep 303 '
 check "leak_netns: the namespace" left leak_netns netns 'network namespace hbr[0-9]+t[0-9]+-gone$'
 check "leak_cgroup: the cgroup" left leak_cgroup cgroup "cgroup $CG_BASE/hbr[0-9]+t[0-9]+-cg\$"
 check "leak_pin: the bpffs directory" left leak_pin bpffs 'bpffs /sys/fs/bpf/hbr[0-9]+t[0-9]+$'
@@ -85,7 +97,7 @@ check "leak_policy: the policy, by id and cgroup" left leak_policy policy \
 check "the clean test passes" eval 'awk "/^== integ\/clean/,/passed/" "$HB_TMP/run.out" |
 	grep -q "1 passed, 0 failed, 0 skipped"'
 check "each leaking test passed its own checks (only what it left failed it)" eval \
-	'[ "$(grep -c "^   not ok - leak_[a-z]* left behind:" "$HB_TMP/run.out")" = 6 ]'
+	'[ "$(grep -c "^   not ok - leak_[a-z]* left behind:" "$HB_TMP/run.out")" = 7 ]'
 
 # and the nested run removed what they left
 # tagged: the PIDs of the processes that carry the nested run's HB_RUN_ID
@@ -100,3 +112,8 @@ check "the nested run's id was found" [ -n "$run_id" ]
 check_eq "no process of the nested run is left" "" "$(tagged)"
 check_eq "no namespace, cgroup, pin, policy or temporary directory of the nested run is left" "" \
 	"$(python3 "$HB_ROOT/tests/leftovers.py" "$HB_ROOT" "$run_id" $$ "$HBCTL" | grep -v '^process' | cut -f1,3)"
+other=$(cat "$HB_TMP/other.pid" 2>/dev/null)
+check "a process someone else started in the checkout meanwhile was not blamed" \
+	eval '[ -n "$other" ] && ! grep -q "^   |   process $other " "$HB_TMP/run.out"'
+check "nor killed" kill -0 "$other"
+[ -n "$other" ] && kill "$other"
