@@ -23,18 +23,26 @@ ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_tap_n - $*"; }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
 diag() { printf '# %s\n' "$*"; }
-# check DESCRIPTION CMD...: one TAP line from a command's status; a failure shows the command
-# as it ran (its arguments expanded: what it compared) and its status
+# check DESCRIPTION CMD...: one TAP line from a command's status. A failure shows the command
+# and its status, and the last commands it ran as bash traced them (xtrace, to a file of its
+# own), arguments expanded: what it compared ("+ '[' 3 = 4 ']'").
 check() {
 	local d=$1 rc
 	shift
+	exec {_check_fd}>"$HB_TMP/check.trace"
+	BASH_XTRACEFD=$_check_fd
+	set -x
 	"$@"
 	rc=$?
+	{ set +x; } 2>/dev/null
+	unset BASH_XTRACEFD	# closes the file too
 	if [ "$rc" -eq 0 ]; then
 		ok "$d"
 	else
 		not_ok "$d"
 		diag "failed (status $rc):$(printf ' %q' "$@")"
+		grep -Ev '^\+* (set \+x|rc=[0-9]+)$' "$HB_TMP/check.trace" | tail -n 6 | cut -c1-300 |
+			while IFS= read -r l; do diag "  $l"; done
 	fi
 }
 # check_lines DESCRIPTION EXPECTED ACTUAL: check_eq over multi-line values, shown on one line

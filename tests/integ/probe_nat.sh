@@ -129,6 +129,7 @@ nsenter --net="/run/netns/$NAT_CLIENT" "$HBCTL" probe-nat "$SRV:$P_PLAIN" --max 
 	>"$HB_TMP/int.out" 2>"$HB_TMP/int.err" &
 pid_int=$!
 bg_pid "$pid_int"
+t_int=$EPOCHREALTIME
 # e: the progress line needs a terminal: script(1) gives it one
 if command -v script >/dev/null; then
 	(nsenter --net="/run/netns/$NAT_CLIENT" script -qec \
@@ -157,7 +158,9 @@ check "probe-nat --help exits 0 and shows the usage" \
 	eval '"$HBCTL" probe-nat --help | grep -q "^Usage: hbctl probe-nat HOST:PORT"'
 check "hbctl help probe-nat works too" eval '"$HBCTL" help probe-nat | grep -q -- "--resolution"'
 
-sleep 2.5
+# 2.5 s after its start, whatever the usage cases above took
+sleep "$(python3 -c 'import sys; print(max(0, 2.5 - (float(sys.argv[2]) - float(sys.argv[1]))))' \
+	"$t_int" "$EPOCHREALTIME")"
 kill -INT "$pid_int"
 wait "$pid_int"
 rc_int=$?
