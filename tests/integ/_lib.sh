@@ -27,22 +27,23 @@ diag() { printf '# %s\n' "$*"; }
 # and its status, and the last commands it ran as bash traced them (xtrace, to a file of its
 # own), arguments expanded: what it compared ("+ '[' 3 = 4 ']'").
 check() {
-	local d=$1 rc
+	# (names of its own: an eval'ed command reads the caller's variables, rc and d among them)
+	local _check_d=$1 _check_rc
 	shift
 	exec {_check_fd}>"$HB_TMP/check.trace"
 	BASH_XTRACEFD=$_check_fd
 	set -x
 	"$@"
-	rc=$?
+	_check_rc=$?
 	{ set +x; } 2>/dev/null
 	unset BASH_XTRACEFD	# closes the file too
-	if [ "$rc" -eq 0 ]; then
-		ok "$d"
+	if [ "$_check_rc" -eq 0 ]; then
+		ok "$_check_d"
 	else
-		not_ok "$d"
-		diag "failed (status $rc):$(printf ' %q' "$@")"
-		grep -Ev '^\+* (set \+x|rc=[0-9]+)$' "$HB_TMP/check.trace" | tail -n 6 | cut -c1-300 |
-			while IFS= read -r l; do diag "  $l"; done
+		not_ok "$_check_d"
+		diag "failed (status $_check_rc):$(printf ' %q' "$@")"
+		grep -Ev '^\+* (set \+x|_check_rc=[0-9]+)$' "$HB_TMP/check.trace" | tail -n 6 |
+			cut -c1-300 | while IFS= read -r l; do diag "  $l"; done
 	fi
 }
 # check_lines DESCRIPTION EXPECTED ACTUAL: check_eq over multi-line values, shown on one line
