@@ -2,9 +2,10 @@
 /*
  * The loader of the per-cgroup policy (policy_bpf.h): the only file that includes
  * policy.skel.h. libbpf-bootstrap's sequence (open, set rodata, load, attach) with a cleanup:
- * that always destroys the skeleton; what outlives hbctl is pinned under /sys/fs/bpf/hb/<id>/.
+ * that always destroys the skeleton; what outlives hbctl is pinned under /sys/fs/bpf/hbkeep/policy/<id>/
+ * (hb_pin_dir(); policies an older version pinned in /sys/fs/bpf/hb/<id>/ are still found).
  *
- * Every add and remove holds an exclusive flock() on /sys/fs/bpf/hb, so that two hbctl
+ * Every add and remove holds an exclusive flock() on the policy pin directory, so that two hbctl
  * never build or tear down the same policy at once; listing takes no lock (a policy being
  * built shows as "broken" for that instant at worst).
  *
@@ -36,6 +37,7 @@
 
 #include "hb/log.h"
 #include "hb/policy.h"
+#include "hb/pins.h"
 #include "hb/policy_bpf.h"
 #include "policy.skel.h"
 
@@ -68,9 +70,17 @@ static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 /* Writes a message into err and returns rc (negative errno). */
 const char *hb_pol_pin_dir(void)
 {
-	const char *d = secure_getenv("HB_PIN_DIR");
+	return hb_pin_policy_dir();
+}
 
-	return d && *d ? d : HB_POL_PIN_ROOT "/hb";
+/* The root and the policies' directory in it (0700: policies are root's). */
+static int make_pin_dirs(char *err, size_t errlen)
+{
+	if (mkdir(hb_pin_root(), 0700) && errno != EEXIST)
+		return errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
+	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
+		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+	return 0;
 }
 
 static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -229,16 +239,17 @@ static int bpffs_ready(char *err, size_t errlen)
 				    "bpffs is not mounted on %s, and mounting it failed: %s",
 				    HB_POL_PIN_ROOT, strerror(errno));
 	}
-	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
-	return 0;
+	return make_pin_dirs(err, errlen);
 }
 
 /* Takes the policies' lock. Returns the fd to close, or -errno. */
 static int lock_dir(char *err, size_t errlen)
 {
-	int fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd, rc = make_pin_dirs(err, errlen);
 
+	if (rc)
+		return rc;
+	fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
 	while (flock(fd, LOCK_EX)) {
@@ -252,13 +263,45 @@ static int lock_dir(char *err, size_t errlen)
 	return fd;
 }
 
+/* The directory of policy id: in the policies' directory, or where a previous version pinned
+ * it (hb/pins.h) when only that one exists. */
+static const char *pin_dir_of(uint64_t id)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	if (stat(p, &st) == 0)
+		return HB_POL_PIN_DIR;
+	snprintf(p, sizeof(p), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
+	if (stat(p, &st) == 0)
+		return hb_pin_policy_legacy_dir();
+	return HB_POL_PIN_DIR;
+}
+
 static void pin_path(char *buf, size_t len, uint64_t id, const char *name)
 {
 	if (name)
-		snprintf(buf, len, "%s/%llu/%s", HB_POL_PIN_DIR, (unsigned long long)id, name);
+		snprintf(buf, len, "%s/%llu/%s", pin_dir_of(id), (unsigned long long)id, name);
 	else
-		snprintf(buf, len, "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+		snprintf(buf, len, "%s/%llu", pin_dir_of(id), (unsigned long long)id);
 }
+
+/* A policy a previous version pinned moves into the policies' directory (a rename in bpffs:
+ * the link, its attachment and the counters stay as they are). Under the lock. */
+static int migrate_legacy(uint64_t id, char *err, size_t errlen)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if (pin_dir_of(id) == HB_POL_PIN_DIR)
+		return 0;
+	snprintf(from, sizeof(from), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
+	snprintf(to, sizeof(to), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	if (rename(from, to))
+		return errf(-errno, err, errlen, "moving %s to %s: %s", from, to, strerror(errno));
+	return 0;
+}
+
 
 /* Removes the policy's directory and whatever is in it. */
 static int unpin_all(uint64_t id)
@@ -444,7 +487,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	struct bpf_link *link = NULL;
 	struct hb_pol_meta *meta;
 	struct hb_pol_cfg c = *cfg;
-	bool replace, made_dir = false;
+	bool replace = false, made_dir = false;
 	struct hb_pol_stats before, after;
 	int retro_rc = 0;
 	__u32 key = 0;
@@ -473,6 +516,9 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 
 	c.cgroup_id = cgroup_id;
 	c.cgroup_level = level;
+	rc = migrate_legacy(cgroup_id, err, errlen);
+	if (rc)
+		goto cleanup;
 	pin_path(dir, sizeof(dir), cgroup_id, NULL);
 	pin_path(p_link, sizeof(p_link), cgroup_id, "link");
 	pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
@@ -699,44 +745,67 @@ static int cmp_info(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
+/* Adds the policies pinned in dir to *v (those not there already: a policy is listed once).
+ * Returns 0 or -errno with a message. */
+static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t *cap,
+		    char *err, size_t errlen)
 {
-	struct hb_pol_info *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
+	struct hb_pol_info *nv;
 	struct dirent *de;
 	char *end;
 	DIR *d;
 	uint64_t id;
+	size_t i;
 
-	*out = NULL;
-	*n = 0;
-	d = opendir(HB_POL_PIN_DIR);
+	d = opendir(dir);
 	if (!d) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;	/* bpffs not mounted, or no policy ever: none */
 		if (errno == EACCES || errno == EPERM)
 			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
-				    HB_POL_PIN_DIR, strerror(errno));
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+				    dir, strerror(errno));
+		return errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		errno = 0;
 		id = strtoull(de->d_name, &end, 10);
 		if (errno || *end || end == de->d_name)
 			continue;
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 8;
-			nv = realloc(v, cap * sizeof(*v));
+		for (i = 0; i < *cnt && (*v)[i].id != id; i++)
+			;
+		if (i < *cnt)
+			continue;
+		if (*cnt == *cap) {
+			*cap = *cap ? 2 * *cap : 8;
+			nv = realloc(*v, *cap * sizeof(**v));
 			if (!nv) {
-				free(v);
 				closedir(d);
 				return errf(-ENOMEM, err, errlen, "out of memory");
 			}
-			v = nv;
+			*v = nv;
 		}
-		info_one(id, &v[cnt++]);
+		info_one(id, &(*v)[(*cnt)++]);
 	}
 	closedir(d);
+	return 0;
+}
+
+int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
+{
+	struct hb_pol_info *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* the policies' directory, then where a previous version pinned them */
+	rc = list_dir(HB_POL_PIN_DIR, &v, &cnt, &cap, err, errlen);
+	if (!rc)
+		rc = list_dir(hb_pin_policy_legacy_dir(), &v, &cnt, &cap, err, errlen);
+	if (rc) {
+		free(v);
+		return rc;
+	}
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), cmp_info);
 	*out = v;

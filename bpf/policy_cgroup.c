@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The cgroup side of the per-cgroup policy (policy_bpf.h): finding the cgroup v2 mount,
- * resolving a PATH the way DESIGN.md defines it, cgroup ids and levels, and removing the
- * transient cgroup of `run --kernel`. No libbpf here.
+ * cgroup v2 for every subcommand (hb/cgroup.h): finding the cgroup v2 mount, resolving a
+ * PATH the way DESIGN.md defines it (policy, run and monitor share it), cgroup ids and levels,
+ * and removing the transient cgroup of `run --kernel`. No libbpf here.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "hb/cgroup.h"
 #include "hb/policy_bpf.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -43,8 +44,7 @@ static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 	return rc;
 }
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
+void hb_mountinfo_unescape(char *s)
 {
 	char *d = s;
 
@@ -82,7 +82,7 @@ int hb_cgroup2_mount(char *buf, size_t len)
 			mnt = strtok_r(NULL, " ", &save);
 		if (!mnt)
 			continue;
-		unescape(mnt);
+		hb_mountinfo_unescape(mnt);
 		if (strlen(mnt) >= len) {
 			rc = -ENAMETOOLONG;
 			continue;
@@ -139,6 +139,35 @@ static unsigned int cgroup_level(const char *abs)
 	return level;
 }
 
+int hb_cgroup_candidate(const char *mnt, const char *spec, char *out, size_t len)
+{
+	size_t ml = strlen(mnt);
+	int n;
+
+	while (ml > 0 && mnt[ml - 1] == '/')
+		ml--;	/* a mount on "/" is the empty prefix */
+	if (spec[0] == '/' && !strncmp(spec, mnt, ml) && (spec[ml] == '/' || !spec[ml]))
+		n = snprintf(out, len, "%s", spec);
+	else {
+		while (*spec == '/')
+			spec++;
+		n = snprintf(out, len, "%.*s%s%s", (int)ml, mnt, *spec ? "/" : "", spec);
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void hb_cgroup_label(const char *mnt, const char *abs, char *out, size_t len)
+{
+	size_t ml = strlen(mnt);
+
+	while (ml > 0 && mnt[ml - 1] == '/')
+		ml--;	/* a mount on "/" is the empty prefix */
+	if (!strncmp(abs, mnt, ml) && (abs[ml] == '/' || !abs[ml]))
+		snprintf(out, len, "%s", abs[ml] ? abs + ml : "/");
+	else
+		snprintf(out, len, "%s", abs);
+}
+
 int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, unsigned *level,
 		      char *err, size_t errlen)
 {
@@ -152,16 +181,16 @@ int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, 
 	rc = hb_cgroup2_mount(mnt, sizeof(mnt));
 	if (rc == -ENOENT)
 		return errf(-ENOENT, err, errlen,
-			    "no cgroup v2 hierarchy is mounted (the policy needs cgroup v2; "
-			    "mount -t cgroup2 none /sys/fs/cgroup)");
+			    "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)");
 	if (rc)
 		return errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
-	/* Absolute paths that exist are taken as they are; others (like "/system.slice/x",
-	 * as /proc/PID/cgroup shows them) are relative to the cgroup v2 mount. */
-	if (spec[0] == '/' && stat(spec, &st) == 0)
+	/* Under the mount: as it is; otherwise as /proc/PID/cgroup writes it ("/" the root).
+	 * An absolute path elsewhere that exists (a cgroup v1 directory, say) is taken as it
+	 * is when the mount has no such cgroup, so that the error says what it is. */
+	if (hb_cgroup_candidate(mnt, spec, cand, sizeof(cand)))
+		return errf(-ENAMETOOLONG, err, errlen, "cgroup '%.200s': path too long", spec);
+	if (spec[0] == '/' && strcmp(cand, spec) && stat(cand, &st) && stat(spec, &st) == 0)
 		snprintf(cand, sizeof(cand), "%s", spec);
-	else
-		snprintf(cand, sizeof(cand), "%s/%s", mnt, spec + (spec[0] == '/'));
 	if (!realpath(cand, real)) {
 		rc = -errno;
 		if (rc == -ENOENT)

@@ -18,14 +18,10 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include "cli.h"
 #include "mon.h"
+#include "hb/cgroup.h"
 #include "hb/policy.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 enum {
 	OPT_CGROUP = 0x3000,
@@ -57,8 +53,9 @@ static void monitor_usage(FILE *f)
 		"segments; tell how connections end. Needs root (CAP_BPF, CAP_PERFMON,\n"
 		"CAP_NET_ADMIN) and a kernel with BTF.\n"
 		"\n"
-		"  --cgroup PATH           cgroup v2 directory (absolute, or relative to the cgroup2\n"
-		"                          mount); default: the root, i.e. the whole host\n"
+		"  --cgroup PATH           cgroup v2 directory, as policy add takes it (under the\n"
+		"                          cgroup2 mount, or as /proc/PID/cgroup shows it); default:\n"
+		"                          /, the root, i.e. the whole host\n"
 		"  -i, --interval DUR      refresh every DUR (default 1s)\n"
 		"  -d, --duration DUR      stop after DUR (default: until SIGINT/SIGTERM)\n"
 		"  -j, --json              one JSON object per line and interval\n"
@@ -71,98 +68,32 @@ static void monitor_usage(FILE *f)
 		"                          interval (atomically: mkstemp beside it + rename,\n"
 		"                          mode 0644; never through a symlink)\n"
 		"  -q, --quiet             no table or JSON on stdout (exporter only)\n"
-		"  --pin                   leave programs and maps pinned at " HB_MON_PIN_KEPT "\n"
+		"  --pin                   leave programs and maps pinned at %s\n"
 		"                          on exit (counting goes on); a later --pin run reads them\n"
 		"  --unpin                 remove what --pin left and exit\n"
 		"  --netns NAME|PATH|PID   count only that network namespace's sockets\n"
 		"  -v                      libbpf's warnings on stderr (-vv: its debug log)\n"
 		"\n"
 		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
-		"are recognised. See hbctl(8).\n");
+		"are recognised. See hbctl(8).\n", HB_MON_PIN_KEPT);
 }
 
-/* The cgroup v2 mount point from /proc/self/mountinfo (the first one). */
-static int cgroup2_mount(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *sep, *p, *mnt;
-	size_t cap = 0;
-	int rc = -ENOENT, i;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
-			continue;
-		/* field 5 is the mount point: skip four fields */
-		for (p = line, i = 0; i < 4 && p; i++) {
-			p = strchr(p, ' ');
-			if (p)
-				p++;
-		}
-		if (!p)
-			continue;
-		mnt = p;
-		p = strchr(mnt, ' ');
-		if (p)
-			*p = '\0';
-		/* \040-style escapes */
-		for (p = mnt, i = 0; *p && (size_t)i + 1 < len; i++) {
-			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] && p[3]) {
-				buf[i] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-				p += 4;
-			} else {
-				buf[i] = *p++;
-			}
-		}
-		buf[i] = '\0';
-		rc = 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-/* PATH -> the absolute directory and the path inside the hierarchy (the label). */
+/* PATH -> the absolute directory and the path inside the hierarchy (the label): the
+ * resolution of policy add and run (hb/cgroup.h), the root cgroup without --cgroup. */
 static int resolve_cgroup(struct hb_cli_opts *o, const char *arg, char *dir, size_t dlen,
 			  char *label, size_t llen)
 {
-	char mnt[256], rp[PATH_MAX];
-	struct statfs st;
-	size_t ml;
-	int rc;
+	char mnt[PATH_MAX], err[512];
+	unsigned int level;
+	uint64_t id;
 
-	rc = cgroup2_mount(mnt, sizeof(mnt));
-	if (rc && (!arg || arg[0] != '/')) {
-		hb_err(o, "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)");
+	if (hb_cgroup_resolve(arg ? arg : "/", dir, dlen, &id, &level, err, sizeof(err))) {
+		hb_err(o, "%s", err);
 		return HB_EXIT_RUNTIME;
 	}
-	if (!arg || !*arg)
-		snprintf(dir, dlen, "%s", mnt);
-	else if (arg[0] == '/')
-		snprintf(dir, dlen, "%s", arg);
-	else
-		snprintf(dir, dlen, "%s/%s", mnt, arg);
-	if (!realpath(dir, rp)) {
-		hb_err(o, "--cgroup %s: %s", dir, strerror(errno));
-		return HB_EXIT_RUNTIME;
-	}
-	if (statfs(rp, &st) || (unsigned long)st.f_type != CGROUP2_SUPER_MAGIC) {
-		if (rc)
-			hb_err(o, "--cgroup %s: not a cgroup v2 directory", rp);
-		else
-			hb_err(o, "--cgroup %s: not a cgroup v2 directory (cgroup2 is at %s)", rp,
-			       mnt);
-		return HB_EXIT_USAGE;
-	}
-	snprintf(dir, dlen, "%s", rp);
-	ml = rc ? 0 : strlen(mnt);
-	if (!rc && strncmp(rp, mnt, ml) == 0 && (rp[ml] == '/' || !rp[ml]))
-		snprintf(label, llen, "%s", rp[ml] ? rp + ml : "/");
-	else
-		snprintf(label, llen, "%s", rp);
+	if (hb_cgroup2_mount(mnt, sizeof(mnt)))
+		snprintf(mnt, sizeof(mnt), "/");
+	hb_cgroup_label(mnt, dir, label, llen);
 	return HB_EXIT_OK;
 }
 

@@ -55,7 +55,7 @@ static void policy_usage(FILE *f)
 		"in a cgroup (v2) and below it, static binaries, Go programs and containers included:\n"
 		"a sock_ops BPF program sets the options when a connection is established (connect()\n"
 		"completed, or accepted) and on listeners at listen(). It stays after hbctl exits\n"
-		"(pinned in /sys/fs/bpf/hb/ID).\n"
+		"(pinned in /sys/fs/bpf/hbkeep/policy/ID).\n"
 		"The values and --match work as for hbctl run: defaults 60s/10s/6, each of\n"
 		"--idle/--intvl/--cnt given replaces that one default.\n"
 		"\n"

@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include "hb/event.h"
 
-/* bpffs directory under which monitors pin: monitor_PID (while running), monitor (--pin) */
-#define HB_MON_PIN_ROOT		"/sys/fs/bpf/hbkeep"
-#define HB_MON_PIN_KEPT		HB_MON_PIN_ROOT "/monitor"
+/* bpffs directory under which monitors pin: monitor_PID (while running), monitor (--pin);
+ * the root of hb/pins.h, which $HB_PIN_DIR overrides (functions, not constants) */
+#include "hb/pins.h"
+#define HB_MON_PIN_ROOT		hb_pin_root()
+#define HB_MON_PIN_KEPT		hb_pin_monitor_dir()
 
 struct hb_monitor_opts {
 	const char *cgroup;	/* cgroup v2 directory (absolute path) */

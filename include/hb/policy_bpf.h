@@ -10,9 +10,11 @@
  * The counters and the metadata live in maps pinned beside the link, reused by a
  * replacement:
  *
- *   /sys/fs/bpf/hb/<id>/link    the cgroup sock_ops BPF link (its pin keeps it attached)
- *   /sys/fs/bpf/hb/<id>/stats   per-CPU counters, struct hb_pol_stats
- *   /sys/fs/bpf/hb/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ *   /sys/fs/bpf/hbkeep/policy/<id>/link    the cgroup sock_ops BPF link (its pin keeps it
+ *                                          attached)
+ *   /sys/fs/bpf/hbkeep/policy/<id>/stats   per-CPU counters, struct hb_pol_stats
+ *   /sys/fs/bpf/hbkeep/policy/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ * (hb/pins.h: the root is $HB_PIN_DIR when set)
  *
  * <id> is the cgroup's id (its inode number on cgroup2, what bpftool calls the cgroup id), so
  * one cgroup has at most one hbkeep policy and a second `policy add` finds the first.
@@ -178,12 +180,14 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
 #include <stddef.h>
 #include <stdint.h>
 #include "hb/policy.h"
+#include "hb/cgroup.h"
 
 #define HB_POL_PIN_ROOT		"/sys/fs/bpf"
 /*
- * Where policies are pinned: /sys/fs/bpf/hb, or $HB_PIN_DIR (a directory directly in bpffs).
+ * Where policies are pinned: /sys/fs/bpf/hbkeep/policy, or $HB_PIN_DIR/policy (hb/pins.h).
  * The override lets a test keep its policies apart from the host's, so that a test's
- * `policy rm --all` can never remove a policy it did not create.
+ * `policy rm --all` can never remove a policy it did not create. Policies a previous
+ * version pinned in /sys/fs/bpf/hb (or directly in $HB_PIN_DIR) are listed and removed too.
  */
 const char *hb_pol_pin_dir(void);
 #define HB_POL_PIN_DIR		hb_pol_pin_dir()
@@ -216,33 +220,7 @@ struct hb_pol_info {
 	enum hb_pol_state state;
 };
 
-/* The cgroup v2 mount point, from /proc/self/mountinfo. Returns 0, -ENOENT when none is
- * mounted, or -errno. */
-int hb_cgroup2_mount(char *buf, size_t len);
-
-/*
- * Resolves PATH as DESIGN.md defines it (a cgroup v2 directory, absolute or relative to the
- * cgroup v2 mount) into an absolute directory, its cgroup id and its depth below the root.
- * Returns 0 or -errno with a message in err: -ENOENT (no cgroup v2 / no such cgroup),
- * -ENOTDIR / -EMEDIUMTYPE (not a cgroup v2 directory).
- */
-int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, unsigned *level,
-		      char *err, size_t errlen);
-
-/* The cgroup v2 directory this process is in (absolute). Returns 0 or -errno. */
-int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen);
-
-/* The cgroup id of a cgroup v2 directory (what bpftool and BPF helpers report). Returns 0 or
- * -errno. */
-int hb_cgroup_id(const char *path, uint64_t *id);
-
-/* 1 when processes are in the cgroup or below, 0 when none, -errno when it is unreadable. */
-int hb_cgroup_populated(const char *abs);
-
-/* Removes cgroup abs (if it still is the one with that id) and its descendants, after moving
- * the processes in them to its parent. Returns 0 or -errno (-EBUSY if processes kept
- * coming). */
-int hb_cgroup_remove(const char *abs, uint64_t id);
+/* The cgroup API (mount, PATH resolution, ids) is in hb/cgroup.h. */
 
 /* Flags of hb_pol_add(). */
 #define HB_POL_ADD_NO_REPLACE	0x01	/* fail with -EEXIST when the cgroup has a policy */

@@ -9,7 +9,7 @@ need_root
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "needs /sys/kernel/btf/vmlinux (BTF)"
 need_cmd nsenter nstat python3 bpftool nft curl
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 PEER=$HB_ROOT/tests/helpers/mon_peer.py
 unset HB_BACKEND HB_DIAG_FILE
 
@@ -32,7 +32,6 @@ cg_rm() {
 on_exit "cg_rm $CG"
 
 NS=$(netns_new mon) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
 
 # cg_bg OUT CMD...: CMD in CG and NS, stdout to OUT; its pid in BG (killed on exit)
 cg_bg() {

@@ -37,9 +37,8 @@ nat_need() {
 # nat_clean_env: only what a scenario sets itself reaches the shim (no HB_*, compatible names
 # or LD_PRELOAD from the caller's environment)
 nat_clean_env() {
-	unset LD_PRELOAD HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH \
-		HB_FORCE HB_LOG HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE DD_TCP_KEEPALIVE_TIME \
-		DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
+	unset LD_PRELOAD
+	unset_hb_env
 }
 
 # nat_router_sysctl NAME: prints a sysctl's value as the router namespace sees it
@@ -131,14 +130,7 @@ nat_bg() {
 }
 
 # nat_wait_line FILE REGEX TIMEOUT_S: wait until FILE has a line matching REGEX
-nat_wait_line() {
-	local f=$1 re=$2 t=$3 i
-	for ((i = 0; i < t * 20; i++)); do
-		grep -Eq "$re" "$f" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+nat_wait_line() { wait_line "$@"; }
 
 # nat_flow SPORT: prints the router's conntrack entry for the client's source port (if any)
 nat_flow() { in_ns "$NAT_ROUTER" conntrack -L -p tcp 2>/dev/null | grep -E " sport=$1 "; }

@@ -16,7 +16,7 @@ pol_need() {
 	need_cmd nsenter ip gcc readelf stat
 	[ -n "$PY" ] || skip_all "needs python3"
 	[ -r /sys/kernel/btf/vmlinux ] || skip_all "needs /sys/kernel/btf/vmlinux (BTF)"
-	[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+	need_built "$HBCTL"
 	CG2=$(pol_cg2_mount)
 	[ -n "$CG2" ] || skip_all "needs a cgroup v2 hierarchy"
 	# the cgroup this test runs in: the parent of every cgroup it makes
@@ -117,18 +117,13 @@ opts() { sed -n '1s/ lport=.*//p' <<<"$1"; }
 lport() { sed -n '1s/.* lport=\([0-9]*\) .*/\1/p' <<<"$1"; }
 
 # wait_file FILE REGEX [TIMEOUT_S]: until FILE has a line matching REGEX
-wait_file() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+wait_file() { wait_line "$1" "$2" "${3:-10}"; }
 
+# POL_PINS: where policies are pinned (the bpffs root, or $HB_PIN_DIR, then policy/)
+POL_PINS=${HB_PIN_DIR:-/sys/fs/bpf/hbkeep}/policy
 # pins ID: what is pinned for policy ID ("none" if nothing)
 pins() {
-	local d=${HB_PIN_DIR:-/sys/fs/bpf/hb}
+	local d=${HB_PIN_DIR:-/sys/fs/bpf/hbkeep}/policy
 	[ -e "$d/$1" ] || { echo none; return; }
 	ls "$d/$1" | sort | tr '\n' ' ' | sed 's/ $//'
 }

@@ -12,7 +12,7 @@ need_cmd python3
 HBCTL=$O/hbctl
 # Debian's python3 carries python3-yaml (scripts/deps.sh); a python3 earlier in PATH may not
 PYY=python3; [ -x /usr/bin/python3 ] && PYY=/usr/bin/python3
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 "$PYY" -c 'import yaml' 2>/dev/null || { echo "Bail out! python3-yaml missing (scripts/deps.sh)"; exit 1; }
 D=$HB_ROOT/deploy
 K8S=$D/kubernetes/hbkeep.yaml
@@ -309,7 +309,7 @@ on_exit "rmdir $MCG"
 on_exit "[ -w $MCG/cgroup.kill ] && echo 1 >$MCG/cgroup.kill; sleep 0.2"
 NS=$(netns_new mon) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 # a connection in the cgroup, with keepalive and some traffic, so that per-connection series exist
-in_ns "$NS" python3 -c '
+run_bg --ns "$NS" python3 -c '
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 7300)); s.listen(4)
@@ -317,8 +317,7 @@ c, _ = s.accept()
 while True:
     d = c.recv(100)
     if not d: break
-    c.sendall(d)' >/dev/null 2>&1 &
-bg_pid $!
+    c.sendall(d)' >/dev/null 2>&1
 wait_port "$NS" 7300 || { echo "Bail out! echo server did not start"; exit 1; }
 # under the UMask of hbkeep-monitor.service: the textfile is still readable by node_exporter's
 # user (hbctl sets its mode)

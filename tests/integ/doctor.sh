@@ -8,7 +8,7 @@
 need_root
 need_cmd setpriv nsenter ip sysctl python3
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 
 # ---- as root -------------------------------------------------------------------------------
 "$HBCTL" doctor >"$HB_TMP/root.txt" 2>"$HB_TMP/root.err"

@@ -17,14 +17,12 @@ need_cmd ss nsenter sysctl
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || skip_all "needs python3"
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 HOLD=$HELPERS/ka_iter_hold
-[ -x "$HOLD" ] || { echo "Bail out! $HOLD not built (make check-integ)"; exit 1; }
+need_built "$HOLD"
 unset HB_BACKEND HB_DIAG_FILE
 
 NS=$(netns_new bpf) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-# netns_new ran in a subshell, so its registration of the name is lost: delete it here too
-on_exit "ip netns del $NS"
 hb() { in_ns "$NS" "$HBCTL" "$@"; }
 
 # q.py FILE CMD ARGS: reads hbctl's JSON array; prints what the checks compare.

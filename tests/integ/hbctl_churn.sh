@@ -10,11 +10,10 @@ need_root
 need_cmd python3 nsenter
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 unset HB_BACKEND HB_DIAG_FILE
 
 ns=$(netns_new churn) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
 secs=${HB_CHURN_SECS:-10}
 # some steady sockets with owners and settings, so that -p and the config path run too
 nsenter --net="/run/netns/$ns" "$KA" listen 127.0.0.1 9001 >"$HB_TMP/srv" 2>/dev/null & bg_pid $!

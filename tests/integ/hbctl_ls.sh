@@ -8,25 +8,23 @@ need_root
 need_cmd python3 nsenter setpriv
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 
 unset HB_BACKEND HB_DIAG_FILE NO_COLOR
 ns=$(netns_new ls) || { echo "Bail out! ip netns add failed"; exit 1; }
-# netns_new ran in a subshell, so its registration of the name is lost: delete it here too
-on_exit "ip netns del $ns"
-# started with nsenter directly (not through a function) so that $! is the helper's pid
-run_bg() { nsenter --net="/run/netns/$ns" "$@" 2>>"$HB_TMP/helpers.err" & }
+# in_ns_bg CMD...: CMD in the namespace, in the background (run_bg: its PID in BG_PID, killed on exit)
+in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 hb() { in_ns "$ns" "$HBCTL" --backend diag "$@"; }
 # py FILE EXPR: evaluate a Python expression with d = the JSON in FILE
 py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-wait_ready() { local i; for ((i = 0; i < 100; i++)); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_ready() { wait_line "$1" '^ready'; }
 
-run_bg "$KA" listen 127.0.0.1 5000 >"$HB_TMP/srv4"; srv4=$!; bg_pid $srv4
-run_bg "$KA" -6 listen ::1 5001 >"$HB_TMP/srv6"; srv6=$!; bg_pid $srv6
+in_ns_bg "$KA" listen 127.0.0.1 5000 >"$HB_TMP/srv4"; srv4=$BG_PID
+in_ns_bg "$KA" -6 listen ::1 5001 >"$HB_TMP/srv6"; srv6=$BG_PID
 wait_ready "$HB_TMP/srv4" && wait_ready "$HB_TMP/srv6" || { echo "Bail out! listeners"; exit 1; }
-run_bg "$KA" -n 2 -k 1 -i 30 -t 5 -c 4 -u 10000 connect 127.0.0.1 5000 >"$HB_TMP/a"; A=$!; bg_pid $A
-run_bg "$KA" connect 127.0.0.1 5000 >"$HB_TMP/b"; B=$!; bg_pid $B
-run_bg "$KA" -6 -k 1 connect ::1 5001 >"$HB_TMP/c"; C=$!; bg_pid $C
+in_ns_bg "$KA" -n 2 -k 1 -i 30 -t 5 -c 4 -u 10000 connect 127.0.0.1 5000 >"$HB_TMP/a"; A=$BG_PID
+in_ns_bg "$KA" connect 127.0.0.1 5000 >"$HB_TMP/b"; B=$BG_PID
+in_ns_bg "$KA" -6 -k 1 connect ::1 5001 >"$HB_TMP/c"; C=$BG_PID
 for f in a b c; do wait_ready "$HB_TMP/$f" || { echo "Bail out! client $f"; exit 1; }; done
 a1=$(sed -n 's/^conn fd=\([0-9]*\) lport=\([0-9]*\)/\2/p' "$HB_TMP/a" | sed -n 1p)
 a1fd=$(sed -n 's/^conn fd=\([0-9]*\) lport=\([0-9]*\)/\1/p' "$HB_TMP/a" | sed -n 1p)
@@ -191,16 +189,6 @@ hb ls --force >/dev/null 2>"$HB_TMP/dr.err"
 check_eq "--force without --dump-raw: usage error" 2 $?
 
 # usage errors: exit 2 and one line
-usage_case() { # DESCRIPTION EXPECTED-SUBSTRING ARGS...
-	local d=$1 want=$2 rc; shift 2
-	"$HBCTL" "$@" >"$HB_TMP/u.out" 2>"$HB_TMP/u.err"; rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$HB_TMP/u.err")" -eq 1 ] && grep -qF -- "$want" "$HB_TMP/u.err" \
-		&& [ ! -s "$HB_TMP/u.out" ]; then
-		ok "$d"
-	else
-		not_ok "$d"; diag "rc=$rc stderr: $(cat "$HB_TMP/u.err")"
-	fi
-}
 usage_case "unknown command" "hbctl: unknown command 'lsx'" lsx
 usage_case "unknown option" "hbctl: ls: unknown option '--bogus'" ls --bogus
 usage_case "missing value" "hbctl: ls: option '--state' needs a value" ls --state

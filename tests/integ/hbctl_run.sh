@@ -8,21 +8,20 @@ need_root
 need_cmd python3 nsenter ss
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 unset HB_BACKEND HB_DIAG_FILE HB_SHIM HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT \
 	HB_MATCH HB_FORCE HB_LOG HB_KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE
 
 ns=$(netns_new run) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
-run_bg() { nsenter --net="/run/netns/$ns" "$@" 2>>"$HB_TMP/helpers.err" & }
-wait_line() { local i; for ((i = 0; i < 100; i++)); do grep -q "^$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# in_ns_bg CMD...: CMD in the namespace, in the background (run_bg: its PID in BG_PID, killed on exit)
+in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 # With SAN=address the ASan runtime must come first in LD_PRELOAD: keep it as the "existing"
 # part that hbctl run appends to.
 pre=$(hb_preload); base=${pre%"$SHIM"}; base=${base%:}
 hbrun() { in_ns "$ns" env ${base:+LD_PRELOAD=$base} "$HBCTL" run "$@"; }
 
-run_bg "$KA" listen 127.0.0.1 7000 >>"$HB_TMP/srv"; srv=$!; bg_pid $srv
-wait_line "$HB_TMP/srv" ready || { echo "Bail out! listener"; exit 1; }
+in_ns_bg "$KA" listen 127.0.0.1 7000 >>"$HB_TMP/srv"; srv=$BG_PID
+wait_line "$HB_TMP/srv" ^ready || { echo "Bail out! listener"; exit 1; }
 
 cat >"$HB_TMP/probe.py" <<'PY'
 import os, socket, sys
@@ -66,9 +65,9 @@ out=$(in_ns "$ns" env LD_PRELOAD="${base:+$base:}$SHIM" "$HBCTL" run --idle 8 --
 check_eq "the shim is not added twice" "LD_PRELOAD=${base:+$base:}$SHIM" "$(echo "$out" | sed -n 2p)"
 
 # while the program holds the connection: ss and hbctl ls see the value too
-hbrun --idle 7 -- python3 "$HB_TMP/probe.py" "$HB_TMP/held" 4 >/dev/null &
-held=$!
-wait_line "$HB_TMP/held" connected
+in_ns_bg env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- python3 "$HB_TMP/probe.py" "$HB_TMP/held" 4 >/dev/null
+held=$BG_PID
+wait_line "$HB_TMP/held" ^connected
 t=$(in_ns "$ns" ss -Htno state established "dport = :7000" | grep -o 'timer:(keepalive,[0-9.]*' | head -n1)
 # iproute2 6.1 prints 6.688 s as "6.688ms" (DESIGN.md): compare the number only
 check "ss: keepalive timer within 7 s ($t)" python3 -c "import sys; v=float(sys.argv[1].split(',')[1]); sys.exit(not (0 < v <= 7))" "${t:-x,0}"
@@ -113,32 +112,22 @@ elif ! timeout 10 env LD_PRELOAD="$(hb_preload)" curl --version >/dev/null 2>&1;
 	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
 	skip "curl does not start with LD_PRELOAD=$(hb_preload) (sanitizer runtime)"
 else
-	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer curl); wait $p
+	run_bg --ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer curl); wait $p
 	check "curl without --force keeps its own 60 s keepalive ($v)" in_range "$v" "7 < v <= 60"
-	in_ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer curl); wait $p
+	run_bg --ns "$ns" timeout 20 env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- curl -s --max-time 3 http://127.0.0.1:7000/ >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer curl); wait $p
 	check "curl with --force: 7 s ($v)" in_range "$v" "0 < v <= 7"
 fi
 if command -v redis-cli >/dev/null; then
-	printf '' | hbrun --idle 7 --force -- redis-cli -h 127.0.0.1 -p 7000 PING >/dev/null 2>&1 &
-	p=$!; v=$(wait_timer redis-cli); kill $p 2>/dev/null; wait $p 2>/dev/null
+	run_bg --ns "$ns" env ${base:+LD_PRELOAD=$base} "$HBCTL" run --idle 7 --force -- redis-cli -h 127.0.0.1 -p 7000 PING </dev/null >/dev/null 2>&1
+	p=$BG_PID; v=$(wait_timer redis-cli); kill $p 2>/dev/null; wait $p 2>/dev/null
 	check "redis-cli with --force: 7 s ($v)" in_range "$v" "0 < v <= 7"
 else
 	skip "redis-cli missing"
 fi
 
 # usage errors: exit 2, one line
-usage_case() { # DESCRIPTION EXPECTED-SUBSTRING ARGS...
-	local d=$1 want=$2 rc; shift 2
-	"$HBCTL" "$@" >"$HB_TMP/u.out" 2>"$HB_TMP/u.err"; rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$HB_TMP/u.err")" -eq 1 ] && grep -qF -- "$want" "$HB_TMP/u.err" \
-		&& [ ! -s "$HB_TMP/u.out" ]; then
-		ok "$d"
-	else
-		not_ok "$d"; diag "rc=$rc stderr: $(cat "$HB_TMP/u.err")"
-	fi
-}
 usage_case "--idle 0" "hbctl: run: --idle: '0': out of range 1..32767 s" run --idle 0 -- true
 usage_case "--idle junk" "hbctl: run: --idle: 'soon'" run --idle soon -- true
 usage_case "--intvl 99999" "hbctl: run: --intvl:" run --intvl 99999 -- true

@@ -8,28 +8,27 @@ need_root
 need_cmd python3 nsenter
 HBCTL=$O/hbctl
 KA=$HELPERS/ka_hold
-[ -x "$HBCTL" ] && [ -x "$KA" ] || { echo "Bail out! $HBCTL or $KA not built"; exit 1; }
+need_built "$HBCTL" "$KA"
 unset HB_BACKEND HB_DIAG_FILE
 
 ns=$(netns_new set) || { echo "Bail out! ip netns add failed"; exit 1; }
-on_exit "ip netns del $ns"
-run_bg() { nsenter --net="/run/netns/$ns" "$@" 2>>"$HB_TMP/helpers.err" & }
-wait_line() { local i; for ((i = 0; i < 100; i++)); do grep -q "^$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# in_ns_bg CMD...: CMD in the namespace, in the background (run_bg: its PID in BG_PID, killed on exit)
+in_ns_bg() { run_bg --ns "$ns" "$@" 2>>"$HB_TMP/helpers.err"; }
 hb() { "$HBCTL" --backend diag --netns "$ns" "$@"; }
 # values FILE PID: ask ka_hold PID (whose stdout appends to FILE) for its getsockopt view;
 # prints its lines, counted
 values() {
 	: >"$1"
 	kill -USR1 "$2"
-	wait_line "$1" end || return 1
+	wait_line "$1" ^end || return 1
 	grep '^fd=' "$1" | sed 's/^fd=[0-9]* //' | sort | uniq -c | sed 's/^ *//'
 }
 
-run_bg "$KA" listen 127.0.0.1 6000 >>"$HB_TMP/srv"; srv=$!; bg_pid $srv
-wait_line "$HB_TMP/srv" ready || { echo "Bail out! listener"; exit 1; }
-run_bg "$KA" -n 2 connect 127.0.0.1 6000 >>"$HB_TMP/d"; D=$!; bg_pid $D
-run_bg "$KA" connect 127.0.0.1 6000 >>"$HB_TMP/e"; E=$!; bg_pid $E
-wait_line "$HB_TMP/d" ready && wait_line "$HB_TMP/e" ready || { echo "Bail out! clients"; exit 1; }
+in_ns_bg "$KA" listen 127.0.0.1 6000 >>"$HB_TMP/srv"; srv=$BG_PID
+wait_line "$HB_TMP/srv" ^ready || { echo "Bail out! listener"; exit 1; }
+in_ns_bg "$KA" -n 2 connect 127.0.0.1 6000 >>"$HB_TMP/d"; D=$BG_PID
+in_ns_bg "$KA" connect 127.0.0.1 6000 >>"$HB_TMP/e"; E=$BG_PID
+wait_line "$HB_TMP/d" ^ready && wait_line "$HB_TMP/e" ^ready || { echo "Bail out! clients"; exit 1; }
 d1=$(sed -n 's/^conn fd=[0-9]* lport=\([0-9]*\)/\1/p' "$HB_TMP/d" | sed -n 1p)
 
 check_eq "before: the process sees no keepalive" "2 ka=0 idle=7200 intvl=75 cnt=9 uto=0" \
@@ -113,15 +112,6 @@ check_eq "nothing matched: exit 3" 3 $?
 check_eq "nothing matched: one line" "hbctl: set: no socket matched" "$(cat "$HB_TMP/err")"
 hb set --state time-wait --idle 30 >/dev/null 2>&1
 check_eq "only time-wait sockets (none here): exit 3" 3 $?
-usage_case() { # DESCRIPTION EXPECTED-SUBSTRING ARGS...
-	local d=$1 want=$2 rc; shift 2
-	"$HBCTL" "$@" >"$HB_TMP/u.out" 2>"$HB_TMP/u.err"; rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <"$HB_TMP/u.err")" -eq 1 ] && grep -qF -- "$want" "$HB_TMP/u.err"; then
-		ok "$d"
-	else
-		not_ok "$d"; diag "rc=$rc stderr: $(cat "$HB_TMP/u.err")"
-	fi
-}
 usage_case "no FILTER and no --all" "hbctl: set: give a FILTER (--pid, --port, ...) or --all" set --idle 30
 usage_case "no value" "hbctl: set: nothing to set" set --pid "$D"
 usage_case "--idle 0" "hbctl: set: --idle: '0': out of range 1..32767 s" set --pid "$D" --idle 0

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/_lib.sh"
 need_cmd make install cmp
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 
 B=$HB_TMP/build
 mkdir -p "$B"

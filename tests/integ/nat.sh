@@ -14,9 +14,7 @@
 
 nat_need
 nat_clean_env
-for h in nat_client nat_reader; do
-	[ -x "$HELPERS/$h" ] || { echo "Bail out! $HELPERS/$h not built (make check-integ)"; exit 1; }
-done
+need_built "$HELPERS"/{nat_client,nat_reader}
 
 TIMEOUT=3		# the router's nf_conntrack_tcp_timeout_established, s
 IDLE=6			# how long the clients stay silent: twice the router's timeout

@@ -19,11 +19,9 @@ need_cmd bpftool
 pol_clients
 
 NS=$(netns_new pol) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
 ip -n "$NS" addr add fd00::1/128 dev lo && ip -n "$NS" addr add fd00::2/128 dev lo ||
 	{ echo "Bail out! IPv6 addresses on lo"; exit 1; }
-in_ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 :: 7006 >/dev/null 2>&1 &
-bg_pid $!
+run_bg --ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 :: 7006 >/dev/null 2>&1
 wait_port "$NS" 7000 && wait_port "$NS" 7006 || { echo "Bail out! holdsrv did not start"; exit 1; }
 
 A=$(pol_cg a) && B=$(pol_cg b) || { echo "Bail out! cannot make cgroups under $CG_BASE"; exit 1; }
@@ -52,7 +50,7 @@ rc=$?
 check_eq "policy add exits 0" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(cat "$HB_TMP/err")"
 check_eq "policy add prints the policy id: the cgroup's id" "$(stat -c %i "$A")" "$id"
-check_eq "pinned: link, meta, stats under /sys/fs/bpf/hb/$id" "link meta stats" "$(pins "$id")"
+check_eq "pinned: link, meta, stats under $POL_PINS/$id" "link meta stats" "$(pins "$id")"
 check "bpftool sees a sock_ops program on the cgroup" \
 	eval 'bpftool cgroup show "$A" | grep -q "sock_ops.*sockops_policy"'
 check_eq "policy ls -j: cgroup, values, state" \
@@ -196,7 +194,7 @@ rid=$(stat -c %i "$R")
 lid=$(pol_json "by($id)['link_id']")
 "$HBCTL" policy rm "$id"
 check_eq "policy rm ID exits 0" 0 "$?"
-check_eq "after rm: nothing of it in /sys/fs/bpf/hb" none "$(pins "$id")"
+check_eq "after rm: nothing of it in $POL_PINS" none "$(pins "$id")"
 check_eq "after rm: no program on the cgroup" 0 "$(bpftool cgroup show "$A" | grep -c sockops)"
 check "after rm: its BPF link is gone" eval '! bpftool link show id "$lid" >/dev/null 2>&1'
 check_eq "after rm: policy ls does not list it" False "$(pol_json "any(x['id'] == $id for x in p)")"
@@ -230,5 +228,5 @@ gid3=$("$HBCTL" policy add --cgroup "$G" --idle 42)
 "$HBCTL" policy rm -j "$gid3" >"$HB_TMP/rmj"
 check_eq "policy rm -j ID: a JSON array naming it" "$gid3 $G active" \
 	"$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d) == 1 and "%d %s %s" % (d[0]["id"], d[0]["cgroup"], d[0]["state"]))' "$HB_TMP/rmj" 2>&1)"
-left=$(ls /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid|$gid2|$gid3")
+left=$(ls "$POL_PINS" /sys/fs/bpf/hb 2>/dev/null | grep -Ex "$id|$mid|$rid|$pid_|$iid|$gid|$gid2|$gid3")
 check_eq "no pin directory of this test's policies is left" "" "$left"

@@ -17,9 +17,7 @@ pol_need
 pol_clients
 
 NS=$(netns_new apply) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
-in_ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 >/dev/null 2>&1 &
-bg_pid $!
+run_bg --ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 >/dev/null 2>&1
 wait_port "$NS" 7000 || { echo "Bail out! holdsrv did not start"; exit 1; }
 
 S=$(pol_cg scope) && OUT=$(pol_cg out) || { echo "Bail out! cannot make cgroups under $CG_BASE"; exit 1; }

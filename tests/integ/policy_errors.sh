@@ -26,7 +26,7 @@ expect() {
 
 E=$(pol_cg e) || { echo "Bail out! cannot make a cgroup under $CG_BASE"; exit 1; }
 pol_cg_track "$E"
-before=$(ls /sys/fs/bpf/hb 2>/dev/null | sort | tr '\n' ' ')
+before=$(ls "$POL_PINS" 2>/dev/null | sort | tr '\n' ' ')
 
 # ---- paths ---------------------------------------------------------------------------------
 expect "missing cgroup path: exit 1, 'does not exist'" 1 \
@@ -60,10 +60,9 @@ nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$
 expect "as nobody: policy add needs CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON" 1 \
 	"^hbctl: policy add: not permitted: .*CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON.*run as root" \
 	nobody "$HBCTL" policy add --cgroup "$E"
-"$HBCTL" policy ls >/dev/null	# makes sure /sys/fs/bpf/hb exists (0700, root's)
-id=$("$HBCTL" policy add --cgroup "$E" --idle 50)
+id=$("$HBCTL" policy add --cgroup "$E" --idle 50)	# makes sure $POL_PINS exists (0700)
 expect "as nobody: policy ls says the policies are root's" 1 \
-	"^hbctl: policy ls: /sys/fs/bpf/hb: Permission denied \(policies are root's" \
+	"^hbctl: policy ls: $POL_PINS: Permission denied \(policies are root's" \
 	nobody "$HBCTL" policy ls
 expect "as nobody: policy rm says the same" 1 "Permission denied \(policies are root's" \
 	nobody "$HBCTL" policy rm "$id"
@@ -123,5 +122,5 @@ check "apply DIRECTORY: one line, no 'Input/output error'" \
 	eval '[ "$(wc -l <"$HB_TMP/err")" = 1 ] && ! grep -q "Input/output" "$HB_TMP/err"'
 expect "policy ls with an argument: usage error" 2 "unexpected argument" "$HBCTL" policy ls x
 
-after=$(ls /sys/fs/bpf/hb 2>/dev/null | sort | tr '\n' ' ')
-check_eq "nothing of this test is left in /sys/fs/bpf/hb" "$before" "$after"
+after=$(ls "$POL_PINS" 2>/dev/null | sort | tr '\n' ' ')
+check_eq "nothing of this test is left in $POL_PINS" "$before" "$after"

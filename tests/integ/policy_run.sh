@@ -16,9 +16,7 @@ export HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
 on_exit "rm -rf $HB_PIN_DIR"
 
 NS=$(netns_new run) || { echo "Bail out! cannot create a network namespace"; exit 1; }
-on_exit "ip netns del $NS"
-in_ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 >/dev/null 2>&1 &
-bg_pid $!
+run_bg --ns "$NS" "$HELPERS/holdsrv" 0.0.0.0 7000 >/dev/null 2>&1
 wait_port "$NS" 7000 || { echo "Bail out! holdsrv did not start"; exit 1; }
 
 # Everything below runs in a cgroup of the test's own, so that the transient cgroups hbctl

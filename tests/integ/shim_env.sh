@@ -8,9 +8,7 @@
 . "$(dirname "$0")/_lib.sh"
 need_root
 need_cmd nsenter strace sysctl
-for h in ka_client holdsrv ka_threads sockkinds; do
-	[ -x "$HELPERS/$h" ] || { echo "Bail out! $HELPERS/$h not built (make check-integ)"; exit 1; }
-done
+need_built "$HELPERS"/{ka_client,holdsrv,ka_threads,sockkinds}
 ENVVARS="HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH HB_FORCE HB_LOG
 HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL TCP_KEEPCNT
 TCP_USER_TIMEOUT DD_TCP_KEEPALIVE_TIME DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE"
@@ -18,7 +16,6 @@ TCP_USER_TIMEOUT DD_TCP_KEEPALIVE_TIME DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_P
 unset $ENVVARS
 
 # check_eq, with multi-line values shown on one line (so that diag output stays TAP comments)
-check_lines() { check_eq "$1" "${2//$'\n'/ | }" "${3//$'\n'/ | }"; }
 
 NS=$(netns_new env) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 PRE=$(hb_preload)

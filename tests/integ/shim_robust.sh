@@ -10,15 +10,10 @@ need_root
 need_cmd ss nsenter strace sysctl
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || skip_all "needs python3"
-for h in ka_client holdsrv ka_threads fdlist errprobe sockkinds ctor.so; do
-	[ -e "$HELPERS/$h" ] || { echo "Bail out! $HELPERS/$h not built (make check-integ)"; exit 1; }
-done
-unset HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH HB_FORCE HB_LOG \
-	HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE DD_TCP_KEEPALIVE_TIME \
-	DD_TCP_KEEPALIVE_INTVL DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
+need_built "$HELPERS"/{ka_client,holdsrv,ka_threads,fdlist,errprobe,sockkinds,ctor.so}
+unset_hb_env
 
 # check_eq, with multi-line values shown on one line (so that diag output stays TAP comments)
-check_lines() { check_eq "$1" "${2//$'\n'/ | }" "${3//$'\n'/ | }"; }
 
 NS=$(netns_new robust) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 PRE=$(hb_preload)

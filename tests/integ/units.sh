@@ -16,7 +16,7 @@
 . "$(dirname "$0")/_lib.sh"
 need_cmd systemd-analyze python3 strings
 HBCTL=$O/hbctl
-[ -x "$HBCTL" ] || { echo "Bail out! $HBCTL not built (make)"; exit 1; }
+need_built "$HBCTL"
 
 U=$HB_TMP/units
 make -s -C "$HB_ROOT" O="$U" BINDIR="$O" units >"$HB_TMP/make.log" 2>&1
