@@ -17,7 +17,7 @@
 #define HB_PN_MAX_MS		32767000LL	/* longest: TCP_KEEPIDLE's maximum */
 #define HB_PN_MIN_RES_MS	100LL		/* finest --resolution */
 #define HB_PN_DEFAULT_MAX_MS	1800000LL	/* --max default: 30 minutes */
-#define HB_PN_DEFAULT_PARALLEL	8
+#define HB_PN_DEFAULT_PARALLEL	64
 #define HB_PN_MAX_PARALLEL	64
 #define HB_PN_MAX_OUTCOMES	4096		/* flows remembered (rounds x parallel) */
 
