@@ -213,8 +213,9 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
 fuzz: $(FUZZ_BINS)
 	$(Q)if [ "$(FUZZ_TIME)" != 0 ]; then for f in $(FUZZ_BINS); do \
 		mkdir -p $(O)/fuzz/corpus-$$(basename $$f); \
+		seed=tests/fuzz/corpus; [ -d tests/fuzz/corpus-$${f##*/fuzz_} ] && seed=tests/fuzz/corpus-$${f##*/fuzz_}; \
 		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(O)/fuzz/corpus-$$(basename $$f) \
-			tests/fuzz/corpus || exit 1; done; fi
+			$$seed || exit 1; done; fi
 
 # ---- ThreadSanitizer build of the shim and the thread stress helper --------------------------
 # Only the shim and the helper: the TSan runtime lives in the (instrumented) executable, so
