@@ -841,7 +841,7 @@ static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *m
 	return 0;
 }
 
-int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
+int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out)
 {
 	long long max_ms = HB_PN_DEFAULT_MAX_MS, res_ms = 0, targets[HB_PN_MAX_PARALLEL];
 	int parallel = HB_PN_DEFAULT_PARALLEL, rc, exit_rc = HB_EXIT_OK;
@@ -955,6 +955,12 @@ int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
 	else
 		hb_pn_print_text(stdout, &rep);
 	fflush(stdout);
+	if (out && rc != -EINTR) {
+		out->measured = true;
+		out->survived_ms = b.survived_ms;
+		out->dropped_ms = b.dropped_ms;
+		snprintf(out->address, sizeof(out->address), "%s", p->addr);
+	}
 	if (rc == -EINTR)
 		exit_rc = 128 + pn_stop;
 out:
@@ -965,4 +971,9 @@ out:
 	sigaction(SIGTERM, &old_term, NULL);
 	free(p);
 	return exit_rc;
+}
+
+int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
+{
+	return hb_probe_nat_run(argc, argv, o, NULL);
 }
