@@ -60,6 +60,9 @@
 #define PN_WATCH_MIN_MS	50	/* TCP_INFO polling while silent: target / 20 in this range */
 #define PN_WATCH_MAX_MS	1000
 #define PN_RETRIES	2	/* a later connection that fails is tried again this often */
+#define PN_BURST	8	/* handshakes at a time (F_PENDING waits): a server's accept
+				 * queue may hold no more (Python's socketserver: 5), and one it
+				 * overflows answers the flow's probe with a reset later */
 #define PN_REARM_MS	1000	/* re-arm the keepalive timer this long before the silence ends */
 #define PN_REARM2_MS	150	/* and again this long before: a slot of a jiffy, even if the
 				 * process is slow to wake at the due time */
@@ -76,7 +79,7 @@ enum {
 
 /* F_IDLE: silent, the fallback timer far away; F_ARMED: the timer re-armed for the due time,
  * watching for the probe's departure; F_PROBED: the probe left, waiting for the verdict. */
-enum flow_state { F_FREE, F_CONNECTING, F_IDLE, F_ARMED, F_PROBED };
+enum flow_state { F_FREE, F_PENDING, F_CONNECTING, F_IDLE, F_ARMED, F_PROBED };
 
 struct flow {
 	int fd;
@@ -654,19 +657,30 @@ static int run_round(struct pn *p, const long long *targets, unsigned int n, boo
 	p->res.rounds++;
 	for (i = first_open ? 1 : 0; i < n; i++) {
 		p->fl[i].tries = 0;
-		rc = flow_open(p, &p->fl[i], targets[i]);
-		if (rc)
-			return connect_error(p, -rc);
+		p->fl[i].fd = -1;
+		p->fl[i].st = F_PENDING;
+		p->fl[i].target = targets[i];
 	}
 	p->nfl = n;
 	progress(p, now_ms(), true);
 	while (n_active(p)) {
+		/* the pending flows, shortest silence first, PN_BURST handshakes at a time */
+		for (i = k = 0; i < p->nfl; i++)
+			k += p->fl[i].st == F_CONNECTING;
+		for (i = 0; i < p->nfl && k < PN_BURST; i++) {
+			if (p->fl[i].st != F_PENDING)
+				continue;
+			rc = flow_open(p, &p->fl[i], p->fl[i].target);
+			if (rc)
+				return connect_error(p, -rc);
+			k++;
+		}
 		now = now_ms();
 		wake = now + 1000;
 		for (i = k = 0; i < p->nfl; i++) {
 			struct flow *f = &p->fl[i];
 
-			if (f->st == F_FREE)
+			if (f->st == F_FREE || f->st == F_PENDING)
 				continue;
 			pfd[k].fd = f->fd;
 			pfd[k].events = f->st == F_CONNECTING ? POLLOUT : POLLIN | POLLRDHUP;
@@ -704,7 +718,7 @@ static int run_round(struct pn *p, const long long *targets, unsigned int n, boo
 		for (i = 0; i < p->nfl; i++) {
 			struct flow *f = &p->fl[i];
 
-			if (f->st == F_FREE || f->t_next > now)
+			if (f->st == F_FREE || f->st == F_PENDING || f->t_next > now)
 				continue;
 			if (f->st == F_CONNECTING) {
 				rc = reconnect(p, f, ETIMEDOUT);
