@@ -112,26 +112,16 @@ static bool path_map_ok(int fd)
 	       info.value_size == sizeof(struct hb_path_val);
 }
 
-int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
+/* Makes the paths map fd hold exactly table t. Returns t->n or -errno with err set. */
+static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
 {
 	struct hb_path_key k, next, *stale = NULL;
 	struct hb_path_val v;
 	size_t nstale = 0;
 	unsigned int i;
-	int fd, rc = 0;
+	int rc = 0;
 	void *prev = NULL;
 
-	fd = bpf_obj_get(hb_paths_pin_path());
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;	/* no policy with --idle auto */
-		return errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
-	}
-	if (!path_map_ok(fd)) {
-		close(fd);
-		return errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
-			    hb_paths_pin_path());
-	}
 	for (i = 0; i < t->n; i++) {
 		const struct hb_path *e = &t->e[i];
 
@@ -167,6 +157,25 @@ int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
 	rc = (int)t->n;
 out:
 	free(stale);
+	return rc;
+}
+
+int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	fd = bpf_obj_get(hb_paths_pin_path());
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;	/* no policy with --idle auto */
+		return errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+	}
+	if (!path_map_ok(fd)) {
+		close(fd);
+		return errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
+			    hb_paths_pin_path());
+	}
+	rc = map_fill(fd, t, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -673,6 +682,20 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
 		rc = errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
 		goto cleanup;
+	}
+	if (c.flags & HB_POL_F_IDLE_AUTO) {
+		/* the table in the map before the program runs (and before a retrofit): a line
+		 * that cannot be read is left out here; the caller says so */
+		struct hb_paths t;
+		char e2[HB_ERR_LEN];
+
+		hb_paths_init(&t);
+		hb_paths_load(hb_paths_file(NULL), &t, e2, sizeof(e2));
+		rc = map_fill(bpf_map__fd(skel->maps.paths), &t, err, errlen);
+		hb_paths_free(&t);
+		if (rc < 0)
+			goto cleanup;
+		rc = 0;
 	}
 
 	/* metadata first, so that the policy is complete when its link appears */

@@ -60,9 +60,10 @@
 #define PN_WATCH_MIN_MS	50	/* TCP_INFO polling while silent: target / 20 in this range */
 #define PN_WATCH_MAX_MS	1000
 #define PN_RETRIES	2	/* a later connection that fails is tried again this often */
-#define PN_BURST	8	/* handshakes at a time (F_PENDING waits): a server's accept
-				 * queue may hold no more (Python's socketserver: 5), and one it
-				 * overflows answers the flow's probe with a reset later */
+#define PN_BURST	4	/* handshakes at a time (F_PENDING waits): below a small listen
+				 * backlog (Python's socketserver: 5). Beyond it the server falls
+				 * back to SYN cookies, and a connection its full accept queue
+				 * then loses answers the flow's probe with a reset later */
 #define PN_REARM_MS	1000	/* re-arm the keepalive timer this long before the silence ends */
 #define PN_REARM2_MS	150	/* and again this long before: a slot of a jiffy, even if the
 				 * process is slow to wake at the due time */
