@@ -191,6 +191,8 @@ bench: all $(BENCH_BIN) $(HELPER_BINS)
 	$(Q)if [ -x scripts/bench-hbctl.sh ]; then $(TEST_ENV) scripts/bench-hbctl.sh; fi
 	$(Q)if [ -x scripts/bench-policy.sh ]; then $(TEST_ENV) scripts/bench-policy.sh; fi
 	$(Q)if [ -x scripts/bench-monitor.sh ]; then $(TEST_ENV) scripts/bench-monitor.sh; fi
+	$(Q)if [ -x scripts/bench-probe-nat.sh ]; then $(TEST_ENV) scripts/bench-probe-nat.sh; fi
+	$(Q)if [ -x scripts/bench-paths.sh ]; then $(TEST_ENV) scripts/bench-paths.sh; fi
 
 # hbctl (both back ends) against ss at 20k and 100k sockets
 .PHONY: bench-hbctl

@@ -17,6 +17,9 @@
  * The policy is load-time rodata (targ_cfg): the verifier sees its values, and a replacement
  * is a new program swapped in atomically with bpf_link_update() (bpf/policy.c).
  *
+ * --idle auto: the idle time comes from the pinned paths map, looked up by the connection's
+ * remote address and port at ESTABLISHED (path_idle(), kept apart from the rest).
+ *
  * The owner's own choice wins unless --force: SO_KEEPALIVE already on (read back with
  * bpf_getsockopt) means the owner turned it on; for TCP_KEEPIDLE/INTVL/CNT and
  * TCP_USER_TIMEOUT, bpf_getsockopt() would return the effective value (the sysctl when the
@@ -68,6 +71,107 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hb_pol_meta);
 } meta SEC(".maps");
+
+/* --idle auto: the table of path timeouts (policy_bpf.h), pinned and shared by every policy
+ * with --idle auto; a private, empty one otherwise (never looked up). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HB_POL_PATHS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hb_path_key);
+	__type(value, struct hb_path_val);
+} paths SEC(".maps");
+
+/*
+ * The idle time for a connection to (family, a, port): the policy's own without --idle auto;
+ * with it, the entry of the most specific path (with a port first, then without; the longest
+ * prefix), floor(0.8 x its timeout) capped at --idle-max, --idle-max for a path with no drop
+ * known, --idle-default (targ_cfg.idle_s) for no entry.
+ */
+static __always_inline int path_idle(__u32 family, const __u32 a[4], __u16 port)
+{
+	struct hb_path_key k = {};
+	struct hb_path_val *v;
+	__u32 idle, max = targ_cfg.idle_max_s;
+
+	if (!(targ_cfg.flags & HB_POL_F_IDLE_AUTO))
+		return targ_cfg.idle_s;
+	k.prefixlen = 16 + 128;
+	k.data[0] = port >> 8;
+	k.data[1] = port & 0xff;
+	if (family == AF_INET) {
+		k.data[12] = 0xff;
+		k.data[13] = 0xff;
+		__builtin_memcpy(&k.data[14], &a[0], 4);
+	} else {
+		__builtin_memcpy(&k.data[2], a, 16);
+	}
+	v = bpf_map_lookup_elem(&paths, &k);
+	if (!v) {
+		k.data[0] = 0;
+		k.data[1] = 0;
+		v = bpf_map_lookup_elem(&paths, &k);
+	}
+	if (!v)
+		return targ_cfg.idle_s;
+	idle = v->idle_s;
+	if (!max)
+		max = 32767;
+	return !idle || idle > max ? (int)max : (int)idle;
+}
+
+/* path_idle() for a sock_ops callback: the remote address and port; 0 (idle not set) for a
+ * listener, which has no peer yet: each accepted connection gets its own path's. */
+static __always_inline int sockops_idle(struct bpf_sock_ops *skops, __u32 op)
+{
+	__u32 a[4] = {}, family;
+
+	if (!(targ_cfg.flags & HB_POL_F_IDLE_AUTO))
+		return targ_cfg.idle_s;
+	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB)
+		return 0;
+	family = CTX(skops, family);
+	if (family == AF_INET) {
+		a[0] = CTX(skops, remote_ip4);
+	} else if (family == AF_INET6) {
+		a[0] = CTX(skops, remote_ip6[0]);
+		a[1] = CTX(skops, remote_ip6[1]);
+		a[2] = CTX(skops, remote_ip6[2]);
+		a[3] = CTX(skops, remote_ip6[3]);
+		/* ::ffff:a.b.c.d is looked up as IPv4, as in user space */
+		if (a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff)) {
+			family = AF_INET;
+			a[0] = a[3];
+		}
+	} else {
+		return targ_cfg.idle_s;
+	}
+	return path_idle(family, a, (__u16)bpf_ntohl(CTX(skops, remote_port)));
+}
+
+/* path_idle() for an established socket the retrofit iterator walks: its remote end. */
+static __always_inline int sk_idle(struct sock_common *skc)
+{
+	__u32 a[4] = {}, family = skc->skc_family;
+
+	if (!(targ_cfg.flags & HB_POL_F_IDLE_AUTO))
+		return targ_cfg.idle_s;
+	if (family == AF_INET) {
+		a[0] = skc->skc_daddr;
+	} else if (family == AF_INET6) {
+		a[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+		a[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+		a[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+		a[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+		if (a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff)) {
+			family = AF_INET;
+			a[0] = a[3];
+		}
+	} else {
+		return targ_cfg.idle_s;
+	}
+	return path_idle(family, a, bpf_ntohs(skc->skc_dport));
+}
 
 /* Older kernels named the ancestors array differently. */
 struct cgroup___ids {
@@ -126,17 +230,20 @@ static __always_inline void set_opt(void *ctx, struct outcome *o, __u32 bit, __u
 /*
  * Applies the policy to one matched socket. ctx is what bpf_setsockopt() takes in the
  * calling program (the sock_ops context, or the tcp_sock in an iterator), ka_on whether
- * SO_KEEPALIVE is on already. tcp_sock keeps the keepalive times in jiffies (0: the sysctl).
+ * SO_KEEPALIVE is on already, idle_s the idle time to set (path_idle(); 0: none, a listener
+ * under --idle auto). tcp_sock keeps the keepalive times in jiffies (0: the sysctl).
  */
-static __always_inline void apply(void *ctx, struct tcp_sock *tp, bool ka_on, struct outcome *o)
+static __always_inline void apply(void *ctx, struct tcp_sock *tp, bool ka_on, int idle_s,
+				  struct outcome *o)
 {
 	/* 0 when libbpf found no kernel config: then a value is never taken as equal */
 	__u32 hz = CONFIG_HZ;
 
 	/* Timing values before SO_KEEPALIVE, so that switching keepalive on arms the timer
 	 * with the new idle time at once. */
-	set_opt(ctx, o, HB_POL_SET_IDLE, tp->keepalive_time, targ_cfg.idle_s * hz, SOL_TCP,
-		TCP_KEEPIDLE, targ_cfg.idle_s);
+	if (idle_s > 0)
+		set_opt(ctx, o, HB_POL_SET_IDLE, tp->keepalive_time, idle_s * hz, SOL_TCP,
+			TCP_KEEPIDLE, idle_s);
 	set_opt(ctx, o, HB_POL_SET_INTVL, tp->keepalive_intvl, targ_cfg.intvl_s * hz, SOL_TCP,
 		TCP_KEEPINTVL, targ_cfg.intvl_s);
 	set_opt(ctx, o, HB_POL_SET_CNT, tp->keepalive_probes, targ_cfg.cnt, SOL_TCP, TCP_KEEPCNT,
@@ -234,7 +341,7 @@ int sockops_policy(struct bpf_sock_ops *skops)
 		return 1;
 	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
 		bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka));
-	apply(skops, tp, ka != 0, &o);
+	apply(skops, tp, ka != 0, sockops_idle(skops, op), &o);
 	if (!listener)
 		account(st, &o);
 	else if (st && !o.err && o.set)
@@ -312,7 +419,7 @@ int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
 	}
 	ka = sk->__sk_common.skc_flags &
 	     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN));
-	apply(tp, tp, ka, &o);
+	apply(tp, tp, ka, sk_idle(skc), &o);
 	/* counted apart: these connections were seen by no ESTABLISHED callback of this
 	 * policy, or by one of the policy it replaces (which counted them already) */
 	if (!st)

@@ -36,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "hb/log.h"
+#include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/pins.h"
 #include "hb/policy_bpf.h"
@@ -46,6 +47,9 @@ _Static_assert(sizeof(struct hb_pol_cfg) == HB_POL_CFG_SIZE, "hb_pol_cfg layout"
 _Static_assert(sizeof(struct hb_pol_stats) == HB_POL_STATS_SIZE, "hb_pol_stats layout");
 _Static_assert(sizeof(struct hb_pol_meta) == HB_POL_META_SIZE, "hb_pol_meta layout");
 _Static_assert(HB_POL_MATCH_MAX == HB_MATCH_MAX, "match list sizes");
+_Static_assert(sizeof(struct hb_path_key) == HB_PATH_KEY_SIZE, "hb_path_key layout");
+_Static_assert(sizeof(struct hb_path_val) == HB_PATH_VAL_SIZE, "hb_path_val layout");
+_Static_assert(HB_POL_PATHS_MAX == HB_PATHS_MAX, "path table sizes");
 _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 	       HB_POL_SET_IDLE == HB_BIT(HB_V_IDLE) && HB_POL_SET_INTVL == HB_BIT(HB_V_INTVL) &&
 	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
@@ -81,6 +85,106 @@ static int make_pin_dirs(char *err, size_t errlen)
 	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
 		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
 	return 0;
+}
+
+const char *hb_paths_pin_path(void)
+{
+	return hb_pin_paths();
+}
+
+/* The map key of a path table entry (policy_bpf.h: port, then the address as IPv6). */
+static void path_key(const struct hb_pattern *d, struct hb_path_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->data[0] = (__u8)(d->port >> 8);
+	k->data[1] = (__u8)d->port;
+	if (d->family == AF_INET) {
+		k->data[12] = 0xff;
+		k->data[13] = 0xff;
+		memcpy(&k->data[14], d->addr, 4);
+		k->prefixlen = 16 + 96 + d->prefix;
+	} else {
+		memcpy(&k->data[2], d->addr, 16);
+		k->prefixlen = 16 + d->prefix;
+	}
+}
+
+static bool path_map_ok(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_LPM_TRIE &&
+	       info.key_size == sizeof(struct hb_path_key) &&
+	       info.value_size == sizeof(struct hb_path_val);
+}
+
+/* Makes the paths map fd hold exactly table t. Returns t->n or -errno with err set. */
+static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
+{
+	struct hb_path_key k, next, *stale = NULL;
+	struct hb_path_val v;
+	size_t nstale = 0;
+	unsigned int i;
+	int rc = 0;
+	void *prev = NULL;
+
+	for (i = 0; i < t->n; i++) {
+		const struct hb_path *e = &t->e[i];
+
+		path_key(&e->dest, &k);
+		memset(&v, 0, sizeof(v));
+		v.idle_s = e->dropped_ms < 0 ? 0 : (__u32)hb_paths_idle(e, 0, HB_IDLE_MAX);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			rc = errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+			goto out;
+		}
+	}
+	/* then the keys the table no longer has (collected first: deleting while walking an
+	 * LPM trie restarts the walk) */
+	stale = calloc(HB_PATHS_MAX + 1, sizeof(*stale));
+	if (!stale) {
+		rc = errf(-ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	while (nstale <= HB_PATHS_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
+		bool keep = false;
+
+		for (i = 0; i < t->n && !keep; i++) {
+			path_key(&t->e[i].dest, &k);
+			keep = !memcmp(&k, &next, sizeof(k));
+		}
+		if (!keep)
+			stale[nstale++] = next;
+		k = next;
+		prev = &k;
+	}
+	for (i = 0; i < nstale; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+	rc = (int)t->n;
+out:
+	free(stale);
+	return rc;
+}
+
+int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	fd = bpf_obj_get(hb_paths_pin_path());
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;	/* no policy with --idle auto */
+		return errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+	}
+	if (!path_map_ok(fd)) {
+		close(fd);
+		return errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
+			    hb_paths_pin_path());
+	}
+	rc = map_fill(fd, t, err, errlen);
+	close(fd);
+	return rc;
 }
 
 static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -477,12 +581,30 @@ static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t
 		*cg_id = info.cgroup.cgroup_id;
 }
 
+/* Unpins the paths map when no policy with --idle auto is left (unpin what we pin). Called
+ * under the lock. */
+static void unpin_paths_unused(void)
+{
+	struct hb_pol_info *v;
+	char err[128];
+	size_t n, i;
+	bool used = false;
+
+	if (hb_pol_list(&v, &n, err, sizeof(err)))
+		return;
+	for (i = 0; i < n; i++)
+		used |= v[i].state != HB_POL_BROKEN && (v[i].meta.cfg.flags & HB_POL_F_IDLE_AUTO);
+	free(v);
+	if (!used)
+		unlink(hb_paths_pin_path());
+}
+
 int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
 	       unsigned level, const char *match_text, unsigned flags,
 	       struct hb_pol_add_res *res, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
-	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, rc;
+	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, paths_fd = -1, rc;
 	struct policy_bpf *skel = NULL;
 	struct bpf_link *link = NULL;
 	struct hb_pol_meta *meta;
@@ -579,10 +701,44 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			goto cleanup;
 		}
 	}
+	if (c.flags & HB_POL_F_IDLE_AUTO) {
+		/* --idle auto: the one paths map every such policy shares (paths add/rm/learn
+		 * keep it in step with the table); made and pinned by the first */
+		paths_fd = bpf_obj_get(hb_paths_pin_path());
+		if (paths_fd >= 0 && !path_map_ok(paths_fd)) {
+			close(paths_fd);
+			paths_fd = -1;
+			unlink(hb_paths_pin_path());	/* of another version: made afresh */
+		}
+		if (paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, paths_fd))) {
+			rc = errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
+				  strerror(-rc));
+			goto cleanup;
+		}
+	}
 	rc = policy_bpf__load(skel);
 	if (rc) {
 		rc = load_err(rc, err, errlen);
 		goto cleanup;
+	}
+	if ((c.flags & HB_POL_F_IDLE_AUTO) && paths_fd < 0 &&
+	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
+		rc = errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
+		goto cleanup;
+	}
+	if (c.flags & HB_POL_F_IDLE_AUTO) {
+		/* the table in the map before the program runs (and before a retrofit): a line
+		 * that cannot be read is left out here; the caller says so */
+		struct hb_paths t;
+		char e2[HB_ERR_LEN];
+
+		hb_paths_init(&t);
+		hb_paths_load(hb_paths_file(NULL), &t, e2, sizeof(e2));
+		rc = map_fill(bpf_map__fd(skel->maps.paths), &t, err, errlen);
+		hb_paths_free(&t);
+		if (rc < 0)
+			goto cleanup;
+		rc = 0;
 	}
 
 	/* metadata first, so that the policy is complete when its link appears */
@@ -679,6 +835,10 @@ cleanup:
 		close(stats_fd);
 	if (meta_fd >= 0)
 		close(meta_fd);
+	if (paths_fd >= 0)
+		close(paths_fd);
+	if (rc && (c.flags & HB_POL_F_IDLE_AUTO))
+		unpin_paths_unused();
 	close(lock_fd);
 out_free:
 	free(meta);
@@ -858,6 +1018,7 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 		rc = errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
 		goto out;
 	}
+	unpin_paths_unused();
 	if (have_meta && (m->flags & HB_POL_M_TRANSIENT)) {
 		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
 		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);

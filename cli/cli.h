@@ -102,6 +102,10 @@ int cmd_policy(int argc, char **argv, struct hb_cli_opts *o);
 int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], const char *match, bool force,
 		  char **cmd);
 int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o);
+int cmd_paths(int argc, char **argv, struct hb_cli_opts *o);
+/* After a policy with --idle auto is loaded: fills its paths map from the table (a bad line
+ * of the table is a warning). Returns 0 or HB_EXIT_RUNTIME after a message. */
+int hb_paths_cli_sync(struct hb_cli_opts *o);
 int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_doctor(int argc, char **argv, struct hb_cli_opts *o);
 

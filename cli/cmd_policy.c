@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "cli.h"
+#include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/policy_bpf.h"
 #include "policy_conf.h"
@@ -39,13 +40,16 @@ enum {
 	OPT_NO_REPLACE,
 	OPT_RETROFIT,
 	OPT_ALL,
+	OPT_IDLE_DEFAULT,
+	OPT_IDLE_MAX,
 };
 
 static void policy_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hbctl policy add --cgroup PATH [--match LIST] [--idle DUR] [--intvl DUR]\n"
+		"Usage: hbctl policy add --cgroup PATH [--match LIST] [--idle DUR|auto] [--intvl DUR]\n"
 		"                        [--cnt N] [--user-timeout DUR] [--off] [--force]\n"
+		"                        [--idle-default DUR] [--idle-max DUR]\n"
 		"                        [--no-replace] [--retrofit] [-j]\n"
 		"       hbctl policy ls [-j]\n"
 		"       hbctl policy rm ID | --cgroup PATH | --all\n"
@@ -64,6 +68,10 @@ static void policy_usage(FILE *f)
 		"  --cgroup PATH           cgroup v2 directory, absolute or relative to the mount\n"
 		"  --match LIST            connect(): remote address; listen(), accepted: local\n"
 		"  --idle DUR --intvl DUR --cnt N --user-timeout DUR\n"
+		"  --idle auto             each connection's idle from its own path's timeout\n"
+		"                          (hbctl paths): floor(0.8 x the timeout), --idle-max\n"
+		"                          (600s) for a path with no drop known, --idle-default\n"
+		"                          (60s) for a destination not in the table\n"
 		"  --off                   leave SO_KEEPALIVE and TCP_KEEP* alone (--user-timeout only)\n"
 		"  --force                 override what the program set itself before connect()\n"
 		"  --no-replace            fail if the cgroup has a policy\n"
@@ -127,6 +135,66 @@ static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const ch
 
 #define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
 
+/* --idle auto and its two bounds. */
+struct idle_auto {
+	bool on;
+	int def_s, max_s;
+	bool def_given, max_given;
+};
+
+/* Parses --idle auto, --idle-default, --idle-max. Returns 1 if c was one, 0 if not, or
+ * HB_EXIT_USAGE after printing the error. */
+static int idle_auto_opt(struct hb_cli_opts *o, struct idle_auto *ia, int c, const char *arg)
+{
+	char err[HB_ERR_LEN];
+
+	if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(arg, "auto")) {
+		ia->on = true;
+		return 1;
+	}
+	if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
+		int *v = c == OPT_IDLE_MAX ? &ia->max_s : &ia->def_s;
+
+		if (hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, v, err, sizeof(err)))
+			return hb_usage_err(o, "%s: %s", c == OPT_IDLE_MAX ? "--idle-max" :
+					    "--idle-default", err);
+		*(c == OPT_IDLE_MAX ? &ia->max_given : &ia->def_given) = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Before hb_pol_compile(): the idle counts as given (its fallback, --idle-default). Returns 0
+ * or HB_EXIT_USAGE after printing the error. */
+static int idle_auto_prepare(struct hb_cli_opts *o, struct idle_auto *ia, struct hb_policy *p)
+{
+	char err[HB_ERR_LEN], v[16];
+
+	if (!ia->on) {
+		if (ia->def_given || ia->max_given)
+			return hb_usage_err(o, "--idle-default and --idle-max go with --idle auto");
+		return 0;
+	}
+	if (!ia->def_given)
+		ia->def_s = HB_PATHS_IDLE_DEFAULT;
+	if (!ia->max_given)
+		ia->max_s = HB_PATHS_IDLE_MAX;
+	snprintf(v, sizeof(v), "%d", ia->def_s);
+	hb_policy_set(p, HB_V_IDLE, v, err, sizeof(err));
+	return 0;
+}
+
+/* After hb_pol_compile(): the program takes the idle from the paths map. */
+static void idle_auto_compile(const struct idle_auto *ia, struct hb_pol_cfg *cfg)
+{
+	if (!ia->on)
+		return;
+	cfg->flags |= HB_POL_F_IDLE_AUTO;
+	cfg->mask |= HB_POL_SET_IDLE;
+	cfg->idle_s = ia->def_s;
+	cfg->idle_max_s = (__u32)ia->max_s;
+}
+
 /* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
@@ -145,11 +213,14 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "no-replace", no_argument, NULL, OPT_NO_REPLACE },
 		{ "retrofit", no_argument, NULL, OPT_RETROFIT },
+		{ "idle-default", required_argument, NULL, OPT_IDLE_DEFAULT },
+		{ "idle-max", required_argument, NULL, OPT_IDLE_MAX },
 		{ 0 }
 	};
 	static struct hb_policy pol;	/* large: off the stack */
 	static struct hb_pol_cfg cfg;
 	static char text[HB_POL_MATCH_LEN], abs[PATH_MAX], err[512];
+	struct idle_auto ia = { 0 };
 	struct hb_pol_add_res res;
 	const char *cgroup = NULL;
 	unsigned int flags = 0, level = 0;
@@ -163,6 +234,11 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		if (rc < 0)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
+			continue;
+		rc = idle_auto_opt(o, &ia, c, optarg);
+		if (rc == HB_EXIT_USAGE)
+			return rc;
+		if (rc)
 			continue;
 		rc = value_opt(o, &pol, c, optarg);
 		if (rc == HB_EXIT_USAGE)
@@ -193,10 +269,13 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
 	if (!cgroup)
 		return hb_usage_err(o, "--cgroup PATH is required");
+	if (idle_auto_prepare(o, &ia, &pol))
+		return HB_EXIT_USAGE;
 	if (hb_policy_is_noop(&pol))
 		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
 	if (hb_pol_compile(&pol, &cfg))
 		return hb_usage_err(o, "--match: too many patterns");
+	idle_auto_compile(&ia, &cfg);
 	if (pol.has_match)
 		match_text(&pol.match, text, sizeof(text));
 	rc = hb_cgroup_resolve(cgroup, abs, sizeof(abs), &id, &level, err, sizeof(err));
@@ -210,6 +289,8 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 			sizeof(err));
 	if (rc && !res.id)
 		return runtime_err(o, err);
+	if (ia.on && hb_paths_cli_sync(o))
+		return HB_EXIT_RUNTIME;
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
 	if (o->json) {
@@ -697,6 +778,7 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], abs[PATH_MAX], err[512];
 	static char procs[PATH_MAX + 16];
 	struct hb_pol_add_res res;
+	struct idle_auto ia = { 0 };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t set, old;
 	siginfo_t si;
@@ -707,15 +789,21 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 
 	hb_policy_init(&pol);
 	for (v = 0; v < HB_V__COUNT; v++)
-		if (vals[v] && hb_policy_set(&pol, (enum hb_value)v, vals[v], err, sizeof(err)))
+		if (vals[v] && v == HB_V_IDLE && !strcmp(vals[v], "auto"))
+			ia.on = true;
+		else if (vals[v] && hb_policy_set(&pol, (enum hb_value)v, vals[v], err,
+						  sizeof(err)))
 			return hb_usage_err(o, "%s: %s", hb_value_name((enum hb_value)v), err);
 	if (match && hb_policy_set_match(&pol, match, err, sizeof(err)))
 		return hb_usage_err(o, "--match: %s", err);
 	pol.force = force;
+	if (idle_auto_prepare(o, &ia, &pol))
+		return HB_EXIT_USAGE;
 	if (hb_policy_is_noop(&pol))
 		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
 	if (hb_pol_compile(&pol, &cfg))
 		return hb_usage_err(o, "--match: too many patterns");
+	idle_auto_compile(&ia, &cfg);
 	if (pol.has_match)
 		match_text(&pol.match, text, sizeof(text));
 	if (hb_pol_check_caps(err, sizeof(err)))
@@ -735,6 +823,8 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 		rmdir(abs);
 		return runtime_err(o, err);
 	}
+	if (ia.on)
+		hb_paths_cli_sync(o);	/* on failure, said so: connections get --idle-default */
 	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
 	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);

@@ -52,7 +52,8 @@ static void apply_usage(FILE *f)
 		"  cgroup=/system.slice match=10.0.0.0/8,!:22 idle=60 intvl=10 cnt=6 \\\n"
 		"      user-timeout=30s force=no\n"
 		"Keys: cgroup (required: cgroup v2 directory, absolute or relative to the mount),\n"
-		"match, idle, intvl, cnt, user-timeout, keepalive (on|off), force (yes|no), retrofit\n"
+		"match, idle (DUR or auto: the path table, see hbctl paths; with idle-default and\n"
+		"idle-max), intvl, cnt, user-timeout, keepalive (on|off), force (yes|no), retrofit\n"
 		"(yes|no: also change established connections when added or replaced). Errors read\n"
 		"FILE:LINE: message. See hbctl(8).\n");
 }
@@ -104,7 +105,9 @@ static void describe(char *buf, size_t len, const struct hb_pol_cfg *c, const ch
 #define PUT(...) (o += (size_t)snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__))
 	buf[0] = '\0';
 	PUT("%s", c->mask & HB_POL_SET_KEEPALIVE ? "keepalive=on" : "keepalive=off");
-	if (c->mask & HB_POL_SET_IDLE)
+	if (c->flags & HB_POL_F_IDLE_AUTO)
+		PUT(" idle=auto idle-default=%ds idle-max=%us", c->idle_s, c->idle_max_s);
+	else if (c->mask & HB_POL_SET_IDLE)
 		PUT(" idle=%ds", c->idle_s);
 	if (c->mask & HB_POL_SET_INTVL)
 		PUT(" intvl=%ds", c->intvl_s);
@@ -327,6 +330,7 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 			invalid++;
 			continue;
 		}
+		hb_conf_idle_auto(e, &w->cfg);
 		w->cfg.cgroup_id = w->id;
 		w->cfg.cgroup_level = r[i].level;
 		if (e->pol.has_match) {
@@ -405,6 +409,13 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 			printf(", %u failed", failed);
 		putchar('\n');
 	}
+	if (!dry)	/* idle=auto: fill the (new) paths map from the table */
+		for (i = 0; i < nwant; i++)
+			if (want[i].cfg.flags & HB_POL_F_IDLE_AUTO) {
+				if (hb_paths_cli_sync(o))
+					failed++;
+				break;
+			}
 	ret = failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
 out:
 	free(oc);

@@ -10,14 +10,21 @@
  * rounds cut the bracket between the longest survivor and the shortest death until
  * --resolution. probe_nat.c plans and prints; this file owns the sockets and the clock.
  *
- * Each socket gets SO_KEEPALIVE, TCP_KEEPIDLE = its silence (rounded up to whole seconds),
- * TCP_KEEPINTVL 1 s, TCP_KEEPCNT 2 and, once connected, TCP_USER_TIMEOUT = keepidle + 2 s, so
- * the kernel alone would probe and give up. But the kernel arms the keepalive timer on the
- * timer wheel, which fires late by up to an eighth of the delay (at HZ=250, 16 s late for a
- * 300 s timer): too coarse for a bracket. So at the exact moment (our poll() timeout) we set
- * TCP_KEEPIDLE to 1: tcp_sock_set_keepidle() sees the flow idle for longer than that and
- * re-arms the timer with no delay, and the probe leaves within a jiffy. The kernel's own
- * timer, never early, only stands in if we are late.
+ * When the probe leaves matters: the kernel arms the keepalive timer on the timer wheel,
+ * which fires late by up to an eighth of the delay for long timers (a probe armed for 20 s
+ * left 1.9 s late; a "30 s" one at 30.7 s), and lowering TCP_KEEPIDLE at the moment that
+ * coarse timer is due does not pull it in (45-470 ms late). So each socket gets
+ * SO_KEEPALIVE, TCP_KEEPINTVL 1 s, TCP_KEEPCNT 2 and a fallback TCP_KEEPIDLE well beyond its
+ * silence (twice it plus 10 s); about a second before the silence ends we re-arm the timer
+ * (TCP_KEEPIDLE = the silence in whole seconds: tcp_sock_set_keepidle() re-arms it for the
+ * remainder, a one-second timer that the wheel fires within a jiffy) and set
+ * TCP_USER_TIMEOUT so that a probe and its retry unanswered end the flow; a silence that is
+ * not whole seconds is ended at its exact moment by TCP_KEEPIDLE = 1 (fires at once). Then
+ * the departure of each probe is read from the socket (tcpi_segs_out moves; TCP_INFO read
+ * every millisecond around the due time), and the bracket is computed from the real
+ * silences: from the last segment either way (tcpi_last_*) to the probe's departure, a
+ * survivor's rounded down and a drop's rounded up to 10 ms, so that the bracket always
+ * contains the path's timeout.
  *
  * The verdicts, from TCP_INFO and the socket's error: the last segment received
  * (tcpi_last_ack_recv, refreshed by the probe's ACK, and tcpi_last_data_recv) is later than
@@ -53,6 +60,17 @@
 #define PN_WATCH_MIN_MS	50	/* TCP_INFO polling while silent: target / 20 in this range */
 #define PN_WATCH_MAX_MS	1000
 #define PN_RETRIES	2	/* a later connection that fails is tried again this often */
+#define PN_BURST	4	/* handshakes at a time (F_PENDING waits): below a small listen
+				 * backlog (Python's socketserver: 5). Beyond it the server falls
+				 * back to SYN cookies, and a connection its full accept queue
+				 * then loses answers the flow's probe with a reset later */
+#define PN_REARM_MS	1000	/* re-arm the keepalive timer this long before the silence ends */
+#define PN_REARM2_MS	150	/* and again this long before: a slot of a jiffy, even if the
+				 * process is slow to wake at the due time */
+#define PN_FINE_MS	1	/* TCP_INFO polling around a probe's due time */
+#define PN_FINE_BEFORE	10	/* ... from this long before it */
+#define PN_FINE_AFTER	1500	/* ... until this long after it (then PN_CHECK_MS) */
+#define PN_ROUND_MS	10	/* real silences: survivors rounded down, drops up, to this */
 
 enum {
 	OPT_MAX = 0x3000,
@@ -60,7 +78,9 @@ enum {
 	OPT_PARALLEL,
 };
 
-enum flow_state { F_FREE, F_CONNECTING, F_IDLE, F_PROBED };
+/* F_IDLE: silent, the fallback timer far away; F_ARMED: the timer re-armed for the due time,
+ * watching for the probe's departure; F_PROBED: the probe left, waiting for the verdict. */
+enum flow_state { F_FREE, F_PENDING, F_CONNECTING, F_IDLE, F_ARMED, F_PROBED };
 
 struct flow {
 	int fd;
@@ -68,7 +88,10 @@ struct flow {
 	long long target;	/* the silence this flow tests, ms */
 	long long t_start;	/* connect() called (monotonic ms) */
 	long long t_last;	/* last segment received, by the kernel's account */
-	long long t_trig;	/* probe sent */
+	long long t_dep_lo;	/* the probe left after this (the last look that saw it not) */
+	long long t_dep_hi;	/* and before this (the look that saw it gone) */
+	long long t_look;	/* the last TCP_INFO look while armed */
+	bool kicked;		/* TCP_KEEPIDLE = 1 done */
 	long long t_next;	/* next thing to do: connect timeout, probe, TCP_INFO check */
 	unsigned int restarts;	/* the server spoke: the silence started again */
 	unsigned int segs_in;	/* tcpi_segs_in/out when the silence (re)started */
@@ -107,16 +130,19 @@ static void pn_usage(FILE *f)
 		"Measure after how much silence the path to HOST:PORT (NAT, firewall, load\n"
 		"balancer) forgets an idle TCP connection, and recommend keepalive settings. Any\n"
 		"TCP server will do: keepalive probes need no cooperating software on the far side.\n"
-		"N connections stay silent for different durations (a geometric series up to\n"
-		"--max), then each sends one keepalive probe: answered, the flow survived; no answer\n"
-		"or a reset, it was dropped. Later rounds cut the bracket to --resolution. A server\n"
-		"that closes idle connections itself (FIN) is reported apart, not as a drop.\n"
-		"It takes about as long as the path's timeout (at most --max) times the rounds.\n"
+		"N connections stay silent for different durations (most a second apart from 1 s,\n"
+		"the rest a geometric series up to --max), then each sends one keepalive probe:\n"
+		"answered, the flow survived; no answer or a reset, it was dropped. The bracket is\n"
+		"from the real silences (each probe's departure read from the socket). Later\n"
+		"rounds cut it to --resolution. A server that closes idle connections itself (FIN)\n"
+		"is reported apart, not as a drop. A timeout up to 40 s (64 flows) takes about the\n"
+		"timeout plus 2 s; longer ones about twice the timeout.\n"
 		"\n"
 		"  --max DUR               longest silence to try (default 30m; 1s..32767s)\n"
 		"  --resolution DUR        stop when the bracket is this narrow (default 5%% of\n"
 		"                          the timeout, at least 1s; at least 100ms)\n"
-		"  --parallel N            connections at a time (default %d; 1..%d)\n"
+		"  --parallel N            connections at a time (default %d; 1..%d; 8 against a\n"
+		"                          server that limits them, as sshd's MaxStartups does)\n"
 		"  -j, --json              one JSON object\n"
 		"  -v, --verbose           each flow's verdict on stderr\n"
 		"  -n, --netns NAME|PATH|PID  probe from that network namespace\n"
@@ -151,6 +177,15 @@ static long long last_rx(const struct tcp_info *ti, long long now)
 	return now - (long long)(d < a ? d : a);
 }
 
+/* When the last segment crossed the path either way (received, or data sent): the start of
+ * the silence the middlebox sees. */
+static long long last_any(const struct tcp_info *ti, long long now)
+{
+	long long rx = last_rx(ti, now), tx = now - (long long)ti->tcpi_last_data_sent;
+
+	return tx > rx && tx <= now ? tx : rx;
+}
+
 static int set_int(int fd, int level, int opt, int val)
 {
 	return setsockopt(fd, level, opt, &val, sizeof(val)) ? -errno : 0;
@@ -161,6 +196,39 @@ static int ceil_secs(long long ms)
 	long long s = (ms + 999) / 1000;
 
 	return s > HB_IDLE_MAX ? HB_IDLE_MAX : (int)s;
+}
+
+/* The kernel's own timer, armed at connect: well beyond the silence, so that its coarse
+ * slot never decides when the probe leaves; it only stands in if we are very late. */
+static int fallback_secs(long long target)
+{
+	long long s = 2LL * ceil_secs(target) + 10;
+
+	return s > HB_IDLE_MAX ? HB_IDLE_MAX : (int)s;
+}
+
+/* The real silences, rounded so that the bracket errs on the wide side. */
+static long long round_down(long long ms)
+{
+	return ms < 0 ? 0 : ms / PN_ROUND_MS * PN_ROUND_MS;
+}
+
+static long long round_up(long long ms)
+{
+	return ms < 0 ? 0 : (ms + PN_ROUND_MS - 1) / PN_ROUND_MS * PN_ROUND_MS;
+}
+
+/* The silence a survivor is known to have survived, and the one a drop is known to have
+ * died of: from the last segment to the probe's departure (its planned silence when the
+ * departure was not seen). */
+static long long survived_ms(const struct flow *f)
+{
+	return f->t_dep_hi ? round_down(f->t_dep_lo - f->t_last) : f->target;
+}
+
+static long long dropped_ms(const struct flow *f)
+{
+	return f->t_dep_hi ? round_up(f->t_dep_hi - f->t_last) : f->target;
 }
 
 static unsigned int n_active(const struct pn *p)
@@ -192,8 +260,8 @@ static void progress(struct pn *p, long long now, bool force)
 	p->next_progress = now + 1000;
 	for (i = 0; i < p->nfl; i++) {
 		const struct flow *f = &p->fl[i];
-		long long t = f->st == F_IDLE ? f->t_last + f->target : f->st == F_PROBED ?
-			      f->t_trig + PN_INTVL_S * PN_CNT * 1000 : -1;
+		long long t = f->st == F_IDLE || f->st == F_ARMED ? f->t_last + f->target :
+			      f->st == F_PROBED ? f->t_dep_hi + PN_INTVL_S * PN_CNT * 1000 : -1;
 
 		if (t >= 0 && (next < 0 || t < next))
 			next = t;
@@ -233,15 +301,16 @@ static void flow_close(struct flow *f)
 static void flow_done(struct pn *p, struct flow *f, enum hb_pn_outcome what, long long ms,
 		      int err)
 {
-	char s[32];
+	char s[32], s2[32];
 	unsigned int i;
 
 	hb_pn_record(&p->res, what, ms);
 	if (p->o->verbose) {
 		progress_clear(p);
-		hb_verbose(p->o, "flow %u (%s s of silence): %s%s%s", (unsigned int)(f - p->fl),
-			   hb_pn_fmt_secs(s, sizeof(s), ms), outcome_name(what), err ? ": " : "",
-			   err ? strerror(err) : "");
+		hb_verbose(p->o, "flow %u (%s s of silence, planned %s s): %s%s%s",
+			   (unsigned int)(f - p->fl), hb_pn_fmt_secs(s, sizeof(s), ms),
+			   hb_pn_fmt_secs(s2, sizeof(s2), f->target), outcome_name(what),
+			   err ? ": " : "", err ? strerror(err) : "");
 	}
 	flow_close(f);
 	if (what != HB_PN_SILENCE && what != HB_PN_RESET)
@@ -264,7 +333,7 @@ static int flow_open(struct pn *p, struct flow *f, long long target)
 		return -errno;
 	/* Before connect(): the kernel arms the keepalive timer when the handshake completes. */
 	if ((rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) ||
-	    (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, ceil_secs(target))) ||
+	    (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, fallback_secs(target))) ||
 	    (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, PN_INTVL_S)) ||
 	    (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, PN_CNT)))
 		goto err_close;
@@ -279,10 +348,18 @@ static int flow_open(struct pn *p, struct flow *f, long long target)
 	f->t_start = now_ms();
 	f->t_next = f->t_start + PN_CONNECT_MS;
 	f->restarts = 0;
+	f->t_dep_lo = f->t_dep_hi = 0;
+	f->kicked = false;
 	return 0;
 err_close:
 	close(fd);
 	return rc;
+}
+
+/* When the timer is re-armed: a second before the silence ends (at once for a 1 s one). */
+static long long arm_at(const struct flow *f)
+{
+	return f->t_last + f->target - PN_REARM_MS;
 }
 
 /* While silent, TCP_INFO is read every target/20 (50 ms..1 s) to see whether anything
@@ -290,7 +367,7 @@ err_close:
  * tcpi_segs_in (and our ACK in tcpi_segs_out), not in tcpi_last_*_recv. */
 static long long idle_next(const struct flow *f, long long now)
 {
-	long long watch = f->target / 20, end = f->t_last + f->target;
+	long long watch = f->target / 20, end = arm_at(f);
 
 	if (watch < PN_WATCH_MIN_MS)
 		watch = PN_WATCH_MIN_MS;
@@ -298,11 +375,6 @@ static long long idle_next(const struct flow *f, long long now)
 		watch = PN_WATCH_MAX_MS;
 	return now + watch < end ? now + watch : end;
 }
-
-/* Something crossed the middlebox at about t: the silence starts again, unless the server
- * never stops talking. */
-static void restart(struct pn *p, struct flow *f, long long t, const struct tcp_info *ti,
-		    long long now);
 
 /* The handshake completed (or failed). Returns 0 or -errno. */
 static int flow_connected(struct flow *f)
@@ -321,11 +393,12 @@ static int flow_connected(struct flow *f)
 		return rc;
 	if (ti.tcpi_state != HB_TCP_ESTABLISHED)
 		return -ENOTCONN;
-	f->t_last = last_rx(&ti, now);
-	/* Bounds the wait for the probe's answer (the kernel kills the flow at this age with a
-	 * probe outstanding); after connect() so that it does not shorten the handshake. */
+	f->t_last = last_any(&ti, now);
+	/* Bounds the wait for the fallback probe's answer (the kernel kills the flow at this age
+	 * with a probe outstanding); after connect() so that it does not shorten the handshake.
+	 * Re-arming sets the real one. */
 	rc = set_int(f->fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
-		     (ceil_secs(f->target) + PN_INTVL_S * PN_CNT) * 1000);
+		     (fallback_secs(f->target) + PN_INTVL_S * PN_CNT) * 1000);
 	if (rc)
 		return rc;
 	f->st = F_IDLE;
@@ -343,10 +416,10 @@ static void flow_error(struct pn *p, struct flow *f, int err, long long now)
 	if (err == ECONNRESET || err == EPIPE) {
 		/* Unprompted (before our probe): a middlebox or the server aborted the idle flow
 		 * at this silence; the two cannot be told apart, and either way it is gone. */
-		ms = f->st == F_PROBED ? f->target : (now - f->t_last + 50) / 100 * 100;
+		ms = f->st == F_PROBED ? dropped_ms(f) : round_up(now - f->t_last);
 		flow_done(p, f, HB_PN_RESET, ms, err);
 	} else {
-		flow_done(p, f, HB_PN_SILENCE, f->target, err);
+		flow_done(p, f, HB_PN_SILENCE, dropped_ms(f), err);
 	}
 }
 
@@ -358,12 +431,15 @@ static int check_survived(struct pn *p, struct flow *f, long long now, long long
 	if (get_info(f->fd, &ti))
 		return 0;
 	if (last_rx(&ti, now) >= since - PN_TOL_MS) {
-		flow_done(p, f, HB_PN_SURVIVED, f->target, 0);
+		flow_done(p, f, HB_PN_SURVIVED, survived_ms(f), 0);
 		return 1;
 	}
 	return 0;
 }
 
+/* Something crossed the middlebox at about t: the silence starts again, unless the server
+ * never stops talking. The kernel's timer follows by itself (it counts from the last segment
+ * received); it is re-armed again a second before the new end. */
 static void restart(struct pn *p, struct flow *f, long long t, const struct tcp_info *ti,
 		    long long now)
 {
@@ -371,64 +447,125 @@ static void restart(struct pn *p, struct flow *f, long long t, const struct tcp_
 		flow_done(p, f, HB_PN_CHATTY, f->target, 0);
 		return;
 	}
+	f->st = F_IDLE;
+	f->kicked = false;
 	f->t_last = t;
 	f->segs_in = ti->tcpi_segs_in;
 	f->segs_out = ti->tcpi_segs_out;
 	f->t_next = idle_next(f, now);
 }
 
-/* A silent flow's watch, or its silence is over; or a probe is pending: read the verdict. */
+/* Returns 1 when f was restarted (the server spoke) or is done. */
+static int check_quiet(struct pn *p, struct flow *f, const struct tcp_info *ti, long long now)
+{
+	long long rx = last_rx(ti, now);
+
+	if (rx > f->t_last + PN_TOL_MS) {
+		/* an in-window segment meanwhile (a window update, data) */
+		restart(p, f, rx, ti, now);
+		return 1;
+	}
+	if (ti->tcpi_segs_in != f->segs_in) {
+		/* an out-of-window one (the server's own keepalive probe), since the last look */
+		restart(p, f, now, ti, now);
+		return 1;
+	}
+	return 0;
+}
+
+/* Re-arms the kernel's keepalive timer for the due time: TCP_KEEPIDLE in whole seconds from
+ * the last segment (the kernel re-arms for the remainder, about a second: a fine slot of the
+ * timer wheel), and the user timeout that ends the flow when the probe and its retry go
+ * unanswered. */
+static void flow_arm(struct pn *p, struct flow *f, long long now)
+{
+	unsigned int i = (unsigned int)(f - p->fl);
+	long long ut = f->target + PN_INTVL_S * 1000 + PN_INTVL_S * 500;
+
+	if (set_int(f->fd, IPPROTO_TCP, TCP_KEEPIDLE, ceil_secs(f->target)))
+		hb_verbose(p->o, "flow %u: TCP_KEEPIDLE: %s", i, strerror(errno));
+	if (set_int(f->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, ut > INT32_MAX ? INT32_MAX : (int)ut))
+		hb_verbose(p->o, "flow %u: TCP_USER_TIMEOUT: %s", i, strerror(errno));
+	f->st = F_ARMED;
+	f->t_look = now;
+	/* one look shortly before (the server may speak meanwhile; re-armed again), then every
+	 * millisecond */
+	f->t_next = f->t_last + f->target - PN_REARM2_MS;
+	if (f->t_next <= now)
+		f->t_next = now + PN_FINE_MS;
+}
+
+/* A silent flow's watch, its re-arming, the watch for its probe's departure; or a probe is
+ * out: read the verdict. */
 static void flow_timer(struct pn *p, struct flow *f, long long now)
 {
 	struct tcp_info ti;
-	long long rx;
+	long long due = f->t_last + f->target, before = now_ms(), after;
 
-	if (f->st == F_IDLE) {
+	if (f->st == F_IDLE || f->st == F_ARMED) {
 		if (get_info(f->fd, &ti) || ti.tcpi_state != HB_TCP_ESTABLISHED) {
 			f->t_next = now + PN_CHECK_MS;	/* the error or EOF comes through poll() */
 			return;
 		}
-		rx = last_rx(&ti, now);
-		if (rx >= f->t_last + f->target - PN_TOL_MS) {
-			/* a segment came after the whole silence: the kernel's own probe (we were
-			 * late) was answered, or the server spoke through the middlebox */
-			flow_done(p, f, HB_PN_SURVIVED, f->target, 0);
+	}
+	after = now_ms();
+	if (f->st == F_IDLE || (f->st == F_ARMED && now < due - PN_FINE_BEFORE - 5)) {
+		/* nothing of ours can have left yet: any segment is the server's, or our ACK */
+		if (check_quiet(p, f, &ti, now))
 			return;
-		}
-		if (rx > f->t_last + PN_TOL_MS) {
-			/* an in-window segment meanwhile (a window update, data) */
-			restart(p, f, rx, &ti, now);
-			return;
-		}
-		if (ti.tcpi_segs_in != f->segs_in || ti.tcpi_segs_out != f->segs_out) {
-			/* an out-of-window one (the server's own keepalive probe) and our ACK,
-			 * since the last look */
+		if (ti.tcpi_segs_out != f->segs_out) {
 			restart(p, f, now, &ti, now);
 			return;
 		}
-		if (now < f->t_last + f->target) {
+		if (f->st == F_ARMED) {
+			if (f->target % 1000 == 0 &&
+			    set_int(f->fd, IPPROTO_TCP, TCP_KEEPIDLE, ceil_secs(f->target)))
+				hb_verbose(p->o, "flow %u: TCP_KEEPIDLE: %s",
+					   (unsigned int)(f - p->fl), strerror(errno));
+			f->t_look = before;
+			f->t_next = due - PN_FINE_BEFORE;
+		} else if (now < arm_at(f)) {
 			f->t_next = idle_next(f, now);
+		} else {
+			flow_arm(p, f, now);
+		}
+		return;
+	}
+	if (f->st == F_ARMED) {
+		if (ti.tcpi_segs_out != f->segs_out) {
+			/* the probe left between the last look and this one */
+			f->t_dep_lo = f->t_look;
+			f->t_dep_hi = after;
+			f->st = F_PROBED;
+			if (!check_survived(p, f, after, f->t_dep_lo))
+				f->t_next = now + PN_FINE_MS;
 			return;
 		}
-		/* Now: TCP_KEEPIDLE below the idle time sends the probe at the next tick. */
-		if (set_int(f->fd, IPPROTO_TCP, TCP_KEEPIDLE, 1)) {
-			/* the kernel's own timer (TCP_KEEPIDLE = target) still probes */
-			hb_verbose(p->o, "flow %u: TCP_KEEPIDLE: %s", (unsigned int)(f - p->fl),
-				   strerror(errno));
+		if (check_quiet(p, f, &ti, now))
+			return;
+		f->t_look = before;
+		/* A silence that is not whole seconds ends now (TCP_KEEPIDLE = 1: the timer fires
+		 * at the next tick); a whole one is the kernel's, and the kick only makes sure
+		 * when it is two jiffies late. */
+		if (!f->kicked && now >= due + (f->target % 1000 ? 0 : 8)) {
+			if (set_int(f->fd, IPPROTO_TCP, TCP_KEEPIDLE, 1))
+				hb_verbose(p->o, "flow %u: TCP_KEEPIDLE: %s",
+					   (unsigned int)(f - p->fl), strerror(errno));
+			f->kicked = true;
 		}
-		f->t_trig = now;
-		f->st = F_PROBED;
-		f->t_next = now + PN_CHECK_MS;
+		f->t_next = now < due + PN_FINE_AFTER ? now + PN_FINE_MS : now + PN_CHECK_MS;
+		if (f->t_next < due - PN_FINE_BEFORE)
+			f->t_next = due - PN_FINE_BEFORE;
 		return;
 	}
 	if (f->st == F_PROBED) {
-		if (check_survived(p, f, now, f->t_trig))
+		if (check_survived(p, f, now, f->t_dep_lo))
 			return;
-		if (now >= f->t_trig + PN_GIVEUP_MS) {
-			flow_done(p, f, HB_PN_SILENCE, f->target, ETIMEDOUT);
+		if (now >= f->t_dep_hi + PN_GIVEUP_MS) {
+			flow_done(p, f, HB_PN_SILENCE, dropped_ms(f), ETIMEDOUT);
 			return;
 		}
-		f->t_next = now + PN_CHECK_MS;
+		f->t_next = now + (now < f->t_dep_hi + 100 ? PN_FINE_MS : PN_CHECK_MS);
 	}
 }
 
@@ -466,7 +603,7 @@ static void flow_event(struct pn *p, struct flow *f, short revents, long long no
 		/* Data crossed the middlebox: after our probe, the flow survived; before, the
 		 * silence starts again (a server that never stops talking is given up on). */
 		if (f->st == F_PROBED) {
-			flow_done(p, f, HB_PN_SURVIVED, f->target, 0);
+			flow_done(p, f, HB_PN_SURVIVED, survived_ms(f), 0);
 		} else {
 			struct tcp_info ti;
 
@@ -477,7 +614,7 @@ static void flow_event(struct pn *p, struct flow *f, short revents, long long no
 	}
 	/* EOF: the server closed. After our probe, its FIN crossed the middlebox after the
 	 * silence: the flow survived it. Before, it is the server's own idle timeout. */
-	if (f->st == F_PROBED && check_survived(p, f, now, f->t_trig))
+	if (f->st == F_PROBED && check_survived(p, f, now, f->t_dep_lo))
 		return;
 	flow_done(p, f, HB_PN_SERVER_FIN, (now - f->t_last + 50) / 100 * 100, 0);
 }
@@ -521,19 +658,30 @@ static int run_round(struct pn *p, const long long *targets, unsigned int n, boo
 	p->res.rounds++;
 	for (i = first_open ? 1 : 0; i < n; i++) {
 		p->fl[i].tries = 0;
-		rc = flow_open(p, &p->fl[i], targets[i]);
-		if (rc)
-			return connect_error(p, -rc);
+		p->fl[i].fd = -1;
+		p->fl[i].st = F_PENDING;
+		p->fl[i].target = targets[i];
 	}
 	p->nfl = n;
 	progress(p, now_ms(), true);
 	while (n_active(p)) {
+		/* the pending flows, shortest silence first, PN_BURST handshakes at a time */
+		for (i = k = 0; i < p->nfl; i++)
+			k += p->fl[i].st == F_CONNECTING;
+		for (i = 0; i < p->nfl && k < PN_BURST; i++) {
+			if (p->fl[i].st != F_PENDING)
+				continue;
+			rc = flow_open(p, &p->fl[i], p->fl[i].target);
+			if (rc)
+				return connect_error(p, -rc);
+			k++;
+		}
 		now = now_ms();
 		wake = now + 1000;
 		for (i = k = 0; i < p->nfl; i++) {
 			struct flow *f = &p->fl[i];
 
-			if (f->st == F_FREE)
+			if (f->st == F_FREE || f->st == F_PENDING)
 				continue;
 			pfd[k].fd = f->fd;
 			pfd[k].events = f->st == F_CONNECTING ? POLLOUT : POLLIN | POLLRDHUP;
@@ -571,7 +719,7 @@ static int run_round(struct pn *p, const long long *targets, unsigned int n, boo
 		for (i = 0; i < p->nfl; i++) {
 			struct flow *f = &p->fl[i];
 
-			if (f->st == F_FREE || f->t_next > now)
+			if (f->st == F_FREE || f->st == F_PENDING || f->t_next > now)
 				continue;
 			if (f->st == F_CONNECTING) {
 				rc = reconnect(p, f, ETIMEDOUT);
@@ -708,7 +856,7 @@ static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *m
 	return 0;
 }
 
-int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
+int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out)
 {
 	long long max_ms = HB_PN_DEFAULT_MAX_MS, res_ms = 0, targets[HB_PN_MAX_PARALLEL];
 	int parallel = HB_PN_DEFAULT_PARALLEL, rc, exit_rc = HB_EXIT_OK;
@@ -822,6 +970,12 @@ int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
 	else
 		hb_pn_print_text(stdout, &rep);
 	fflush(stdout);
+	if (out && rc != -EINTR) {
+		out->measured = true;
+		out->survived_ms = b.survived_ms;
+		out->dropped_ms = b.dropped_ms;
+		snprintf(out->address, sizeof(out->address), "%s", p->addr);
+	}
 	if (rc == -EINTR)
 		exit_rc = 128 + pn_stop;
 out:
@@ -832,4 +986,9 @@ out:
 	sigaction(SIGTERM, &old_term, NULL);
 	free(p);
 	return exit_rc;
+}
+
+int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o)
+{
+	return hb_probe_nat_run(argc, argv, o, NULL);
 }

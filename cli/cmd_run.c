@@ -162,6 +162,11 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
 			continue;
+		if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(optarg, "auto")) {
+			/* --idle auto: the kernel policy's (checked below: --kernel only) */
+			env[0][1] = optarg;
+			continue;
+		}
 		/* the values are checked as the shim will read them: libhb's parsers */
 		rc = hb_cli_value_opt(o, c, optarg, &pol);
 		if (rc == -2)
@@ -201,6 +206,9 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	}
 	if (optind >= argc)
 		return hb_usage_err(o, "no command given (hbctl run [OPTIONS] -- CMD [ARG...])");
+	if (env[0][1] && !strcmp(env[0][1], "auto") && !kernel)
+		return hb_usage_err(o, "--idle auto needs --kernel (the shim's HB_KEEPIDLE=auto is "
+				    "not implemented yet)");
 	if (kernel) {
 		/* the same values, enforced by the kernel instead of the shim (--log: n/a) */
 		const char *kv[HB_V__COUNT] = {

@@ -21,6 +21,7 @@ static const struct {
 	{ "run", cmd_run, "run a program with keepalive turned on (LD_PRELOAD shim)" },
 	{ "policy", cmd_policy, "keepalive policy of a cgroup, enforced by the kernel (BPF)" },
 	{ "probe-nat", cmd_probe_nat, "measure how long the path keeps an idle TCP flow" },
+	{ "paths", cmd_paths, "the table of path timeouts that --idle auto reads" },
 	{ "monitor", cmd_monitor, "count keepalive probes, heartbeats and idle gaps (BPF)" },
 	{ "doctor", cmd_doctor, "check what hbctl needs on this host, and advise" },
 };

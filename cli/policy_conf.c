@@ -92,10 +92,12 @@ static bool normalise_path(const char *in, char *out, size_t len)
 }
 
 enum key {
-	K_CGROUP, K_MATCH, K_IDLE, K_INTVL, K_CNT, K_UTO, K_KEEPALIVE, K_FORCE, K_RETROFIT, K__N
+	K_CGROUP, K_MATCH, K_IDLE, K_INTVL, K_CNT, K_UTO, K_KEEPALIVE, K_FORCE, K_RETROFIT,
+	K_IDLE_DEFAULT, K_IDLE_MAX, K__N
 };
 static const char *const key_name[K__N] = {
 	"cgroup", "match", "idle", "intvl", "cnt", "user-timeout", "keepalive", "force", "retrofit",
+	"idle-default", "idle-max",
 };
 
 static int key_lookup(const char *k, size_t n)
@@ -135,6 +137,21 @@ static int set_key(struct errbuf *e, unsigned int line, struct hb_conf_entry *en
 			return -1;
 		}
 		return 0;
+	case K_IDLE:
+		if (strcmp(v, "auto"))
+			break;
+		/* idle=auto: idle counts as given (its fallback: idle-default, 60 s) */
+		ent->idle_auto = true;
+		hb_policy_set(&ent->pol, HB_V_IDLE, "60", err, sizeof(err));
+		return 0;
+	case K_IDLE_DEFAULT:
+	case K_IDLE_MAX:
+		if (hb_parse_secs(v, HB_IDLE_MIN, HB_IDLE_MAX, k == K_IDLE_MAX ? &ent->idle_max_s :
+				  &ent->idle_default_s, err, sizeof(err))) {
+			report(e, line, "%s: %s", key_name[k], err);
+			return -1;
+		}
+		return 0;
 	case K_FORCE:
 	case K_RETROFIT:
 		if (hb_parse_bool(v, &b, err, sizeof(err))) {
@@ -148,12 +165,25 @@ static int set_key(struct errbuf *e, unsigned int line, struct hb_conf_entry *en
 			ent->retrofit = b;
 		return 0;
 	default:
-		if (hb_policy_set(&ent->pol, vk[k], v, err, sizeof(err))) {
-			report(e, line, "%s: %s", key_name[k], err);
-			return -1;
-		}
-		return 0;
+		break;
 	}
+	if (hb_policy_set(&ent->pol, vk[k], v, err, sizeof(err))) {
+		report(e, line, "%s: %s", key_name[k], err);
+		return -1;
+	}
+	if (k == K_IDLE)
+		ent->idle_auto = false;	/* a later idle=DUR wins over an earlier idle=auto */
+	return 0;
+}
+
+void hb_conf_idle_auto(const struct hb_conf_entry *e, struct hb_pol_cfg *cfg)
+{
+	if (!e->idle_auto)
+		return;
+	cfg->flags |= HB_POL_F_IDLE_AUTO;
+	cfg->mask |= HB_POL_SET_IDLE;
+	cfg->idle_s = e->idle_default_s ? e->idle_default_s : 60;
+	cfg->idle_max_s = (__u32)(e->idle_max_s ? e->idle_max_s : 600);
 }
 
 /*
@@ -216,8 +246,9 @@ static int parse_line(struct errbuf *e, unsigned int line, const char *p, size_t
 		val[kn < 40 ? kn : 40] = '\0';
 		key = key_lookup(k, kn);
 		if (key < 0) {
-			report(e, line, "unknown key '%s' (cgroup, match, idle, intvl, cnt, "
-			       "user-timeout, keepalive, force, retrofit)", shown(val, s, sizeof(s)));
+			report(e, line, "unknown key '%s' (cgroup, match, idle, idle-default, "
+			       "idle-max, intvl, cnt, user-timeout, keepalive, force, retrofit)",
+			       shown(val, s, sizeof(s)));
 			bad = 1;
 			continue;
 		}
@@ -249,6 +280,10 @@ static int parse_line(struct errbuf *e, unsigned int line, const char *p, size_t
 		bad = 1;
 	} else if (ent->cgroup[0] == '\0') {
 		report(e, line, "cgroup: empty path");
+		bad = 1;
+	}
+	if (!ent->idle_auto && (seen & (1u << K_IDLE_DEFAULT | 1u << K_IDLE_MAX))) {
+		report(e, line, "idle-default and idle-max go with idle=auto");
 		bad = 1;
 	}
 	if (!bad && hb_policy_is_noop(&ent->pol)) {

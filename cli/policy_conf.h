@@ -5,8 +5,8 @@
  *
  * The file is line-oriented: one policy per line as KEY=VALUE words separated by blanks,
  * `#` (at the start of a word) starts a comment, a value may be double-quoted (a match list
- * with spaces). Keys: cgroup (required), match, idle, intvl, cnt, user-timeout, keepalive,
- * force, retrofit. Values are parsed by libhb exactly as `hbctl policy add` parses its
+ * with spaces). Keys: cgroup (required), match, idle (a duration or auto), idle-default,
+ * idle-max (with idle=auto), intvl, cnt, user-timeout, keepalive, force, retrofit. Values are parsed by libhb exactly as `hbctl policy add` parses its
  * options. Errors read "FILE:LINE: message".
  *
  * Pure: parsing and planning do no I/O (the caller reads the file, resolves the cgroups and
@@ -29,7 +29,13 @@ struct hb_conf_entry {
 	char cgroup[HB_POL_CGROUP_LEN];	/* as written, '//' and a trailing '/' removed */
 	struct hb_policy pol;		/* values, match list, force */
 	bool retrofit;			/* retrofit=yes */
+	bool idle_auto;			/* idle=auto: the idle from the path table */
+	int idle_default_s, idle_max_s;	/* idle-default=, idle-max= (0: not given) */
 };
+
+/* After hb_pol_compile() of an entry: idle=auto into cfg (the program's paths lookup, its
+ * fallback and cap; hbkeep's 60 s and 600 s where not given). */
+void hb_conf_idle_auto(const struct hb_conf_entry *e, struct hb_pol_cfg *cfg);
 
 struct hb_conf {
 	struct hb_conf_entry *v;	/* malloc'd */

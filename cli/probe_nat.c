@@ -96,9 +96,9 @@ static double root(double x, unsigned int k)
 
 unsigned int hb_pn_series(long long max_ms, long long res_ms, unsigned int n, long long *out)
 {
-	unsigned int i, k = 0;
+	unsigned int i, k = 0, n_lin, n_geo;
+	long long first, last_lin, g;
 	double ratio, d;
-	long long g;
 
 	if (res_ms < 1)
 		res_ms = 1;
@@ -106,10 +106,28 @@ unsigned int hb_pn_series(long long max_ms, long long res_ms, unsigned int n, lo
 		out[0] = max_ms;
 		return 1;
 	}
-	ratio = root((double)max_ms / HB_PN_MIN_MS, n - 1);
-	for (i = 0, d = HB_PN_MIN_MS; i < n; i++, d *= ratio) {
-		g = i == n - 1 ? max_ms : snap((long long)(d + 0.5), res_ms);
-		if (g > max_ms || (i < n - 1 && g == max_ms))
+	/* A silence of s is answered at time s, so a timeout is bracketed in one pass only when
+	 * flows started together sit on the grid around it: most flows go on the resolution's
+	 * grid from 1 s (5 in 8: 1..40 s with 64 flows at 1 s), the rest on a geometric series
+	 * up to max_ms (further rounds cut that coarser bracket). */
+	n_lin = (n * 5 + 7) / 8;
+	n_geo = n - n_lin;
+	if (n_geo == 0) {
+		n_geo = 1;
+		n_lin--;
+	}
+	first = snap(HB_PN_MIN_MS, res_ms);
+	for (i = 0; i < n_lin; i++) {
+		g = first + (long long)i * res_ms;
+		if (g >= max_ms)
+			break;
+		out[k++] = g;
+	}
+	last_lin = k ? out[k - 1] : HB_PN_MIN_MS;
+	ratio = root((double)max_ms / (double)last_lin, n_geo);
+	for (i = 1, d = (double)last_lin * ratio; i <= n_geo; i++, d *= ratio) {
+		g = i == n_geo ? max_ms : snap((long long)(d + 0.5), res_ms);
+		if (g > max_ms || (i < n_geo && g == max_ms))
 			continue;	/* max_ms comes last, exactly */
 		if (k && g <= out[k - 1])
 			continue;
@@ -118,21 +136,32 @@ unsigned int hb_pn_series(long long max_ms, long long res_ms, unsigned int n, lo
 	return k;
 }
 
+static long long slack_ms(long long res_ms)
+{
+	return res_ms / 10 < 10 ? 10 : res_ms / 10;
+}
+
 unsigned int hb_pn_bisect(long long lo, long long hi, long long res_ms, long long limit_ms,
 			  unsigned int n, long long *out)
 {
-	long long kmin = 1, kmax, m, idx, prev = 0;
+	long long kmin, kmax, m, idx, prev = 0, slack;
 	unsigned int j, k = 0;
 
 	if (res_ms < 1 || n == 0 || hi <= lo)
 		return 0;
-	if (lo + res_ms < HB_PN_MIN_MS)
-		kmin = (HB_PN_MIN_MS - lo + res_ms - 1) / res_ms;
-	kmax = (hi - lo - 1) / res_ms;			/* lo + k * res < hi */
-	if (limit_ms >= 0 && limit_ms > lo && (limit_ms - lo - 1) / res_ms < kmax)
-		kmax = (limit_ms - lo - 1) / res_ms;	/* the server closes before that */
-	else if (limit_ms >= 0 && limit_ms <= lo)
+	/* The points are whole multiples of the resolution (whole seconds at 1 s: the kernel's
+	 * timer takes whole seconds) at least a tenth of it inside the bracket: the measured
+	 * silences are real ones, a few ms off the grid, and a bracket within a tenth of the
+	 * resolution of it is done. */
+	slack = slack_ms(res_ms);
+	kmin = (lo + slack) / res_ms + 1;
+	if (kmin * res_ms < HB_PN_MIN_MS)
+		kmin = (HB_PN_MIN_MS + res_ms - 1) / res_ms;
+	kmax = (hi - slack - 1) / res_ms;
+	if (hi - slack - 1 < 0)
 		return 0;
+	if (limit_ms >= 0 && (limit_ms - 1) / res_ms < kmax)
+		kmax = limit_ms >= 1 ? (limit_ms - 1) / res_ms : -1;	/* the server closes first */
 	if (kmax < kmin)
 		return 0;
 	m = kmax - kmin + 1;
@@ -142,7 +171,7 @@ unsigned int hb_pn_bisect(long long lo, long long hi, long long res_ms, long lon
 		if (idx < 1 || idx <= prev)
 			continue;
 		prev = idx;
-		out[k++] = lo + (kmin + idx - 1) * res_ms;
+		out[k++] = (kmin + idx - 1) * res_ms;
 	}
 	return k;
 }

@@ -17,7 +17,7 @@
 #define HB_PN_MAX_MS		32767000LL	/* longest: TCP_KEEPIDLE's maximum */
 #define HB_PN_MIN_RES_MS	100LL		/* finest --resolution */
 #define HB_PN_DEFAULT_MAX_MS	1800000LL	/* --max default: 30 minutes */
-#define HB_PN_DEFAULT_PARALLEL	8
+#define HB_PN_DEFAULT_PARALLEL	64
 #define HB_PN_MAX_PARALLEL	64
 #define HB_PN_MAX_OUTCOMES	4096		/* flows remembered (rounds x parallel) */
 
@@ -98,5 +98,18 @@ struct hb_pn_report {
 void hb_pn_print_text(FILE *f, const struct hb_pn_report *rep);
 /* One JSON object, DESIGN.md's contract plus details. */
 void hb_pn_print_json(FILE *f, const struct hb_pn_report *rep);
+
+/* What a probe-nat run found, for hbctl paths learn. */
+struct hb_pn_found {
+	bool measured;			/* a bracket (not interrupted, not an error) */
+	long long survived_ms;		/* 0: none survived */
+	long long dropped_ms;		/* -1: no drop up to --max */
+	char address[80];		/* "198.51.100.2:7000", "[::1]:443" */
+};
+
+struct hb_cli_opts;
+/* hbctl probe-nat with its arguments (argv[0] the command's name), printing its report; when
+ * out is not NULL, fills it. Returns the exit status. */
+int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out);
 
 #endif /* HB_PROBE_NAT_H */

@@ -3,7 +3,9 @@
 # make demo: what hbkeep is for, shown end to end in three network namespaces (client, NAT
 # router, server; tests/integ/_nat.sh). A router that forgets idle flows after 5 s breaks an
 # unmodified client that stays idle 8 s; the same client under LD_PRELOAD=libhbshim.so keeps
-# its connection. About 25 s, as root. Exits 0 only when everything came out as narrated.
+# its connection. A third act gives each connection the idle time its own path needs: one
+# path forgets flows after 5 s, another after 20 s (hbctl paths learn / add, policy add
+# --idle auto). About 50 s, as root. Exits 0 only when everything came out as narrated.
 set -u
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: needs root: it creates network namespaces and a NAT router (try: sudo make demo)" >&2
@@ -12,6 +14,7 @@ fi
 cd "$(dirname "$0")/.." || exit 1
 . tests/integ/_lib.sh
 . tests/integ/_nat.sh
+. tests/integ/_policy.sh
 # _lib.sh is the test library: keep its cleanup (namespaces, processes, temporary files) but
 # not its TAP plan line, and make "cannot run" an error rather than a test skip.
 HB_TEST_ID=hbdemo$$
@@ -145,8 +148,94 @@ if run_client shim "${SHIM_ENV[@]}" HB_LOG=info LD_PRELOAD="$(hb_preload)"; then
 	fi
 fi
 echo
+
+# ---- 3: adaptive keepalive: each connection the idle its own path needs ----------------------
+LONG=20			# the second server's path forgets flows after this many seconds
+SRV2=198.51.100.3
+IDLE3=12
+act3() {
+	local cg2 cg pid ia ib p0 p1 fixed
+	cg2=$(pol_cg2_mount)
+	if [ -z "$cg2" ] || [ ! -r /sys/kernel/btf/vmlinux ] || [ ! -x "$HBCTL" ]; then
+		say "3) skipped: needs cgroup v2, a kernel with BTF and hbctl built"
+		return 0
+	fi
+	export HB_PATHS_FILE=$HB_TMP/paths HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
+	on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR"
+	say "3) Adaptive keepalive. A second server address, $SRV2, whose path the router forgets after"
+	say "$LONG s (an nftables ct timeout for that address), while $NAT_SERVER_IP's forgets after $TIMEOUT s."
+	ip -n "$NAT_SERVER" addr add "$SRV2/24" dev s0 &&
+		ip -n "$NAT_ROUTER" neigh replace "$SRV2" lladdr "$(ip -n "$NAT_SERVER" -br link show dev s0 | awk '{print $3}')" dev r1 nud permanent &&
+		in_ns "$NAT_ROUTER" nft -f - <<-EOF || { fail "nft ct timeout"; return 1; }
+	table ip hbnat {
+		ct timeout long {
+			protocol tcp; l3proto ip
+			policy = { established: $LONG }
+		}
+		chain pre {
+			type filter hook prerouting priority filter; policy accept;
+			ip daddr $SRV2 ct timeout set "long"
+		}
+	}
+	EOF
+	nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
+import socketserver, sys
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+Server((sys.argv[1], int(sys.argv[2])), Echo).serve_forever()
+' "$SRV2" "$PORT" >/dev/null 2>&1 &
+	bg_pid $!
+	say "hbctl paths learn $NAT_SERVER_IP:$PORT --max 10s measures the first path (probe-nat):"
+	in_ns "$NAT_CLIENT" "$HBCTL" paths learn "$NAT_SERVER_IP:$PORT" --max 10s 2>&1 |
+		grep -E "forgets|measured|recorded" | show
+	say "and the second is known: hbctl paths add $SRV2:$PORT --timeout ${LONG}s. The table:"
+	"$HBCTL" paths add "$SRV2:$PORT" --timeout "${LONG}s" || fail "paths add"
+	"$HBCTL" paths ls | show
+	cg=$cg2$(sed -n 's/^0:://p' /proc/self/cgroup)
+	cg=${cg%/}/$HB_TEST_ID
+	mkdir "$cg" || { fail "cannot make cgroup $cg"; return 1; }
+	on_exit pol_cg_rm "$cg"
+	pid=$("$HBCTL" policy add --cgroup "$cg" --idle auto --intvl 2 --cnt 3) ||
+		{ fail "policy add --idle auto"; return 1; }
+	say "hbctl policy add --cgroup $cg --idle auto --intvl 2 --cnt 3  (policy $pid)"
+	say "Two plain clients in that cgroup, one to each server, stay idle $IDLE3 s:"
+	p0=$(in_ns "$NAT_CLIENT" nstat -saz TcpExtTCPKeepAlive | awk '$1 == "TcpExtTCPKeepAlive" { print $2 }')
+	for x in a b; do
+		h=$NAT_SERVER_IP
+		[ "$x" = b ] && h=$SRV2
+		in_cg "$cg" nsenter --net="/run/netns/$NAT_CLIENT" "$NAT_PY" -c "$CLIENT" "$h" "$PORT" \
+			"$IDLE3" "$WAIT" >"$HB_TMP/act3$x" 2>&1 &
+		eval "pid_$x=$!"
+		bg_pid $!
+	done
+	nat_wait_line "$HB_TMP/act3a" '^sockopts' 10
+	nat_wait_line "$HB_TMP/act3b" '^sockopts' 10
+	ia=$(sed -n 's/^sockopts .*TCP_KEEPIDLE=\([0-9]*\) .*/\1/p' "$HB_TMP/act3a")
+	ib=$(sed -n 's/^sockopts .*TCP_KEEPIDLE=\([0-9]*\) .*/\1/p' "$HB_TMP/act3b")
+	say "  to $NAT_SERVER_IP (forgets after ~$TIMEOUT s): TCP_KEEPIDLE=$ia; to $SRV2 (after $LONG s): TCP_KEEPIDLE=$ib"
+	[ "${ia:-0}" -ge 1 ] && [ "${ia:-0}" -lt "$TIMEOUT" ] && [ "${ib:-0}" -ge 10 ] && [ "${ib:-0}" -lt "$LONG" ] ||
+		fail "the idle times are not inside their paths"
+	wait "$pid_a"; wait "$pid_b"
+	p1=$(in_ns "$NAT_CLIENT" nstat -saz TcpExtTCPKeepAlive | awk '$1 == "TcpExtTCPKeepAlive" { print $2 }')
+	say "  after $IDLE3 s: $(sed -n 's/^outcome //p' "$HB_TMP/act3a"); $(sed -n 's/^outcome //p' "$HB_TMP/act3b")"
+	grep -q '^outcome reply' "$HB_TMP/act3a" && grep -q '^outcome reply' "$HB_TMP/act3b" ||
+		fail "a connection did not survive"
+	fixed=$((2 * ((IDLE3 - 1) / ${ia:-1})))	# probes due strictly before the send
+	say "The kernel sent $((p1 - p0)) keepalive probes for both; the fixed idle the short path needs"
+	say "($ia s) on both would have sent at least $fixed."
+	"$HBCTL" policy rm "$pid" >/dev/null || fail "policy rm"
+}
+act3
+echo
+
 if [ "$failed" -ne 0 ]; then
 	say "The demonstration did NOT come out as narrated (see UNEXPECTED above)."
 	exit 1
 fi
-say "Done: without the shim the idle connection was silently broken; with it, it survived."
+say "Done: without the shim the idle connection was silently broken; with it, it survived;"
+say "and with the path table each connection got the keepalive its own path needs."

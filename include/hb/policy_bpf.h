@@ -40,6 +40,8 @@
 /* hb_pol_cfg.flags */
 #define HB_POL_F_FORCE		0x01	/* override what the socket's owner set itself */
 #define HB_POL_F_MATCH		0x02	/* a match list was given (n may still be 0: never) */
+#define HB_POL_F_IDLE_AUTO	0x04	/* --idle auto: the idle from the paths map (idle_s is
+					 * --idle-default, idle_max_s --idle-max) */
 
 /* hb_pol_meta.flags */
 #define HB_POL_M_TRANSIENT	0x01	/* made by `hbctl run --kernel`, cgroup included */
@@ -79,9 +81,31 @@ struct hb_pol_cfg {
 	struct hb_pol_pat pat[HB_POL_MATCH_MAX];
 	__u64 cgroup_id;	/* the cgroup the policy is for (retrofit: sockets at or below it) */
 	__u32 cgroup_level;	/* its depth below the cgroup v2 root (root = 0) */
-	__u32 pad;
+	__u32 idle_max_s;	/* HB_POL_F_IDLE_AUTO: --idle-max (0 before it existed) */
 };
 #define HB_POL_CFG_SIZE		(32 + 36 * HB_POL_MATCH_MAX + 16)
+
+/*
+ * --idle auto: the table of path timeouts (include/hb/paths.h) as an LPM trie pinned at
+ * HB_PIN_DIR's "paths" (hb_paths_pin_path()), shared by every policy with --idle auto and
+ * kept in step by `hbctl paths add/rm/learn`. The key is the remote port (network byte
+ * order; 0 for an entry without a port) followed by the IPv6 address (IPv4 as ::ffff:a.b.c.d),
+ * the prefix length counting the port's 16 bits: the program looks up (port, address) first,
+ * then (0, address), so an entry with a port beats one without, then the longest prefix wins,
+ * as hb_paths_lookup() decides.
+ */
+#define HB_POL_PATHS_MAX	4096	/* = HB_PATHS_MAX */
+struct hb_path_key {
+	__u32 prefixlen;	/* 16 + address bits (IPv4: 16 + 96 + prefix) */
+	__u8 data[20];		/* port (2), address (16), 2 bytes never matched */
+};
+#define HB_PATH_KEY_SIZE	24
+
+struct hb_path_val {
+	__u32 idle_s;		/* floor(0.8 x dropped), at least 1; 0: no drop known (--idle-max) */
+	__u32 pad;
+};
+#define HB_PATH_VAL_SIZE	8
 
 /* Counters, per CPU in the map; user space sums them. Each counts connections. */
 struct hb_pol_stats {
@@ -191,6 +215,15 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
  */
 const char *hb_pol_pin_dir(void);
 #define HB_POL_PIN_DIR		hb_pol_pin_dir()
+
+/* Where the paths map is pinned: hb_pin_paths(), ROOT/paths (pins.h). */
+const char *hb_paths_pin_path(void);
+
+struct hb_paths;
+/* Brings the pinned paths map (if a policy with --idle auto pinned it) in line with table t.
+ * Returns the number of entries written, 0 when no map is pinned (no such policy), or -errno
+ * with a message in err. */
+int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen);
 
 /*
  * Compiles a match list into cfg->pat/n/n_include (the same patterns, word-wise).

@@ -126,6 +126,42 @@ static void test_comments_blanks_quotes(void **state)
 	hb_conf_free(&c);
 }
 
+/* idle=auto: the path table decides (hbctl paths); its fallback and cap reach the program's
+ * cfg, and the rest of the policy is as usual */
+static void test_idle_auto(void **state)
+{
+	struct hb_pol_cfg cfg;
+	struct hb_conf c;
+
+	(void)state;
+	assert_int_equal(parse("cgroup=/a idle=auto intvl=2 cnt=3\n"
+			       "cgroup=/b idle=auto idle-default=30 idle-max=5m\n"
+			       "cgroup=/c idle=45\n", &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_true(c.v[0].idle_auto);
+	assert_int_equal(hb_pol_compile(&c.v[0].pol, &cfg), 0);
+	hb_conf_idle_auto(&c.v[0], &cfg);
+	assert_true(cfg.flags & HB_POL_F_IDLE_AUTO);
+	assert_true(cfg.mask & HB_POL_SET_IDLE);
+	assert_int_equal(cfg.idle_s, 60);
+	assert_int_equal(cfg.idle_max_s, 600);
+	assert_int_equal(cfg.intvl_s, 2);
+	assert_int_equal(cfg.cnt, 3);
+	assert_int_equal(hb_pol_compile(&c.v[1].pol, &cfg), 0);
+	hb_conf_idle_auto(&c.v[1], &cfg);
+	assert_int_equal(cfg.idle_s, 30);
+	assert_int_equal(cfg.idle_max_s, 300);
+	assert_false(c.v[2].idle_auto);
+	assert_int_equal(hb_pol_compile(&c.v[2].pol, &cfg), 0);
+	hb_conf_idle_auto(&c.v[2], &cfg);
+	assert_false(cfg.flags & HB_POL_F_IDLE_AUTO);
+	assert_int_equal(cfg.idle_s, 45);
+	hb_conf_free(&c);
+	bad("cgroup=/a idle=30 idle-max=600\n", "p.conf:1: idle-default and idle-max go with idle=auto");
+	bad("cgroup=/a idle=auto idle-default=0\n", "p.conf:1: idle-default: ");
+	bad("cgroup=/a idle=automatic\n", "p.conf:1: idle: ");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -336,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_per_value_defaults),
 		cmocka_unit_test(test_comments_blanks_quotes),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_idle_auto),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_many_errors_bounded),
 		cmocka_unit_test(test_plan),

@@ -35,8 +35,9 @@ static void expect_list(const long long *got, unsigned int n, const long long *w
 static void test_series(void **state)
 {
 	long long out[HB_PN_MAX_PARALLEL];
-	static const long long s20[] = { 1000, 2000, 4000, 6000, 8000, 13000, 20000 };
-	static const long long s30m[] = { 1000, 3000, 9000, 25000, 72000, 211000, 617000,
+	/* 5 in 8 flows on the resolution's grid from 1 s, the rest geometric up to --max */
+	static const long long s20[] = { 1000, 2000, 3000, 4000, 5000, 8000, 13000, 20000 };
+	static const long long s30m[] = { 1000, 2000, 3000, 4000, 5000, 36000, 253000,
 					  1800000 };
 	static const long long one[] = { 20000 };
 	static const long long small[] = { 1000, 1500 };
@@ -49,6 +50,12 @@ static void test_series(void **state)
 	expect_list(out, hb_pn_series(20000, 1000, 1, out), one, 1);
 	expect_list(out, hb_pn_series(1500, 1000, 8, out), small, ARRAY_SIZE(small));
 	expect_list(out, hb_pn_series(3000, 500, 4, out), fine, ARRAY_SIZE(fine));
+	/* 64 flows: 1..40 s at 1 s, so that a 30 s timeout is bracketed to 1 s in one pass */
+	n = hb_pn_series(HB_PN_DEFAULT_MAX_MS, 1000, 64, out);
+	assert_int_equal(n, 64);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(out[i], (long long)(i + 1) * 1000);
+	assert_true(out[40] > 40000);
 	/* whatever the inputs: ascending, unique, from 1 s, ending at max, at most n */
 	for (par = 1; par <= HB_PN_MAX_PARALLEL; par++) {
 		n = hb_pn_series(HB_PN_DEFAULT_MAX_MS, 1000, par, out);
@@ -85,12 +92,17 @@ static void test_bisect(void **state)
 	expect_list(out, hb_pn_bisect(212000, 618000, 1000, -1, 8, out), spread, 8);
 	/* n = 2 spreads two points over 1..7 s between 2 and 8 */
 	expect_list(out, hb_pn_bisect(2000, 8000, 1000, -1, 2, out), two, 2);
-	/* every point inside, on the grid, unique */
+	/* real silences a few ms off the grid: within a tenth of the resolution, it is done */
+	assert_int_equal(hb_pn_bisect(4030, 5030, 1000, -1, 8, out), 0);
+	assert_int_equal(hb_pn_bisect(29010, 30090, 1000, -1, 64, out), 0);
+	expect_list(out, hb_pn_bisect(29010, 31000, 1000, -1, 64, out), (long long[]){ 30000 }, 1);
+	assert_int_equal(hb_pn_bisect(29950, 31000, 1000, -1, 64, out), 0);	/* 30 s: too near */
+	/* every point inside, on the grid (whole multiples of the resolution), unique */
 	n = hb_pn_bisect(1000, 100000, 700, -1, 64, out);
 	assert_int_equal(n, 64);
 	while (n-- > 1) {
 		assert_true(out[n] > out[n - 1]);
-		assert_true(out[n] < 100000 && (out[n] - 1000) % 700 == 0);
+		assert_true(out[n] < 100000 && out[n] % 700 == 0);
 	}
 }
 
