@@ -37,7 +37,8 @@ SRV_A=198.51.100.3	# a second address of the server namespace
 PORT=7000
 export HB_PATHS_FILE=$HB_TMP/paths
 export HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
-on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR"
+# the root hbctl made (policy/ in it, the paths map beside it; both empty or gone by now)
+on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR/policy $HB_PIN_DIR 2>/dev/null"
 
 nat_setup "$T_B" || { echo "Bail out! NAT setup failed"; exit 1; }
 ip -n "$NAT_SERVER" addr add "$SRV_A/24" dev s0 || { echo "Bail out! second address"; exit 1; }
