@@ -173,6 +173,9 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 				hb_err(o, "writing output: %s", strerror(errno));
 				return HB_EXIT_RUNTIME;
 			}
+			/* as `set` says it: the header alone (or []) would leave the user guessing */
+			if (rc == HB_EXIT_NOMATCH)
+				hb_err(o, "no socket matched");
 			return rc;
 		}
 		hb_sock_list_free(&l);

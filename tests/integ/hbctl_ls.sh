@@ -93,8 +93,10 @@ check_eq "--pid (owners fetched implicitly)" 2 "$(n --pid "$A")"
 check_eq "--comm" 10 "$(n --comm ka_hold)"
 check_eq "--pid and --dport (AND)" 0 "$(n --pid "$srv4" --dport 5000; true)"
 check_eq "--idle-over 1s" 8 "$(n --idle-over 1s)"
-hb ls --idle-over 1h >/dev/null 2>&1
+hb ls --idle-over 1h >/dev/null 2>"$HB_TMP/empty.err"
 check_eq "nothing matched: exit 3" 3 $?
+check_eq "nothing matched: says so on stderr, as set does" "hbctl: ls: no socket matched" \
+	"$(cat "$HB_TMP/empty.err")"
 hb ls -j --pid 999999 >"$HB_TMP/empty.json" 2>/dev/null
 check_eq "nothing matched with -j: exit 3" 3 $?
 check_eq "nothing matched with -j: an empty array" "[]" "$(cat "$HB_TMP/empty.json")"
