@@ -144,6 +144,9 @@ in_ns "$ns" env HB_BACKEND=diag "$HBCTL" -v ls >/dev/null 2>"$HB_TMP/v.err"
 check "-v: HB_BACKEND named as the reason" grep -q "back end: sock_diag (chosen by HB_BACKEND)" "$HB_TMP/v.err"
 in_ns "$ns" "$HBCTL" -v ls >/dev/null 2>"$HB_TMP/v.err"
 check "-v: auto explains its choice" grep -q "back end: .* (auto: " "$HB_TMP/v.err"
+check "-v: auto lists a small host (a dozen sockets) with sock_diag, which is cheaper there" \
+	grep -Eq "^hbctl: ls: back end: sock_diag \(auto: [0-9]+ TCP sockets, up to 2500 lists faster" \
+	"$HB_TMP/v.err"
 
 # record and replay
 hb ls --dump-raw "$HB_TMP/dump.raw" >"$HB_TMP/live.txt"
