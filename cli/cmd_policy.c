@@ -122,6 +122,17 @@ static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const ch
 }
 
 /* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
+/* The policy works without its cgroup setsockopt program, but sees less: said once, when
+ * it is added. */
+void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res)
+{
+	if (res->no_record)
+		hb_err(o, "note: the policy's cgroup setsockopt program was %s: a program's own "
+		       "SO_KEEPALIVE=0 before connect() is switched on (the TCP_KEEP* values it "
+		       "sets stay its own), and ls cannot tell the program's values from the "
+		       "policy's", res->note);
+}
+
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
 	hb_err(o, "%s", err);
@@ -204,6 +215,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		return runtime_err(o, err);
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
+	hb_pol_no_record_note(o, &res);
 	if (o->json) {
 		printf("{\"id\":%" PRIu64 ",\"cgroup\":", res.id);
 		hb_json_str(stdout, abs, sizeof(abs));
@@ -582,6 +594,7 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 		return runtime_err(o, err);
 	}
 	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
+	hb_pol_no_record_note(o, &res);
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
 	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (procs_fd < 0) {

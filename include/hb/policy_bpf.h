@@ -13,6 +13,9 @@
  *   /sys/fs/bpf/hb/<id>/link    the cgroup sock_ops BPF link (its pin keeps it attached)
  *   /sys/fs/bpf/hb/<id>/stats   per-CPU counters, struct hb_pol_stats
  *   /sys/fs/bpf/hb/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ *   /sys/fs/bpf/hb/<id>/sk      SK_STORAGE, struct hb_pol_sk per socket: who set each value
+ *   /sys/fs/bpf/hb/<id>/sockopt_link  the cgroup setsockopt BPF link that records the
+ *                               program's own choices (absent where the kernel refused it)
  *
  * <id> is the cgroup's id (its inode number on cgroup2, what bpftool calls the cgroup id), so
  * one cgroup has at most one hbkeep policy and a second `policy add` finds the first.
@@ -80,6 +83,23 @@ struct hb_pol_cfg {
 	__u32 pad;
 };
 #define HB_POL_CFG_SIZE		(32 + 36 * HB_POL_MATCH_MAX + 16)
+
+/*
+ * Per socket, in the policy's SK_STORAGE map (cloned from a listener to the sockets it
+ * accepts): which values the program set itself (recorded by the cgroup setsockopt program,
+ * before or after connect) and which the policy set. Without --force the program's wins: the
+ * ESTABLISHED callback leaves those values alone, and a later setsockopt() of the program
+ * moves a value from pol to app; with --force the policy's value replaces the program's. ls
+ * reads it through sock_diag (INET_DIAG_REQ_SK_BPF_STORAGES) to tell "program" from "policy".
+ */
+struct hb_pol_sk {
+	__u32 app;		/* HB_POL_SET_* the program set itself */
+	__u32 pol;		/* HB_POL_SET_* the policy set (now, or through a listener) */
+	__u32 flags;		/* HB_POL_SK_* */
+	__u32 pad;
+};
+#define HB_POL_SK_SIZE		16
+#define HB_POL_SK_DECIDED	0x01	/* this policy matched the socket and applied itself */
 
 /* Counters, per CPU in the map; user space sums them. Each counts connections. */
 struct hb_pol_stats {
@@ -252,6 +272,10 @@ int hb_cgroup_remove(const char *abs, uint64_t id);
 struct hb_pol_add_res {
 	uint64_t id;
 	bool replaced;			/* an existing policy was swapped (link updated) */
+	bool no_record;			/* the kernel refused the cgroup setsockopt program: a
+					 * program's own choices made before connect() are not
+					 * seen (SO_KEEPALIVE=0 is switched on); why in note */
+	char note[160];
 	uint32_t link_id, prog_id;
 	uint64_t retrofit_applied;	/* --retrofit: sockets changed */
 	uint64_t retrofit_failed;
