@@ -387,6 +387,7 @@ int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct hb_pol_stats *st;
+	struct hb_pol_sk *rec;
 	struct tcp_sock *tp;
 	struct sock *sk;
 	struct outcome o = {};
@@ -431,7 +432,12 @@ int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
 	}
 	ka = sk->__sk_common.skc_flags &
 	     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN));
+	/* what the recorder saw of the program's own calls, and what the policy sets now */
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (rec)
+		o.app = rec->app;
 	apply(tp, tp, ka, &o);
+	record(rec, &o);
 	/* counted apart: these connections were seen by no ESTABLISHED callback of this
 	 * policy, or by one of the policy it replaces (which counted them already) */
 	if (!st)

@@ -251,6 +251,8 @@ check_eq "retrofit: one established connection changed, none failed" "1 0" \
 	"$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["retrofit"]; print(d["applied"], d["failed"])' "$rj")"
 check_eq "retrofit: hbctl ls shows the policy on the existing connection" \
 	"ka=1 idle=35 intvl=3 cnt=9 uto=0" "$(ls_vals "$NS" "$pre")"
+check_eq "retrofit: hbctl ls names the policy as the source of what it set" \
+	"policy policy policy" "$(ls_src "$NS" --sport "$pre" | cut -d' ' -f1-3)"
 check_eq "retrofit: a connection of a process outside the cgroup is untouched" "$NONE" \
 	"$(ls_vals "$NS" "$(lport "$out")")"
 rid=$(stat -c %i "$R")
