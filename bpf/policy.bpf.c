@@ -116,31 +116,24 @@ struct outcome {
 	__u32 pol;	/* out: HB_POL_SET_* the socket has from the policy */
 };
 
-/*
- * One option: left alone when the program chose it itself (recorded, or cur != 0 and not the
- * policy's value) and the policy does not force; nothing to do when the socket has the
- * policy's value already; set otherwise.
- */
+/* One option, as hb_pol_decide() says: left alone, already there, or set now. */
 static __always_inline void set_opt(void *ctx, struct outcome *o, __u32 bit, __u32 cur,
 				    __u32 want_cur, int level, int opt, int val)
 {
-	bool force = targ_cfg.flags & HB_POL_F_FORCE;
 	long err;
 
-	if (!(targ_cfg.mask & bit))
+	switch (hb_pol_decide(&targ_cfg, bit, o->app, cur, want_cur)) {
+	case HB_POL_DO_NOTHING:
 		return;
-	if ((o->app & bit) && !force) {
+	case HB_POL_DO_KEEP:
 		o->kept++;
 		return;
-	}
-	if (cur && cur == want_cur) {
+	case HB_POL_DO_HAVE:
 		o->have++;
 		o->pol |= bit;
 		return;
-	}
-	if (cur && !force) {
-		o->kept++;
-		return;
+	default:
+		break;
 	}
 	err = bpf_setsockopt(ctx, level, opt, &val, sizeof(val));
 	if (err) {

@@ -193,6 +193,38 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
 	return included;
 }
 
+/* What the policy does with one value of one socket (hb_pol_decide). */
+#define HB_POL_DO_NOTHING	0	/* the policy does not set this value */
+#define HB_POL_DO_KEEP		1	/* the program's own choice: left alone */
+#define HB_POL_DO_HAVE		2	/* the socket has the policy's value already */
+#define HB_POL_DO_SET		3	/* set it (bpf_setsockopt) */
+
+/*
+ * The decision of the sock_ops program (and of --retrofit) for one value: bit its
+ * HB_POL_SET_*, app the values the program set itself as the cgroup setsockopt recorder saw
+ * them, cur what the socket has (the tcp_sock field, 0: never set; for SO_KEEPALIVE 0/1),
+ * want_cur the policy's value in the same unit. Without --force the program's choice wins:
+ * a recorded call (SO_KEEPALIVE=0 included), or a value set that is not the policy's (what
+ * is left to go by where the kernel refused the recorder). Shared by the program and the
+ * unit tests, as hb_pol_match is.
+ */
+static inline __attribute__((always_inline)) int
+hb_pol_decide(const volatile struct hb_pol_cfg *cfg, __u32 bit, __u32 app, __u32 cur,
+	      __u32 want_cur)
+{
+	bool force = cfg->flags & HB_POL_F_FORCE;
+
+	if (!(cfg->mask & bit))
+		return HB_POL_DO_NOTHING;
+	if ((app & bit) && !force)
+		return HB_POL_DO_KEEP;
+	if (cur && cur == want_cur)
+		return HB_POL_DO_HAVE;
+	if (cur && !force)
+		return HB_POL_DO_KEEP;
+	return HB_POL_DO_SET;
+}
+
 #ifndef __VMLINUX_H__
 /* ---- user side: the loader's interface (bpf/policy.c), free of libbpf types ---- */
 #include <stddef.h>
