@@ -265,7 +265,15 @@ int sockops_policy(struct bpf_sock_ops *skops)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 1;
-	rec = bpf_sk_storage_get(&sk_rec, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/*
+	 * The record exists when the program made one of its calls (the recorder created it,
+	 * or the listener's was cloned). Only a forced policy creates one here, for the
+	 * recorder to know later that this policy decided: an allocation per connection costs
+	 * more than the rest of this program (scripts/bench-policy.sh), and ls tells a
+	 * policy's values without it (cli/pol_src.c).
+	 */
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, (targ_cfg.flags & HB_POL_F_FORCE) ?
+						 BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (rec)
 		o.app = rec->app;
 	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
