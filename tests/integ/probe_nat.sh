@@ -277,4 +277,4 @@ check_eq "f: JSON: survived_s 6, dropped_s, cause and server_closed_s null" \
 check "f: no timeout up to --max: says so and recommends no idle time" \
 	eval 'grep -q "^recommended: none: this path has no idle timeout up to 6 s (--max)" "$HB_TMP/nodrop.out" &&
 		! grep -q "HB_KEEPIDLE=" "$HB_TMP/nodrop.out"'
-check_eq "f: JSON: recommend null" "None" "$(jget nodropj 'd["recommend"]')"
+check_eq "f: JSON: recommend null" "null" "$(jget nodropj 'd["recommend"]')"
