@@ -146,7 +146,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		}
 		hb_filter_apply(&flt, &l);
 		po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
-		if (!replaying())
+		if (po.json && !replaying())		/* the table shows no sources */
 			hb_pol_src_attach(&l);		/* "program" / "policy" per value */
 		if (watch_ms >= 0 && !po.json) {
 			time_t now = time(NULL);
