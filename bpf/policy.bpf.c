@@ -334,10 +334,19 @@ int setsockopt_policy(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = ctx->sk;
 	struct hb_pol_sk *rec;
 	int *p, val;
+	bool big;
 	__u32 bit;
 
+	/* A value larger than a page reaches the program cut short (its first page): optlen 0
+	 * tells the kernel to use the caller's own buffer, whatever the program does (kernels
+	 * before 6.5 fail the call with EFAULT otherwise, iptables' large replacements among
+	 * them). The int at its start is still what the kernel reads, so it is recorded; only
+	 * --force cannot replace it. */
+	big = ctx->optlen > 4096;
+	if (big)
+		ctx->optlen = 0;
 	bit = opt_bit(ctx->level, ctx->optname);
-	if (!bit || !sk || ctx->optlen < (int)sizeof(int))
+	if (!bit || !sk || (!big && ctx->optlen < (int)sizeof(int)))
 		return 1;
 	if (sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP ||
 	    (sk->family != AF_INET && sk->family != AF_INET6))
@@ -352,7 +361,7 @@ int setsockopt_policy(struct bpf_sockopt *ctx)
 	if (!rec)
 		return 1;
 	if ((rec->flags & HB_POL_SK_DECIDED) && (targ_cfg.flags & HB_POL_F_FORCE) &&
-	    (targ_cfg.mask & bit)) {
+	    (targ_cfg.mask & bit) && !big) {
 		/* forced: the kernel gets the policy's value instead of the program's */
 		*p = opt_policy_val(bit);
 		return 1;

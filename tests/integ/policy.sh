@@ -129,6 +129,14 @@ cg_run "$B" "$STATIC" 127.0.0.1 7101 >/dev/null
 wait_file "$HB_TMP/srv0" 'rport=' 10
 check_eq "without --force: SO_KEEPALIVE=0 on a listener stays off on the sockets it accepts" \
 	"ka=0 idle=30 intvl=5 cnt=4 uto=20000" "$(sed -n '2s/ lport=.*//p' "$HB_TMP/srv0")"
+# a setsockopt() with a value larger than a page (the recorder sees only its first page)
+r=$(cg_run "$A" "$PY" -c 'import socket, struct
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, struct.pack("i", 77) + bytes(5000))
+s.connect(("127.0.0.1", 7000))
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+      s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))' 2>&1)
+check_eq "a 5,004-byte TCP_KEEPIDLE before connect(): accepted, and the program's" "1 77" "$r"
 # ka_client_bg OUT ARGS: ka_client in cgroup A holding its connection; KPID its PID
 ka_client_bg() {
 	local out=$1
@@ -168,10 +176,10 @@ check "replacement: a new program" [ "$(pol_json "by($id)['prog_id']")" != "$pro
 check_eq "replacement: one program on the cgroup" 1 \
 	"$(bpftool cgroup show "$A" | grep -c sockops_policy)"
 # applied: the 5 connections counted above, the one with idle=77 set before connect(), and
-# the four of SO_KEEPALIVE=0 (static, ka_client), TCP_KEEPIDLE after connect() and nothing
-# set (the accepted socket that kept its listener's SO_KEEPALIVE=0 only inherited the
-# policy's other values: counted as kept)
-check_eq "replacement: policy ls shows the new values, counters kept" "31 6 5 None True 10" \
+# the five of SO_KEEPALIVE=0 (static, ka_client), a large TCP_KEEPIDLE, TCP_KEEPIDLE after
+# connect() and nothing set (the accepted socket that kept its listener's SO_KEEPALIVE=0
+# only inherited the policy's other values: counted as kept)
+check_eq "replacement: policy ls shows the new values, counters kept" "31 6 5 None True 11" \
 	"$(pol_json "' '.join(str(by($id).get(k)) for k in ('keepidle_s','keepintvl_s','keepcnt','user_timeout_ms','force','applied'))")"
 r=$(cg_run "$A" "$STATIC" -s idle=77 -s ka=1 127.0.0.1 7000)
 check_eq "with --force: the policy wins over the program's TCP_KEEPIDLE" \
