@@ -13,6 +13,11 @@
  *                        in all three, as the helper wants.
  *   iter_tcp_retrofit    iter/tcp, only for --retrofit: the same decision for established
  *                        sockets that already exist, selected by the socket's cgroup.
+ *   setsockopt_policy    cgroup/setsockopt: records in the SK_STORAGE map sk which values
+ *                        the program sets itself (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT,
+ *                        TCP_USER_TIMEOUT), before or after connect(); with --force, on a
+ *                        socket the policy has decided, it puts the policy's value in the
+ *                        program's place (as the shim's HB_FORCE does).
  *
  * The policy is load-time rodata (targ_cfg): the verifier sees its values, and a replacement
  * is a new program swapped in atomically with bpf_link_update() (bpf/policy.c).
@@ -20,12 +25,14 @@
  * --idle auto: the idle time comes from the pinned paths map, looked up by the connection's
  * remote address and port at ESTABLISHED (path_idle(), kept apart from the rest).
  *
- * The owner's own choice wins unless --force: SO_KEEPALIVE already on (read back with
- * bpf_getsockopt) means the owner turned it on; for TCP_KEEPIDLE/INTVL/CNT and
- * TCP_USER_TIMEOUT, bpf_getsockopt() would return the effective value (the sysctl when the
- * socket has none), so the tcp_sock fields are read instead: 0 there means "never set".
- * ACTIVE_ESTABLISHED runs when connect() completes, so an owner that sets its options after
- * connect() overrides the policy anyway, --force or not.
+ * The owner's own choice wins unless --force, as under the shim: a value the program set
+ * (recorded by setsockopt_policy, so SO_KEEPALIVE=0 counts as a choice too) is left alone at
+ * ESTABLISHED, and a later setsockopt() simply replaces the policy's value (recorded as the
+ * program's). Where the kernel refused setsockopt_policy (the loader says so), what the
+ * socket shows is all there is: SO_KEEPALIVE already on (read back with bpf_getsockopt) means
+ * the owner turned it on; for TCP_KEEPIDLE/INTVL/CNT and TCP_USER_TIMEOUT the tcp_sock fields
+ * are read (bpf_getsockopt() would return the sysctl for an unset value): 0 means "never
+ * set". Either way sk records who set each value, for `hbctl ls`.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -43,6 +50,8 @@
 #define TCP_KEEPCNT	6
 #define TCP_USER_TIMEOUT 18
 #define SOCK_BINDPORT_LOCK 4
+#define SOCK_STREAM	1
+#define IPPROTO_TCP	6
 
 const volatile struct hb_pol_cfg targ_cfg = {};
 
@@ -173,6 +182,15 @@ static __always_inline int sk_idle(struct sock_common *skc)
 	return path_idle(family, a, bpf_ntohs(skc->skc_dport));
 }
 
+/* Who set each value of a socket (policy_bpf.h); follows a listener to its accepted
+ * sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct hb_pol_sk);
+} sk_rec SEC(".maps");
+
 /* Older kernels named the ancestors array differently. */
 struct cgroup___ids {
 	int level;
@@ -197,26 +215,28 @@ struct outcome {
 	int have;	/* the socket had the policy's value already (inherited from a listener) */
 	int kept;	/* the owner's own value, left alone */
 	long err;	/* the first error of bpf_setsockopt() */
+	__u32 app;	/* in: HB_POL_SET_* the program set itself (setsockopt_policy saw it) */
+	__u32 pol;	/* out: HB_POL_SET_* the socket has from the policy */
 };
 
-/*
- * One option: nothing to do when the socket has the policy's value already; left alone when
- * the owner set another (cur != 0) and the policy does not force; set otherwise.
- */
+/* One option, as hb_pol_decide() says: left alone, already there, or set now. */
 static __always_inline void set_opt(void *ctx, struct outcome *o, __u32 bit, __u32 cur,
 				    __u32 want_cur, int level, int opt, int val)
 {
 	long err;
 
-	if (!(targ_cfg.mask & bit))
+	switch (hb_pol_decide(&targ_cfg, bit, o->app, cur, want_cur)) {
+	case HB_POL_DO_NOTHING:
 		return;
-	if (cur && cur == want_cur) {
-		o->have++;
-		return;
-	}
-	if (cur && !(targ_cfg.flags & HB_POL_F_FORCE)) {
+	case HB_POL_DO_KEEP:
 		o->kept++;
 		return;
+	case HB_POL_DO_HAVE:
+		o->have++;
+		o->pol |= bit;
+		return;
+	default:
+		break;
 	}
 	err = bpf_setsockopt(ctx, level, opt, &val, sizeof(val));
 	if (err) {
@@ -224,7 +244,18 @@ static __always_inline void set_opt(void *ctx, struct outcome *o, __u32 bit, __u
 			o->err = err;
 	} else {
 		o->set++;
+		o->pol |= bit;
 	}
+}
+
+/* After apply(): the socket's record says which values are the policy's now. */
+static __always_inline void record(struct hb_pol_sk *st, const struct outcome *o)
+{
+	if (!st)
+		return;
+	st->pol = o->pol;
+	st->app &= ~o->pol;	/* what --force replaced is the policy's now */
+	st->flags |= HB_POL_SK_DECIDED;
 }
 
 /*
@@ -276,6 +307,7 @@ SEC("sockops")
 int sockops_policy(struct bpf_sock_ops *skops)
 {
 	struct outcome o = {};
+	struct hb_pol_sk *rec;
 	struct hb_pol_stats *st;
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
@@ -339,13 +371,109 @@ int sockops_policy(struct bpf_sock_ops *skops)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 1;
+	/*
+	 * The record exists when the program made one of its calls (the recorder created it,
+	 * or the listener's was cloned). Only a forced policy creates one here, for the
+	 * recorder to know later that this policy decided: an allocation per connection costs
+	 * more than the rest of this program (scripts/bench-policy.sh), and ls tells a
+	 * policy's values without it (cli/pol_src.c).
+	 */
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, (targ_cfg.flags & HB_POL_F_FORCE) ?
+						 BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (rec)
+		o.app = rec->app;
 	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
 		bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka));
 	apply(skops, tp, ka != 0, sockops_idle(skops, op), &o);
+	record(rec, &o);
 	if (!listener)
 		account(st, &o);
 	else if (st && !o.err && o.set)
 		inc(&st->listeners);
+	return 1;
+}
+
+/* The HB_POL_SET_* bit of a socket option, 0 for any other. */
+static __always_inline __u32 opt_bit(int level, int opt)
+{
+	if (level == SOL_SOCKET)
+		return opt == SO_KEEPALIVE ? HB_POL_SET_KEEPALIVE : 0;
+	if (level != SOL_TCP)
+		return 0;
+	switch (opt) {
+	case TCP_KEEPIDLE:	return HB_POL_SET_IDLE;
+	case TCP_KEEPINTVL:	return HB_POL_SET_INTVL;
+	case TCP_KEEPCNT:	return HB_POL_SET_CNT;
+	case TCP_USER_TIMEOUT:	return HB_POL_SET_UTO;
+	default:		return 0;
+	}
+}
+
+/* Whether the kernel accepts val for the option (do_tcp_setsockopt()'s ranges): a call it
+ * refuses changes nothing and is no choice of the program's. */
+static __always_inline bool opt_valid(__u32 bit, int val)
+{
+	switch (bit) {
+	case HB_POL_SET_IDLE:
+	case HB_POL_SET_INTVL:	return val >= 1 && val <= 32767;
+	case HB_POL_SET_CNT:	return val >= 1 && val <= 127;
+	case HB_POL_SET_UTO:	return val >= 0;
+	default:		return true;
+	}
+}
+
+/* The policy's value of the option (bit in targ_cfg.mask). */
+static __always_inline int opt_policy_val(__u32 bit)
+{
+	switch (bit) {
+	case HB_POL_SET_IDLE:	return targ_cfg.idle_s;
+	case HB_POL_SET_INTVL:	return targ_cfg.intvl_s;
+	case HB_POL_SET_CNT:	return targ_cfg.cnt;
+	case HB_POL_SET_UTO:	return targ_cfg.user_timeout_ms;
+	default:		return 1;	/* SO_KEEPALIVE on */
+	}
+}
+
+SEC("cgroup/setsockopt")
+int setsockopt_policy(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct hb_pol_sk *rec;
+	int *p, val;
+	bool big;
+	__u32 bit;
+
+	/* A value larger than a page reaches the program cut short (its first page): optlen 0
+	 * tells the kernel to use the caller's own buffer, whatever the program does (kernels
+	 * before 6.5 fail the call with EFAULT otherwise, iptables' large replacements among
+	 * them). The int at its start is still what the kernel reads, so it is recorded; only
+	 * --force cannot replace it. */
+	big = ctx->optlen > 4096;
+	if (big)
+		ctx->optlen = 0;
+	bit = opt_bit(ctx->level, ctx->optname);
+	if (!bit || !sk || (!big && ctx->optlen < (int)sizeof(int)))
+		return 1;
+	if (sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP ||
+	    (sk->family != AF_INET && sk->family != AF_INET6))
+		return 1;
+	p = ctx->optval;
+	if ((void *)(p + 1) > ctx->optval_end)
+		return 1;
+	val = *p;
+	if (!opt_valid(bit, val))
+		return 1;
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!rec)
+		return 1;
+	if ((rec->flags & HB_POL_SK_DECIDED) && (targ_cfg.flags & HB_POL_F_FORCE) &&
+	    (targ_cfg.mask & bit) && !big) {
+		/* forced: the kernel gets the policy's value instead of the program's */
+		*p = opt_policy_val(bit);
+		return 1;
+	}
+	rec->app |= bit;
+	rec->pol &= ~bit;
 	return 1;
 }
 
@@ -375,6 +503,7 @@ int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct hb_pol_stats *st;
+	struct hb_pol_sk *rec;
 	struct tcp_sock *tp;
 	struct sock *sk;
 	struct outcome o = {};
@@ -419,7 +548,12 @@ int iter_tcp_retrofit(struct bpf_iter__tcp *ctx)
 	}
 	ka = sk->__sk_common.skc_flags &
 	     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN));
+	/* what the recorder saw of the program's own calls, and what the policy sets now */
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (rec)
+		o.app = rec->app;
 	apply(tp, tp, ka, sk_idle(skc), &o);
+	record(rec, &o);
 	/* counted apart: these connections were seen by no ESTABLISHED callback of this
 	 * policy, or by one of the policy it replaces (which counted them already) */
 	if (!st)

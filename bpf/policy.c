@@ -604,9 +604,11 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	       struct hb_pol_add_res *res, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
-	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, paths_fd = -1, rc;
+	char p_sk[PATH_MAX], p_solink[PATH_MAX];
+	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, sk_fd = -1, rc;
+	int solink_fd = -1, paths_fd = -1;
 	struct policy_bpf *skel = NULL;
-	struct bpf_link *link = NULL;
+	struct bpf_link *link = NULL, *solink = NULL;
 	struct hb_pol_meta *meta;
 	struct hb_pol_cfg c = *cfg;
 	bool replace = false, made_dir = false;
@@ -645,6 +647,8 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	pin_path(p_link, sizeof(p_link), cgroup_id, "link");
 	pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
 	pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
+	pin_path(p_sk, sizeof(p_sk), cgroup_id, "sk");
+	pin_path(p_solink, sizeof(p_solink), cgroup_id, "sockopt_link");
 
 	link_fd = bpf_obj_get(p_link);
 	if (link_fd >= 0) {
@@ -681,26 +685,23 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		}
 	}
 
-	libbpf_set_print(libbpf_print);
-	skel = policy_bpf__open();
-	if (!skel) {
-		rc = load_err(-errno, err, errlen);
-		goto cleanup;
-	}
-	memcpy((void *)&skel->rodata->targ_cfg, &c, sizeof(c));
-	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit, !!(flags & HB_POL_ADD_RETROFIT));
 	if (replace) {
-		/* the counters and the metadata carry over; only the program changes */
-		rc = bpf_map__reuse_fd(skel->maps.stats, stats_fd);
-		if (!rc)
-			rc = bpf_map__reuse_fd(skel->maps.meta, meta_fd);
-		if (rc) {
-			rc = errf(rc, err, errlen, "reusing the pinned maps of policy %llu: %s "
-				  "(policy rm it first)", (unsigned long long)cgroup_id,
-				  strerror(-rc));
-			goto cleanup;
+		/* the records of who set what carry over too (a policy of an older version
+		 * has none: a new map is pinned) */
+		sk_fd = bpf_obj_get(p_sk);
+		if (sk_fd >= 0 && map_value_size(sk_fd) != sizeof(struct hb_pol_sk)) {
+			close(sk_fd);
+			sk_fd = -1;
+			unlink(p_sk);
 		}
+		solink_fd = bpf_obj_get(p_solink);
 	}
+	if (getenv("HB_TEST_NO_SOCKOPT")) {
+		/* the tests' way to see the fallback on a kernel that has no need of it */
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "refused (HB_TEST_NO_SOCKOPT)");
+	}
+
 	if (c.flags & HB_POL_F_IDLE_AUTO) {
 		/* --idle auto: the one paths map every such policy shares (paths add/rm/learn
 		 * keep it in step with the table); made and pinned by the first */
@@ -710,16 +711,52 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			paths_fd = -1;
 			unlink(hb_paths_pin_path());	/* of another version: made afresh */
 		}
+	}
+
+	libbpf_set_print(libbpf_print);
+	for (;;) {
+		skel = policy_bpf__open();
+		if (!skel) {
+			rc = load_err(-errno, err, errlen);
+			goto cleanup;
+		}
+		memcpy((void *)&skel->rodata->targ_cfg, &c, sizeof(c));
+		bpf_program__set_autoload(skel->progs.iter_tcp_retrofit,
+					  !!(flags & HB_POL_ADD_RETROFIT));
+		bpf_program__set_autoload(skel->progs.setsockopt_policy, !res->no_record);
+		rc = 0;
+		if (replace) {
+			/* the counters and the metadata carry over; only the program changes */
+			rc = bpf_map__reuse_fd(skel->maps.stats, stats_fd);
+			if (!rc)
+				rc = bpf_map__reuse_fd(skel->maps.meta, meta_fd);
+			if (!rc && sk_fd >= 0)
+				rc = bpf_map__reuse_fd(skel->maps.sk_rec, sk_fd);
+			if (rc) {
+				rc = errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
+					  "%s (policy rm it first)", (unsigned long long)cgroup_id,
+					  strerror(-rc));
+				goto cleanup;
+			}
+		}
 		if (paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, paths_fd))) {
 			rc = errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
 				  strerror(-rc));
 			goto cleanup;
 		}
-	}
-	rc = policy_bpf__load(skel);
-	if (rc) {
-		rc = load_err(rc, err, errlen);
-		goto cleanup;
+		rc = policy_bpf__load(skel);
+		if (!rc)
+			break;
+		if (res->no_record) {
+			rc = load_err(rc, err, errlen);
+			goto cleanup;
+		}
+		/* Without the cgroup setsockopt program (older kernels refuse it, or its
+		 * SK_STORAGE use), the policy still works as it did before it existed. */
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "not loaded: %s", strerror(-rc));
+		policy_bpf__destroy(skel);
+		skel = NULL;
 	}
 	if ((c.flags & HB_POL_F_IDLE_AUTO) && paths_fd < 0 &&
 	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
@@ -769,6 +806,24 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		}
 		res->replaced = true;
 		link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
+		if (sk_fd < 0) {
+			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
+			if (rc) {
+				rc = errf(rc, err, errlen, "pinning %s: %s", p_sk, strerror(-rc));
+				goto cleanup;
+			}
+		}
+		if (solink_fd >= 0 && !res->no_record &&
+		    bpf_link_update(solink_fd, bpf_program__fd(skel->progs.setsockopt_policy),
+				    NULL)) {
+			res->no_record = true;
+			snprintf(res->note, sizeof(res->note), "not replaced: %s", strerror(errno));
+		}
+		if (solink_fd >= 0 && res->no_record) {
+			/* the old recorder would apply the old policy's --force: it goes */
+			bpf_link_detach(solink_fd);
+			unlink(p_solink);
+		}
 	} else {
 		cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg_fd < 0) {
@@ -783,6 +838,8 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		rc = bpf_map__pin(skel->maps.stats, p_stats);
 		if (!rc)
 			rc = bpf_map__pin(skel->maps.meta, p_meta);
+		if (!rc)
+			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
 		if (rc) {
 			rc = errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
 			goto cleanup;
@@ -802,6 +859,21 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			goto cleanup;
 		}
 		link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
+	}
+	if (!res->no_record && solink_fd < 0) {
+		/* the recorder, beside the sock_ops link; the policy works without it */
+		if (cg_fd < 0)
+			cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		solink = cg_fd >= 0 ? bpf_program__attach_cgroup(skel->progs.setsockopt_policy,
+								 cg_fd) : NULL;
+		if (!solink || bpf_link__pin(solink, p_solink)) {
+			res->no_record = true;
+			snprintf(res->note, sizeof(res->note), "not attached: %s", strerror(errno));
+			if (solink) {
+				bpf_link__destroy(solink);
+				solink = NULL;
+			}
+		}
 	}
 	res->id = cgroup_id;
 
@@ -826,6 +898,12 @@ cleanup:
 	}
 	if (link)
 		bpf_link__destroy(link);	/* closes our fd; the pin keeps it attached */
+	if (solink)
+		bpf_link__destroy(solink);
+	if (sk_fd >= 0)
+		close(sk_fd);
+	if (solink_fd >= 0)
+		close(solink_fd);
 	policy_bpf__destroy(skel);
 	if (cg_fd >= 0)
 		close(cg_fd);
@@ -1010,6 +1088,12 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 	if (fd >= 0) {
 		/* Detach now, even if some other process holds the link open: new connections
 		 * get nothing from here on. A link whose cgroup is gone is detached already. */
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	pin_path(p, sizeof(p), id, "sockopt_link");
+	fd = bpf_obj_get(p);
+	if (fd >= 0) {
 		bpf_link_detach(fd);
 		close(fd);
 	}

@@ -81,6 +81,68 @@ static const char *bpf_hint(int err)
 	}
 }
 
+/* ---- auto for a listing: the back end that is cheaper for this many sockets ---------------
+ *
+ * The BPF iterators pay a fixed price before they read a single socket (opening the
+ * skeleton, parsing the kernel's BTF, loading and verifying the programs: ~60 ms), and then
+ * far less per socket than sock_diag + /proc + pidfd_getfd, whose price is per socket. On a
+ * small host the fixed price is most of the run, so auto lists with sock_diag up to
+ * HB_DIAG_CHEAPER_MAX TCP sockets (where the two cost about the same on the project's
+ * machine, scripts/bench-hbctl.sh) and with the iterators above. The count costs two small
+ * reads: /proc/net/sockstat and sockstat6 of the caller's network namespace.
+ */
+#define HB_DIAG_CHEAPER_MAX	2500
+
+/* The "inuse" and "tw" figures of the TCP line of a sockstat file (prefix "TCP:" or
+ * "TCP6:"). Returns their sum, 0 when the file has no such line, -1 when unreadable. */
+static long sockstat_tcp(const char *path, const char *prefix)
+{
+	char line[256], *p;
+	long n = 0, v;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, prefix, strlen(prefix)) || line[strlen(prefix)] != ' ')
+			continue;
+		p = strstr(line, " inuse ");
+		if (p && sscanf(p, " inuse %ld", &v) == 1 && v > 0)
+			n += v;
+		p = strstr(line, " tw ");
+		if (p && sscanf(p, " tw %ld", &v) == 1 && v > 0)
+			n += v;
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Whether auto should list with sock_diag because this namespace has few TCP sockets;
+ * says why under -v. Only for ls (fx->owners/config filled the same either way); set keeps
+ * the iterators, which need no ptrace access to the owners.
+ */
+static bool diag_cheaper(struct hb_cli_opts *o)
+{
+	long v4, v6;
+
+	if (!o->cmd || strcmp(o->cmd, "ls"))
+		return false;
+	v4 = sockstat_tcp("/proc/net/sockstat", "TCP:");
+	v6 = sockstat_tcp("/proc/net/sockstat6", "TCP6:");
+	if (v4 < 0)
+		return false;	/* unknown: the iterators, as before */
+	if (v6 > 0)
+		v4 += v6;
+	if (v4 > HB_DIAG_CHEAPER_MAX)
+		return false;
+	hb_verbose(o, "back end: sock_diag (auto: %ld TCP sockets, up to %d lists faster than "
+		   "loading the BPF iterators)", v4, HB_DIAG_CHEAPER_MAX);
+	return true;
+}
+
 int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 {
 	enum hb_backend_choice c = HB_BACKEND_AUTO;
@@ -119,6 +181,8 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 		hb_verbose(o, "back end: bpf-iter (chosen by %s)", why);
 		return HB_BACKEND_BPF;
 	default:
+		if (diag_cheaper(o))
+			return HB_BACKEND_DIAG;
 		rc = hb_iter_probe();
 		if (!rc) {
 			hb_verbose(o, "back end: bpf-iter (auto: BPF iterators available)");

@@ -257,6 +257,15 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
  * Returns HB_BACKEND_BPF or HB_BACKEND_DIAG, or -1 after printing an error. */
 int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag);
 
+struct hb_pol_add_res;
+/* After hb_pol_add(): the one-line note when the kernel refused the policy's cgroup
+ * setsockopt program (what is degraded and why). */
+void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res);
+/* ls beside kernel policies: who set each value ("program" or "policy"), from the policies'
+ * SK_STORAGE records (cli/pol_src.c). Returns how many sockets got a record, or -errno;
+ * without a policy it costs one failed opendir(). */
+int hb_pol_src_attach(struct hb_sock_list *l);
+
 /* Enters --netns if given (once, before any listing). Returns an exit code. */
 int hb_cli_enter_netns(struct hb_cli_opts *o);
 /* The one-line usage error for getopt_long's ':' (missing value) or '?' (unknown option).

@@ -58,6 +58,14 @@ static int sleep_ms(long long ms)
 	return 0;
 }
 
+/* A recorded dump (HB_DIAG_FILE) says nothing of the live policies' records. */
+static bool replaying(void)
+{
+	const char *f = getenv("HB_DIAG_FILE");
+
+	return f && *f;
+}
+
 int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -148,6 +156,8 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		}
 		hb_filter_apply(&flt, &l);
 		po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
+		if (po.json && !replaying())		/* the table shows no sources */
+			hb_pol_src_attach(&l);		/* "program" / "policy" per value */
 		if (watch_ms >= 0 && !po.json) {
 			time_t now = time(NULL);
 			char ts[32], d[32];
@@ -183,6 +193,9 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 				hb_err(o, "writing output: %s", strerror(errno));
 				return HB_EXIT_RUNTIME;
 			}
+			/* as `set` says it: the header alone (or []) would leave the user guessing */
+			if (rc == HB_EXIT_NOMATCH)
+				hb_err(o, "no socket matched");
 			return rc;
 		}
 		hb_sock_list_free(&l);

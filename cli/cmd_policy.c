@@ -73,7 +73,9 @@ static void policy_usage(FILE *f)
 		"                          (600s) for a path with no drop known, --idle-default\n"
 		"                          (60s) for a destination not in the table\n"
 		"  --off                   leave SO_KEEPALIVE and TCP_KEEP* alone (--user-timeout only)\n"
-		"  --force                 override what the program set itself before connect()\n"
+		"  --force                 override what the program sets itself (SO_KEEPALIVE,\n"
+		"                          TCP_KEEP*, TCP_USER_TIMEOUT), before or after connect();\n"
+		"                          without it the program's choice wins, as under the shim\n"
 		"  --no-replace            fail if the cgroup has a policy\n"
 		"  --retrofit              also apply it to established sockets of the cgroup's\n"
 		"                          processes (in hbctl's network namespace, or --netns)\n"
@@ -196,6 +198,17 @@ static void idle_auto_compile(const struct idle_auto *ia, struct hb_pol_cfg *cfg
 }
 
 /* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
+/* The policy works without its cgroup setsockopt program, but sees less: said once, when
+ * it is added. */
+void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res)
+{
+	if (res->no_record)
+		hb_err(o, "note: the policy's cgroup setsockopt program was %s: a program's own "
+		       "SO_KEEPALIVE=0 before connect() is switched on (the TCP_KEEP* values it "
+		       "sets stay its own), and ls cannot tell the program's values from the "
+		       "policy's", res->note);
+}
+
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
 	hb_err(o, "%s", err);
@@ -293,6 +306,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		return HB_EXIT_RUNTIME;
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
+	hb_pol_no_record_note(o, &res);
 	if (o->json) {
 		printf("{\"id\":%" PRIu64 ",\"cgroup\":", res.id);
 		hb_json_str(stdout, abs, sizeof(abs));
@@ -826,6 +840,7 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 	if (ia.on)
 		hb_paths_cli_sync(o);	/* on failure, said so: connections get --idle-default */
 	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
+	hb_pol_no_record_note(o, &res);
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
 	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (procs_fd < 0) {

@@ -127,6 +127,7 @@ static void describe(char *buf, size_t len, const struct hb_pol_cfg *c, const ch
 struct outcome {
 	bool done;
 	char err[512];
+	struct hb_pol_add_res res;	/* of an add or replace */
 };
 
 static void print_step_text(const struct hb_plan_step *s, const struct hb_conf_want *w,
@@ -202,7 +203,6 @@ static bool run_step(const struct hb_plan_step *s, const struct hb_conf_want *w,
 		     const struct resolved *r, const struct hb_conf *conf, const size_t *entry_of,
 		     struct outcome *oc)
 {
-	struct hb_pol_add_res res;
 	unsigned int flags;
 	size_t e;
 
@@ -216,7 +216,7 @@ static bool run_step(const struct hb_plan_step *s, const struct hb_conf_want *w,
 		e = entry_of[s->want];
 		flags = conf->v[e].retrofit ? HB_POL_ADD_RETROFIT : 0;
 		return !hb_pol_add(&w[s->want].cfg, r[e].abs, w[s->want].id, r[e].level,
-				   w[s->want].match, flags, &res, oc->err, sizeof(oc->err));
+				   w[s->want].match, flags, &oc->res, oc->err, sizeof(oc->err));
 	default:
 		snprintf(oc->err, sizeof(oc->err), "%s", s->why ? s->why : "conflict");
 		return false;
@@ -242,7 +242,7 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 	size_t *entry_of = NULL, nwant = 0, ncur = 0, nst = 0, len, i;
 	unsigned int cnt[5] = { 0 }, failed = 0, invalid = 0, level;
 	const char *file, *scope_arg = NULL;
-	bool dry = false, check_only = false;
+	bool dry = false, check_only = false, noted = false;
 	char *text = NULL, *line;
 	uint64_t id;
 	int c, rc, ret = HB_EXIT_RUNTIME;
@@ -383,6 +383,10 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 		if (dry)
 			continue;
 		oc[i].done = run_step(&st[i], want, r, &conf, entry_of, &oc[i]);
+		if (oc[i].done && oc[i].res.no_record && !noted) {
+			hb_pol_no_record_note(o, &oc[i].res);	/* once: the kernel's answer */
+			noted = true;
+		}
 		if (oc[i].done) {
 			cnt[st[i].op]++;
 		} else {

@@ -372,6 +372,10 @@ static char *json_src(char *p, unsigned int src)
 		return HB_PUT(p, "\"socket\"");
 	if (src == HB_CFG_SYSCTL)
 		return HB_PUT(p, "\"sysctl\"");
+	if (src == HB_CFG_PROGRAM)
+		return HB_PUT(p, "\"program\"");
+	if (src == HB_CFG_POLICY)
+		return HB_PUT(p, "\"policy\"");
 	return HB_PUT(p, "null");
 }
 
@@ -426,7 +430,14 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	hb_out_commit(out, p);
 
 	p = hb_out_reserve(out, 512);
-	p = HB_PUT(p, ",\"config_source\":{\"keepidle\":");
+	p = HB_PUT(p, ",\"config_source\":{");
+	if (s->src_ka != HB_CFG_UNKNOWN) {
+		/* only a kernel policy's record knows who switched keepalive on or off */
+		p = HB_PUT(p, "\"keepalive\":");
+		p = json_src(p, s->src_ka);
+		*p++ = ',';
+	}
+	p = HB_PUT(p, "\"keepidle\":");
 	p = json_src(p, s->src_idle);
 	p = HB_PUT(p, ",\"keepintvl\":");
 	p = json_src(p, s->src_intvl);

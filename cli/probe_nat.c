@@ -296,6 +296,13 @@ static bool measured(const struct hb_pn_bracket *b)
 	return b->survived_ms > 0 || b->dropped_ms >= 0;
 }
 
+/* Whether every silence up to --max survived: the path has no idle timeout to fit, so
+ * there is no idle time to recommend. */
+static bool no_timeout(const struct hb_pn_bracket *b, const struct hb_pn_report *rep)
+{
+	return b->dropped_ms < 0 && b->survived_ms > 0 && b->survived_ms >= rep->max_ms;
+}
+
 void hb_pn_print_text(FILE *f, const struct hb_pn_report *rep)
 {
 	const struct hb_pn_result *r = rep->r;
@@ -357,6 +364,12 @@ void hb_pn_print_text(FILE *f, const struct hb_pn_report *rep)
 		r->rounds == 1 ? "" : "s", r->conns, r->conns == 1 ? "" : "s");
 	if (!measured(&b))
 		return;
+	if (no_timeout(&b, rep)) {
+		fprintf(f, "recommended: none: this path has no idle timeout up to %s s (--max); "
+			"keepalive is not needed to keep it open (a longer --max measures further)\n",
+			s1);
+		return;
+	}
 	hb_pn_recommend(&b, &rec);
 	rec_lines(&rec, rep->address, env, sizeof(env), run, sizeof(run), pol, sizeof(pol));
 	fprintf(f, "recommended: keepidle %d s, interval %d s, count %d (a dead peer is noticed "
@@ -400,7 +413,7 @@ void hb_pn_print_json(FILE *f, const struct hb_pn_report *rep)
 		fputs(",\"cause\":null", f);
 	else
 		fprintf(f, ",\"cause\":\"%s\"", b.cause == HB_PN_RESET ? "reset" : "silence");
-	if (measured(&b)) {
+	if (measured(&b) && !no_timeout(&b, rep)) {
 		hb_pn_recommend(&b, &rec);
 		rec_lines(&rec, rep->address, env, sizeof(env), run, sizeof(run), pol, sizeof(pol));
 		fprintf(f, ",\"recommend\":{\"keepidle_s\":%d,\"keepintvl_s\":%d,\"keepcnt\":%d,"

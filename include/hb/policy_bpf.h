@@ -14,6 +14,11 @@
  *                                          attached)
  *   /sys/fs/bpf/hbkeep/policy/<id>/stats   per-CPU counters, struct hb_pol_stats
  *   /sys/fs/bpf/hbkeep/policy/<id>/meta    one struct hb_pol_meta: what `policy ls` shows
+ *   /sys/fs/bpf/hbkeep/policy/<id>/sk      SK_STORAGE, struct hb_pol_sk per socket: who set
+ *                                          each value
+ *   /sys/fs/bpf/hbkeep/policy/<id>/sockopt_link  the cgroup setsockopt BPF link that records
+ *                                          the program's own choices (absent where the
+ *                                          kernel refused it)
  * (hb/pins.h: the root is $HB_PIN_DIR when set)
  *
  * <id> is the cgroup's id (its inode number on cgroup2, what bpftool calls the cgroup id), so
@@ -87,7 +92,7 @@ struct hb_pol_cfg {
 
 /*
  * --idle auto: the table of path timeouts (include/hb/paths.h) as an LPM trie pinned at
- * HB_PIN_DIR's "paths" (hb_paths_pin_path()), shared by every policy with --idle auto and
+ * ROOT/paths (hb_paths_pin_path(), hb/pins.h), shared by every policy with --idle auto and
  * kept in step by `hbctl paths add/rm/learn`. The key is the remote port (network byte
  * order; 0 for an entry without a port) followed by the IPv6 address (IPv4 as ::ffff:a.b.c.d),
  * the prefix length counting the port's 16 bits: the program looks up (port, address) first,
@@ -106,6 +111,23 @@ struct hb_path_val {
 	__u32 pad;
 };
 #define HB_PATH_VAL_SIZE	8
+
+/*
+ * Per socket, in the policy's SK_STORAGE map (cloned from a listener to the sockets it
+ * accepts): which values the program set itself (recorded by the cgroup setsockopt program,
+ * before or after connect) and which the policy set. Without --force the program's wins: the
+ * ESTABLISHED callback leaves those values alone, and a later setsockopt() of the program
+ * moves a value from pol to app; with --force the policy's value replaces the program's. ls
+ * reads it through sock_diag (INET_DIAG_REQ_SK_BPF_STORAGES) to tell "program" from "policy".
+ */
+struct hb_pol_sk {
+	__u32 app;		/* HB_POL_SET_* the program set itself */
+	__u32 pol;		/* HB_POL_SET_* the policy set (now, or through a listener) */
+	__u32 flags;		/* HB_POL_SK_* */
+	__u32 pad;
+};
+#define HB_POL_SK_SIZE		16
+#define HB_POL_SK_DECIDED	0x01	/* this policy matched the socket and applied itself */
 
 /* Counters, per CPU in the map; user space sums them. Each counts connections. */
 struct hb_pol_stats {
@@ -199,6 +221,38 @@ hb_pol_match(const volatile struct hb_pol_cfg *cfg, __u32 family, const __u32 a[
 	return included;
 }
 
+/* What the policy does with one value of one socket (hb_pol_decide). */
+#define HB_POL_DO_NOTHING	0	/* the policy does not set this value */
+#define HB_POL_DO_KEEP		1	/* the program's own choice: left alone */
+#define HB_POL_DO_HAVE		2	/* the socket has the policy's value already */
+#define HB_POL_DO_SET		3	/* set it (bpf_setsockopt) */
+
+/*
+ * The decision of the sock_ops program (and of --retrofit) for one value: bit its
+ * HB_POL_SET_*, app the values the program set itself as the cgroup setsockopt recorder saw
+ * them, cur what the socket has (the tcp_sock field, 0: never set; for SO_KEEPALIVE 0/1),
+ * want_cur the policy's value in the same unit. Without --force the program's choice wins:
+ * a recorded call (SO_KEEPALIVE=0 included), or a value set that is not the policy's (what
+ * is left to go by where the kernel refused the recorder). Shared by the program and the
+ * unit tests, as hb_pol_match is.
+ */
+static inline __attribute__((always_inline)) int
+hb_pol_decide(const volatile struct hb_pol_cfg *cfg, __u32 bit, __u32 app, __u32 cur,
+	      __u32 want_cur)
+{
+	bool force = cfg->flags & HB_POL_F_FORCE;
+
+	if (!(cfg->mask & bit))
+		return HB_POL_DO_NOTHING;
+	if ((app & bit) && !force)
+		return HB_POL_DO_KEEP;
+	if (cur && cur == want_cur)
+		return HB_POL_DO_HAVE;
+	if (cur && !force)
+		return HB_POL_DO_KEEP;
+	return HB_POL_DO_SET;
+}
+
 #ifndef __VMLINUX_H__
 /* ---- user side: the loader's interface (bpf/policy.c), free of libbpf types ---- */
 #include <stddef.h>
@@ -263,6 +317,10 @@ struct hb_pol_info {
 struct hb_pol_add_res {
 	uint64_t id;
 	bool replaced;			/* an existing policy was swapped (link updated) */
+	bool no_record;			/* the kernel refused the cgroup setsockopt program: a
+					 * program's own choices made before connect() are not
+					 * seen (SO_KEEPALIVE=0 is switched on); why in note */
+	char note[160];
 	uint32_t link_id, prog_id;
 	uint64_t retrofit_applied;	/* --retrofit: sockets changed */
 	uint64_t retrofit_failed;

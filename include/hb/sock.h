@@ -29,6 +29,8 @@ enum hb_cfg_source {
 	HB_CFG_UNKNOWN,
 	HB_CFG_SOCKET,		/* set on the socket (setsockopt, bpf_setsockopt, inherited) */
 	HB_CFG_SYSCTL,		/* socket field is 0: the namespace sysctl applies */
+	HB_CFG_PROGRAM,		/* the program set it itself (a kernel policy's record) */
+	HB_CFG_POLICY,		/* a kernel policy set it (its record) */
 };
 
 struct hb_owner {
@@ -55,6 +57,7 @@ struct hb_sock {
 	int keepalive;			/* 0/1 */
 	int keepidle_s, keepintvl_s, keepcnt, user_timeout_ms;
 	uint8_t src_idle, src_intvl, src_cnt, src_uto;	/* enum hb_cfg_source */
+	uint8_t src_ka;			/* SO_KEEPALIVE's: only a policy's record knows */
 
 	/* Pending timer. */
 	uint8_t timer;			/* enum hb_timer_kind */

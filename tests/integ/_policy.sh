@@ -113,6 +113,18 @@ print("ka=%d idle=%s intvl=%s cnt=%s uto=%s" % (s["keepalive"], s["keepidle_s"],
 
 # opts LINE: static_client's line without the ports
 opts() { sed -n '1s/ lport=.*//p' <<<"$1"; }
+# ls_src NS FILTER...: config_source of the one established socket hbctl ls -j FILTER lists,
+# as "KEEPALIVE IDLE INTVL CNT" ("program", "policy", ...; None where no source is known)
+ls_src() {
+	local n=$1
+	shift
+	in_ns "$n" "$HBCTL" ls -j "$@" 2>/dev/null | "$PY" -c 'import json, sys
+s = [x for x in json.load(sys.stdin) if x["state"] == "established"]
+if len(s) != 1:
+    print("%d sockets" % len(s)); sys.exit()
+c = s[0]["config_source"]
+print(" ".join(str(c.get(k)) for k in ("keepalive", "keepidle", "keepintvl", "keepcnt")))'
+}
 # lport LINE: its local port
 lport() { sed -n '1s/.* lport=\([0-9]*\) .*/\1/p' <<<"$1"; }
 

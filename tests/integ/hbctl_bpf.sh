@@ -324,6 +324,33 @@ else
 	skip "in a pid namespace: unshare -p failed: $out"
 fi
 
+# ---- auto: sock_diag on a small host, the iterators beyond 2,500 sockets --------------------
+hb -v ls >/dev/null 2>"$HB_TMP/auto-small.err"
+check "auto, a few sockets: sock_diag (cheaper than loading the programs)" \
+	grep -q "^hbctl: ls: back end: sock_diag (auto: [0-9]* TCP sockets" "$HB_TMP/auto-small.err"
+FARM=$HELPERS/conn_farm
+if [ -x "$FARM" ]; then
+	# nsenter directly (not through a function), so that $! is the farm's pid
+	nsenter --net="/run/netns/$NS" "$FARM" -n 1300 -p 21000 >"$HB_TMP/farm" \
+		2>"$HB_TMP/farm.err" &
+	farm=$!
+	bg_pid $farm
+	for ((i = 0; i < 300; i++)); do
+		grep -q '^ready' "$HB_TMP/farm" && break
+		sleep 0.1
+	done
+	hb -v ls -j >"$HB_TMP/auto-big.json" 2>"$HB_TMP/auto-big.err"
+	check "auto, 2,600 more sockets: the BPF iterators" \
+		grep -q "^hbctl: ls: back end: bpf-iter (auto: " "$HB_TMP/auto-big.err"
+	check "auto, 2,600 more sockets: every one listed" \
+		[ "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))) >= 2600)' \
+			"$HB_TMP/auto-big.json")" = True ]
+	kill "$farm" 2>/dev/null
+	wait "$farm" 2>/dev/null
+else
+	skip "auto with 2,600 sockets: $FARM not built"
+fi
+
 # ---- the table output works too -----------------------------------------------------------
 out=$(hb --backend bpf ls -p 2>&1)
 rc=$?

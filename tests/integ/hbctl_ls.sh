@@ -91,8 +91,10 @@ check_eq "--pid (owners fetched implicitly)" 2 "$(n --pid "$A")"
 check_eq "--comm" 10 "$(n --comm ka_hold)"
 check_eq "--pid and --dport (AND)" 0 "$(n --pid "$srv4" --dport 5000; true)"
 check_eq "--idle-over 1s" 8 "$(n --idle-over 1s)"
-hb ls --idle-over 1h >/dev/null 2>&1
+hb ls --idle-over 1h >/dev/null 2>"$HB_TMP/empty.err"
 check_eq "nothing matched: exit 3" 3 $?
+check_eq "nothing matched: says so on stderr, as set does" "hbctl: ls: no socket matched" \
+	"$(cat "$HB_TMP/empty.err")"
 hb ls -j --pid 999999 >"$HB_TMP/empty.json" 2>/dev/null
 check_eq "nothing matched with -j: exit 3" 3 $?
 check_eq "nothing matched with -j: an empty array" "[]" "$(cat "$HB_TMP/empty.json")"
@@ -140,6 +142,9 @@ in_ns "$ns" env HB_BACKEND=diag "$HBCTL" -v ls >/dev/null 2>"$HB_TMP/v.err"
 check "-v: HB_BACKEND named as the reason" grep -q "back end: sock_diag (chosen by HB_BACKEND)" "$HB_TMP/v.err"
 in_ns "$ns" "$HBCTL" -v ls >/dev/null 2>"$HB_TMP/v.err"
 check "-v: auto explains its choice" grep -q "back end: .* (auto: " "$HB_TMP/v.err"
+check "-v: auto lists a small host (a dozen sockets) with sock_diag, which is cheaper there" \
+	grep -Eq "^hbctl: ls: back end: sock_diag \(auto: [0-9]+ TCP sockets, up to 2500 lists faster" \
+	"$HB_TMP/v.err"
 
 # record and replay
 hb ls --dump-raw "$HB_TMP/dump.raw" >"$HB_TMP/live.txt"

@@ -50,7 +50,10 @@ rc=$?
 check_eq "policy add exits 0" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(cat "$HB_TMP/err")"
 check_eq "policy add prints the policy id: the cgroup's id" "$(stat -c %i "$A")" "$id"
-check_eq "pinned: link, meta, stats under $POL_PINS/$id" "link meta stats" "$(pins "$id")"
+check_eq "pinned: link, meta, records, setsockopt link, stats under $POL_PINS/$id" \
+	"link meta sk sockopt_link stats" "$(pins "$id")"
+check "bpftool sees the setsockopt recorder on the cgroup" \
+	eval 'bpftool cgroup show "$A" | grep -q "setsockopt.*setsockopt_policy"'
 check "bpftool sees a sock_ops program on the cgroup" \
 	eval 'bpftool cgroup show "$A" | grep -q "sock_ops.*sockops_policy"'
 check_eq "policy ls -j: cgroup, values, state" \
@@ -116,6 +119,48 @@ r=$(cg_run "$A" "$STATIC" -s ka=1 -s idle=77 -s intvl=7 -s cnt=2 -s uto=1234 127
 check_eq "without --force: a program that set everything keeps everything" \
 	"ka=1 idle=77 intvl=7 cnt=2 uto=1234" "$(opts "$r")"
 check_eq "counted as kept" 1 "$(pol_json "by($id)['kept']")"
+r=$(cg_run "$A" "$STATIC" -s ka=0 127.0.0.1 7000)
+check_eq "without --force: SO_KEEPALIVE=0 before connect() stays off, as under the shim" \
+	"ka=0 idle=30 intvl=5 cnt=4 uto=20000" "$(opts "$r")"
+cg_bg "$A" "$HB_TMP/srv0" "$STATIC" -s ka=0 -l 7101 -a 1 -w 60
+cg_run "$B" "$STATIC" 127.0.0.1 7101 >/dev/null
+wait_file "$HB_TMP/srv0" 'rport=' 10
+check_eq "without --force: SO_KEEPALIVE=0 on a listener stays off on the sockets it accepts" \
+	"ka=0 idle=30 intvl=5 cnt=4 uto=20000" "$(sed -n '2s/ lport=.*//p' "$HB_TMP/srv0")"
+# a setsockopt() with a value larger than a page (the recorder sees only its first page)
+r=$(cg_run "$A" "$PY" -c 'import socket, struct
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, struct.pack("i", 77) + bytes(5000))
+s.connect(("127.0.0.1", 7000))
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+      s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))' 2>&1)
+check_eq "a 5,004-byte TCP_KEEPIDLE before connect(): accepted, and the program's" "1 77" "$r"
+# ka_client_bg OUT ARGS: ka_client in cgroup A holding its connection; KPID its PID
+ka_client_bg() {
+	local out=$1
+	shift
+	# not through cg_run (a function: $! would be a subshell's), so that KPID is ka_client's
+	bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$A" nsenter --net="/run/netns/$NS" \
+		"$HELPERS/ka_client" -w 60 "$@" 127.0.0.1 7000 >"$out" 2>"$out.err" &
+	KPID=$!
+	bg_pid "$KPID"
+	wait_file "$out" '^ka=' 10 || diag "ka_client $* did not connect: $(cat "$out.err")"
+}
+ka_client_bg "$HB_TMP/ka0" -s ka=0
+check_eq "SO_KEEPALIVE=0 before connect(): hbctl ls names the program as keepalive's source" \
+	"program policy policy policy" "$(ls_src "$NS" --pid "$KPID")"
+ka_client_bg "$HB_TMP/idle77" -S idle=77
+check_eq "TCP_KEEPIDLE after connect(): the program's value wins (own getsockopt)" \
+	"ka=1 idle=77 intvl=5 cnt=4 uto=20000" "$(head -n1 "$HB_TMP/idle77")"
+check_eq "TCP_KEEPIDLE after connect(): hbctl ls says program for it, policy for the rest" \
+	"policy program policy policy" "$(ls_src "$NS" --pid "$KPID")"
+kport=$(in_ns "$NS" "$HBCTL" ls -j --pid "$KPID" 2>/dev/null |
+	"$PY" -c 'import json, sys; print(json.load(sys.stdin)[0]["local"].rsplit(":", 1)[1])')
+check_eq "TCP_KEEPIDLE after connect(): hbctl ls shows the program's value" \
+	"ka=1 idle=77 intvl=5 cnt=4 uto=20000" "$(ls_vals "$NS" "$kport")"
+ka_client_bg "$HB_TMP/plain"
+check_eq "a program that sets nothing: every value's source is the policy" \
+	"policy policy policy policy" "$(ls_src "$NS" --pid "$KPID")"
 
 # ---- replacement -------------------------------------------------------------------------
 link1=$(pol_json "by($id)['link_id']")
@@ -128,11 +173,23 @@ check_eq "replacement: the same BPF link (updated, not re-attached)" "$link1" \
 check "replacement: a new program" [ "$(pol_json "by($id)['prog_id']")" != "$prog1" ]
 check_eq "replacement: one program on the cgroup" 1 \
 	"$(bpftool cgroup show "$A" | grep -c sockops_policy)"
-check_eq "replacement: policy ls shows the new values, counters kept" "31 6 5 None True 6" \
+# applied: the 5 connections counted above, the one with idle=77 set before connect(), and
+# the five of SO_KEEPALIVE=0 (static, ka_client), a large TCP_KEEPIDLE, TCP_KEEPIDLE after
+# connect() and nothing set (the accepted socket that kept its listener's SO_KEEPALIVE=0
+# only inherited the policy's other values: counted as kept)
+check_eq "replacement: policy ls shows the new values, counters kept" "31 6 5 None True 11" \
 	"$(pol_json "' '.join(str(by($id).get(k)) for k in ('keepidle_s','keepintvl_s','keepcnt','user_timeout_ms','force','applied'))")"
 r=$(cg_run "$A" "$STATIC" -s idle=77 -s ka=1 127.0.0.1 7000)
 check_eq "with --force: the policy wins over the program's TCP_KEEPIDLE" \
 	"ka=1 idle=31 intvl=6 cnt=5 uto=0" "$(opts "$r")"
+r=$(cg_run "$A" "$STATIC" -s ka=0 127.0.0.1 7000)
+check_eq "with --force: SO_KEEPALIVE=0 before connect() is switched on" \
+	"ka=1 idle=31 intvl=6 cnt=5 uto=0" "$(opts "$r")"
+ka_client_bg "$HB_TMP/fidle77" -S idle=77 -S ka=0
+check_eq "with --force: TCP_KEEPIDLE and SO_KEEPALIVE=0 after connect() get the policy's values" \
+	"ka=1 idle=31 intvl=6 cnt=5 uto=0" "$(head -n1 "$HB_TMP/fidle77")"
+check_eq "with --force: hbctl ls says policy for every value" \
+	"policy policy policy policy" "$(ls_src "$NS" --pid "$KPID")"
 check_eq "a connection made before the replacement keeps its options" "$WANT" \
 	"$(ls_vals "$NS" "$held_port")"
 "$HBCTL" policy add --cgroup "$A" --no-replace --idle 9 >/dev/null 2>"$HB_TMP/err"
@@ -140,6 +197,20 @@ rc=$?
 check "--no-replace on a cgroup with a policy: exit 1 and says so" \
 	eval '[ "$rc" = 1 ] && grep -q "has a policy already" "$HB_TMP/err"'
 check_eq "--no-replace changed nothing" 31 "$(pol_json "by($id)['keepidle_s']")"
+
+# ---- without the setsockopt recorder (forced refusal): today's behaviour, and said so ---------
+F=$(pol_cg f) && pol_cg_track "$F"
+fid=$(HB_TEST_NO_SOCKOPT=1 "$HBCTL" policy add --cgroup "$F" --idle 30 --intvl 5 --cnt 4 \
+	2>"$HB_TMP/ferr")
+check_eq "recorder refused: policy add still exits 0" 0 $?
+check_eq "recorder refused: one note says what is degraded and why" \
+	"hbctl: policy add: note: the policy's cgroup setsockopt program was refused (HB_TEST_NO_SOCKOPT): a program's own SO_KEEPALIVE=0 before connect() is switched on (the TCP_KEEP* values it sets stay its own), and ls cannot tell the program's values from the policy's" \
+	"$(cat "$HB_TMP/ferr")"
+check_eq "recorder refused: no setsockopt link pinned" "link meta sk stats" "$(pins "$fid")"
+r=$(cg_run "$F" "$STATIC" -s ka=0 -s idle=77 127.0.0.1 7000)
+check_eq "recorder refused: SO_KEEPALIVE=0 is switched on, the program's TCP_KEEPIDLE stays" \
+	"ka=1 idle=77 intvl=5 cnt=4 uto=0" "$(opts "$r")"
+"$HBCTL" policy rm --cgroup "$F" >/dev/null 2>&1
 
 # ---- match lists ---------------------------------------------------------------------------
 M=$(pol_cg m) && pol_cg_track "$M"
@@ -186,6 +257,8 @@ check_eq "retrofit: one established connection changed, none failed" "1 0" \
 	"$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["retrofit"]; print(d["applied"], d["failed"])' "$rj")"
 check_eq "retrofit: hbctl ls shows the policy on the existing connection" \
 	"ka=1 idle=35 intvl=3 cnt=6 uto=0" "$(ls_vals "$NS" "$pre")"
+check_eq "retrofit: hbctl ls names the policy as the source of what it set" \
+	"policy policy policy" "$(ls_src "$NS" --sport "$pre" | cut -d' ' -f1-3)"
 check_eq "retrofit: a connection of a process outside the cgroup is untouched" "$NONE" \
 	"$(ls_vals "$NS" "$(lport "$out")")"
 rid=$(stat -c %i "$R")

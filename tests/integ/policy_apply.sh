@@ -58,7 +58,7 @@ check "apply: says what it added" grep -q "^2 added, 0 replaced, 0 removed, 0 un
 check_eq "apply: both policies in place" "$(sorted_ids "$ida" "$idb")" "$(ours)"
 check_eq "apply: the values of line 2" "30 5 4 20000 None False" "$(vals "$ida")"
 check_eq "apply: the values of line 4 (defaults, match, force)" "60 10 6 None 127.0.0.0/8,!:22 True" "$(vals "$idb")"
-check_eq "apply: pinned" "link meta stats" "$(pins "$ida")"
+check_eq "apply: pinned" "link meta sk sockopt_link stats" "$(pins "$ida")"
 link_a=$(pol_json "by($ida)['link_id']") prog_a=$(pol_json "by($ida)['prog_id']")
 prog_b=$(pol_json "by($idb)['prog_id']")
 

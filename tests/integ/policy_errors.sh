@@ -66,7 +66,7 @@ expect "as nobody: policy ls says the policies are root's" 1 \
 	nobody "$HBCTL" policy ls
 expect "as nobody: policy rm says the same" 1 "Permission denied \(policies are root's" \
 	nobody "$HBCTL" policy rm "$id"
-check_eq "as nobody: nothing was removed" "link meta stats" "$(pins "$id")"
+check_eq "as nobody: nothing was removed" "link meta sk sockopt_link stats" "$(pins "$id")"
 "$HBCTL" policy rm "$id"
 
 # ---- bpffs not mounted ---------------------------------------------------------------------

@@ -58,6 +58,12 @@ check_eq "run --kernel: the raw-syscall client's own getsockopt" "$WANT" "$(opts
 r=$(hb run --kernel --idle 25 --match '!127.0.0.0/8' -- "$STATIC" 127.0.0.1 7000)
 check_eq "run --kernel --match: an excluded destination gets nothing" \
 	"ka=0 idle=7200 intvl=75 cnt=9 uto=0" "$(opts "$r")"
+r=$(hb run --kernel --idle 25 --intvl 5 --cnt 3 -- "$STATIC" -s ka=0 127.0.0.1 7000)
+check_eq "run --kernel: SO_KEEPALIVE=0 before connect() stays off, as under the shim" \
+	"ka=0 idle=25 intvl=5 cnt=3 uto=0" "$(opts "$r")"
+r=$(hb run --kernel --idle 25 --intvl 5 --cnt 3 -- "$HELPERS/ka_client" -S idle=77 127.0.0.1 7000)
+check_eq "run --kernel: TCP_KEEPIDLE set after connect() is the program's" \
+	"ka=1 idle=77 intvl=5 cnt=3 uto=0" "$r"
 check_eq "after CMD exits: no transient cgroup left" none "$(transient)"
 check_eq "after CMD exits: no policy left" "" "$(our_policies)"
 

@@ -311,6 +311,41 @@ static void compile(const char *idle, const char *intvl, const char *cnt, const 
 	assert_int_equal(hb_pol_compile(&p, &cfg), 0);
 }
 
+/* The program's own choice against the policy, before connect() (the recorder's bits) and
+ * without a recorder (what the socket shows), with and without --force. */
+static void test_decide(void **state)
+{
+	struct hb_pol_cfg cfg = { .mask = HB_POL_SET_KEEPALIVE | HB_POL_SET_IDLE };
+
+	(void)state;
+	/* SO_KEEPALIVE=0 before connect(): recorded, so it stays off, as under the shim */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_KEEPALIVE, HB_POL_SET_KEEPALIVE, 0, 1),
+			 HB_POL_DO_KEEP);
+	/* never set: the policy switches it on */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_KEEPALIVE, 0, 0, 1), HB_POL_DO_SET);
+	/* the program turned it on itself: kept (it is the policy's value too, but its own) */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_KEEPALIVE, HB_POL_SET_KEEPALIVE, 1, 1),
+			 HB_POL_DO_KEEP);
+	/* TCP_KEEPIDLE 15 s set by the program; without a recorder the field tells */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, HB_POL_SET_IDLE, 15, 60),
+			 HB_POL_DO_KEEP);
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, 0, 15, 60), HB_POL_DO_KEEP);
+	/* inherited from a listener the policy set up */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, 0, 60, 60), HB_POL_DO_HAVE);
+	/* a value the policy does not set */
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_CNT, HB_POL_SET_CNT, 3, 6),
+			 HB_POL_DO_NOTHING);
+	/* --force: the policy wins over every choice of the program's */
+	cfg.flags = HB_POL_F_FORCE;
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_KEEPALIVE, HB_POL_SET_KEEPALIVE, 0, 1),
+			 HB_POL_DO_SET);
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, HB_POL_SET_IDLE, 15, 60),
+			 HB_POL_DO_SET);
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, 0, 15, 60), HB_POL_DO_SET);
+	assert_int_equal(hb_pol_decide(&cfg, HB_POL_SET_IDLE, HB_POL_SET_IDLE, 60, 60),
+			 HB_POL_DO_HAVE);
+}
+
 static void test_compile_values(void **state)
 {
 	(void)state;
@@ -368,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_random_lists),
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_compile_values),
+		cmocka_unit_test(test_decide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,29 @@ static void test_empty(void **state)
 	free(out);
 }
 
+/* A kernel policy's record: "program" and "policy" per value, keepalive's own too. */
+static void test_policy_sources(void **state)
+{
+	struct hb_sock_list l = { 0 };
+	struct hb_print_opts po = { .json = true, .nat_timeout_ms = -1 };
+	char *out;
+
+	(void)state;
+	synthetic(&l);
+	l.v[1].src_ka = HB_CFG_PROGRAM;
+	l.v[1].src_idle = HB_CFG_PROGRAM;
+	l.v[1].src_intvl = HB_CFG_POLICY;
+	l.v[1].src_cnt = HB_CFG_POLICY;
+	out = render(hb_print_json, &l, &po);
+	assert_non_null(strstr(out, "\"config_source\":{\"keepalive\":\"program\",\"keepidle\":"
+				    "\"program\",\"keepintvl\":\"policy\",\"keepcnt\":\"policy\","
+				    "\"user_timeout\":\"sysctl\"}"));
+	/* without a record, no keepalive source: nothing knows it */
+	assert_non_null(strstr(out, "\"config_source\":{\"keepidle\":\"sysctl\""));
+	free(out);
+	hb_sock_list_free(&l);
+}
+
 /* ---- the parser on hand-made netlink streams ---- */
 
 static size_t put_msg(char *buf, uint16_t type, uint16_t flags, const void *payload,
@@ -463,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_synthetic),
 		cmocka_unit_test(test_at_risk),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_policy_sources),
 		cmocka_unit_test(test_parse_stream),
 		cmocka_unit_test(test_fuzzish),
 	};

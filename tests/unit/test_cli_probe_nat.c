@@ -318,13 +318,29 @@ static void test_print_no_drop(void **state)
 
 	(void)state;
 	hb_pn_result_init(&res);
+	/* every silence up to --max survived: no timeout, so no idle time to recommend */
 	hb_pn_record(&res, HB_PN_SURVIVED, 20000);
 	s = render(hb_pn_print_text, &rep);
 	assert_non_null(strstr(s, "no drop observed up to 20 s\n"));
+	assert_non_null(strstr(s, "recommended: none: this path has no idle timeout up to 20 s "
+			       "(--max)"));
+	assert_null(strstr(s, "HB_KEEPIDLE="));
+	assert_null(strstr(s, "keepidle"));
 	free(s);
 	s = render(hb_pn_print_json, &rep);
 	assert_non_null(strstr(s, "\"survived_s\":20,\"dropped_s\":null,\"server_closed_s\":null,"
-			       "\"cause\":null,\"recommend\":{\"keepidle_s\":13,"));
+			       "\"cause\":null,\"recommend\":null,"));
+	free(s);
+	/* stopped before --max: what survived so far is a safe bound, still recommended */
+	hb_pn_result_init(&res);
+	hb_pn_record(&res, HB_PN_SURVIVED, 12000);
+	rep.interrupted = true;
+	s = render(hb_pn_print_text, &rep);
+	assert_non_null(strstr(s, "no drop observed up to 12 s (so far)\n"));
+	assert_non_null(strstr(s, "recommended: keepidle 8 s"));
+	free(s);
+	s = render(hb_pn_print_json, &rep);
+	assert_non_null(strstr(s, "\"cause\":null,\"recommend\":{\"keepidle_s\":8,"));
 	free(s);
 }
 
