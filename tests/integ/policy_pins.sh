@@ -24,7 +24,7 @@ progs() { bpftool cgroup show "$1" | grep -c sockops_policy; }
 # ---- the default root ---------------------------------------------------------------------------
 unset HB_PIN_DIR
 "$HBCTL" policy add --cgroup "$A" --idle 21 >/dev/null
-check_eq "default: pinned in /sys/fs/bpf/hbkeep/policy/ID" "link meta stats" \
+check_eq "default: pinned in /sys/fs/bpf/hbkeep/policy/ID" "link meta sk sockopt_link stats" \
 	"$(ls /sys/fs/bpf/hbkeep/policy/"$ida" 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
 "$HBCTL" policy rm "$ida"
 check "default: policy rm leaves nothing of it" test ! -e "/sys/fs/bpf/hbkeep/policy/$ida"
@@ -33,7 +33,7 @@ check "default: policy rm leaves nothing of it" test ! -e "/sys/fs/bpf/hbkeep/po
 export HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
 on_exit "rm -rf $HB_PIN_DIR"
 "$HBCTL" policy add --cgroup "$A" --idle 22 >/dev/null
-check_eq "HB_PIN_DIR: pinned in \$HB_PIN_DIR/policy/ID" "link meta stats" \
+check_eq "HB_PIN_DIR: pinned in \$HB_PIN_DIR/policy/ID" "link meta sk sockopt_link stats" \
 	"$(ls "$HB_PIN_DIR/policy/$ida" 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
 check_eq "HB_PIN_DIR: policy ls lists it" "$ida" "$(ids)"
 check_eq "without HB_PIN_DIR, policy ls does not" "" \
