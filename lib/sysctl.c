@@ -10,10 +10,22 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hb/policy.h"
 #include "internal.h"
+
+/*
+ * lib/ is linked into libhbshim.so too, whose exported close() wrapper a plain close() here
+ * would go through (the PLT binds to the shim's own symbol). The shim runs this at start-up,
+ * so close the descriptor with the system call itself: nothing of libc's close() (no
+ * cancellation point is wanted here either) is needed for a procfs file.
+ */
+static void raw_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
 
 /* Kernel defaults (include/net/tcp.h: TCP_KEEPALIVE_TIME, _INTVL, _PROBES). */
 #define KDEF_IDLE	7200
@@ -75,14 +87,14 @@ static int read_one(const char *procroot, const char *name, int *out)
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			close(fd);
+			raw_close(fd);
 			return rc;
 		}
 		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
-	close(fd);
+	raw_close(fd);
 	buf[got] = '\0';
 	return parse_sysctl(buf, out);
 }
