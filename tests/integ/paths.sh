@@ -16,7 +16,7 @@
 #     it too
 #  e. paths learn against A and B records brackets that contain 6 and 24 (source probe)
 #  f. the paths map is pinned beside the policies while an --idle auto policy exists, and
-#     unpinned with it; errors: --idle auto without --kernel in run, --idle-max without auto
+#     unpinned with it; errors: --idle-max without --idle auto (run, policy add)
 #  g. --retrofit: a connection established before the policy gets its path's idle
 # The table is the test's own (HB_PATHS_FILE), the pins too (HB_PIN_DIR). About 75 s.
 . "$(dirname "$0")/_lib.sh"
@@ -85,7 +85,7 @@ err_case() {
 	check "usage error, exit 2, one line: hbctl $* ($out)" \
 		eval '[ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ]'
 }
-err_case run --idle auto -- true
+err_case run --idle 30 --idle-max 600 -- true
 err_case policy add --cgroup "$K" --idle 30 --idle-max 600
 err_case policy add --cgroup "$K" --idle auto --idle-max 0
 err_case paths add "$SRV_A" --timeout soon
