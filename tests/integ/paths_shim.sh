@@ -17,6 +17,9 @@
 #  e. a table that cannot be used degrades to HB_IDLE_DEFAULT with exactly one line on stderr:
 #     missing, only a bad line, a directory; a bad line beside good ones costs that line only;
 #     a FIFO as HB_PATHS_FILE (nobody writing) is refused at once, never blocks the program
+#  f. the program's own TCP_KEEPIDLE wins unless HB_FORCE=1 (then the path's idle, whether
+#     the program set it before or after connect()); its other values do not stop the
+#     path's idle; a non-blocking connect(); HB_MATCH with auto
 # About 45 s.
 . "$(dirname "$0")/_lib.sh"
 . "$(dirname "$0")/_nat.sh"
@@ -26,7 +29,7 @@ nat_clean_env
 unset HB_PATHS_FILE
 C=$HELPERS/nat_client
 HBCTL=$O/hbctl
-need_built "$C" "$SHIM" "$HBCTL"
+need_built "$C" "$SHIM" "$HBCTL" "$HELPERS/ka_client"
 
 T_A=6 T_B=24		# the router forgets A's, B's idle flows after this many seconds
 SILENCE=40		# how long the clients stay silent
@@ -160,6 +163,32 @@ degrade directory "$HB_TMP/paths.dir" 60 "every connection gets idle 60 s"
 degrade bad-line "$HB_TMP/paths.mixed" 4 "line [0-9]+: .*\(that line is ignored\)"
 mkfifo "$HB_TMP/paths.fifo"
 degrade fifo "$HB_TMP/paths.fifo" 60 "not a regular file: every connection gets idle 60 s"
+
+# ---- f: the program's own TCP_KEEPIDLE, HB_FORCE, HB_MATCH, non-blocking connect() ----------
+KA=$HELPERS/ka_client
+# kac NAME ENV... -- ARGS...: ka_client's line for each connection under HB_KEEPIDLE=auto
+kac() {
+	local -a envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	in_ns "$NAT_CLIENT" env HB_PATHS_FILE="$TABLE" HB_KEEPIDLE=auto "${envs[@]}" \
+		LD_PRELOAD="$(hb_preload)" "$KA" "$@" 2>&1 | tr '\n' '|'
+}
+check_eq "f: the program's TCP_KEEPIDLE after connect() wins (15)" \
+	"ka=1 idle=15 intvl=10 cnt=6 uto=0|" "$(kac -- -S idle=15 "$SRV_A" "$PORT")"
+check_eq "f: the program's TCP_KEEPIDLE before connect() wins (15)" \
+	"ka=1 idle=15 intvl=10 cnt=6 uto=0|" "$(kac -- -s idle=15 "$SRV_A" "$PORT")"
+check_eq "f: HB_FORCE=1: the path's idle (4) over the program's, set before or after connect()" \
+	"ka=1 idle=4 intvl=10 cnt=6 uto=0|ka=1 idle=4 intvl=10 cnt=6 uto=0|" \
+	"$(kac HB_FORCE=1 -- -s idle=15 "$SRV_A" "$PORT")$(kac HB_FORCE=1 -- -S idle=15 "$SRV_A" "$PORT")"
+check_eq "f: the program's other values do not stop the path's idle" \
+	"ka=1 idle=4 intvl=7 cnt=6 uto=0|" "$(kac -- -s intvl=7 "$SRV_A" "$PORT")"
+check_eq "f: non-blocking connect(): the path's idle" \
+	"ka=1 idle=4 intvl=10 cnt=6 uto=0|ka=1 idle=19 intvl=10 cnt=6 uto=0|" \
+	"$(kac -- -n "$SRV_A" "$PORT" "$SRV_B" "$PORT")"
+check_eq "f: HB_MATCH=$SRV_A: A managed with its path's idle, B left alone" \
+	"ka=1 idle=4 intvl=10 cnt=6 uto=0|ka=0 idle=7200 intvl=75 cnt=9 uto=0|" \
+	"$(kac HB_MATCH="$SRV_A" -- "$SRV_A" "$PORT" "$SRV_B" "$PORT")"
 
 wait "$pa"; rc_a=$?
 wait "$pb"; rc_b=$?
