@@ -80,6 +80,9 @@ HB_PATHS_FILE=$TABLE "$HBCTL" paths add "$SRV_A:$PORT" --timeout "${T_A}s" &&
 	{ echo "Bail out! paths add failed"; exit 1; }
 diag "$(HB_PATHS_FILE=$TABLE "$HBCTL" paths ls)"
 
+# With SAN=address the ASan runtime must come first in LD_PRELOAD: the "existing" part that
+# hbctl run appends the shim to (as in hbctl_run.sh)
+SAN_PRE=$(hb_preload); SAN_PRE=${SAN_PRE%"$SHIM"}; SAN_PRE=${SAN_PRE%:}
 idle_of() { sed -n 's/^sockopts .* idle=\([0-9]*\) .*/\1/p' "$HB_TMP/$1"; }
 vals_of() { sed -n 's/^sockopts //p' "$HB_TMP/$1"; }
 # client NAME IDLE_S [ENV...]: nat_client to NAME's server (A or B, by the name's first
@@ -88,7 +91,7 @@ client() {
 	local name=$1 silence=$2 srv=$SRV_B
 	shift 2
 	case $name in a*) srv=$SRV_A ;; esac
-	in_ns "$NAT_CLIENT" env HB_PATHS_FILE="$TABLE" "$@" \
+	in_ns "$NAT_CLIENT" env ${SAN_PRE:+LD_PRELOAD=$SAN_PRE} HB_PATHS_FILE="$TABLE" "$@" \
 		"$HBCTL" run --idle auto --intvl "$INTVL" --cnt "$CNT" -- \
 		"$C" "$srv" "$PORT" "$silence" 5 >"$HB_TMP/$name" 2>"$HB_TMP/$name.err"
 }
