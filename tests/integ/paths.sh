@@ -18,6 +18,7 @@
 #  f. the paths map is pinned beside the policies while an --idle auto policy exists, and
 #     unpinned with it; errors: --idle-max without --idle auto (run, policy add)
 #  g. --retrofit: a connection established before the policy gets its path's idle
+#  h. run --kernel --idle auto --idle-max: the bound reaches the kernel policy
 # The table is the test's own (HB_PATHS_FILE), the pins too (HB_PIN_DIR). About 75 s.
 . "$(dirname "$0")/_lib.sh"
 . "$(dirname "$0")/_nat.sh"
@@ -193,6 +194,12 @@ pid2=$(in_ns "$NAT_CLIENT" "$HBCTL" policy add --cgroup "$K2" --idle auto --retr
 check_eq "g: --retrofit: the connection to B made before the policy now has B's idle ($want s)" \
 	"ka=1 idle=$want" "$(ls_vals "$NAT_CLIENT" "$gport" | cut -d' ' -f1-2)"
 "$HBCTL" policy rm "$pid2" || not_ok "policy rm $pid2"
+
+# ---- h: run --kernel --idle auto --idle-max: the bound reaches the kernel policy ---------------
+out=$(nsenter --net="/run/netns/$NAT_CLIENT" "$HBCTL" run --kernel --idle auto --idle-max 10 -- \
+	"$HELPERS/ka_client" "$SRV_A" "$PORT" "$SRV_B" "$PORT" 2>&1 | tr '\n' '|')
+check_eq "h: run --kernel --idle auto --idle-max 10: A 4 s, B min(19, 10) = 10 s" \
+	"ka=1 idle=4 intvl=10 cnt=6 uto=0|ka=1 idle=10 intvl=10 cnt=6 uto=0|" "$out"
 
 # ---- f: unpinned with the last --idle auto policy ----------------------------------------------
 check "f: the paths map stays while another --idle auto policy is loaded" test -e "$HB_PIN_DIR/paths"
