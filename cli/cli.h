@@ -98,8 +98,10 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_policy(int argc, char **argv, struct hb_cli_opts *o);
 /* run --kernel (cmd_policy.c): CMD in a transient cgroup under a kernel policy built from vals
- * (indexed by enum hb_value, NULL = not given). Returns CMD's exit status or an exit code. */
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], const char *match, bool force,
+ * (indexed by enum hb_value, NULL = not given; the idle may be "auto", with idle_default_s and
+ * idle_max_s its bounds, 0 = not given). Returns CMD's exit status or an exit code. */
+int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], int idle_default_s,
+		  int idle_max_s, const char *match, bool force,
 		  char **cmd);
 int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_paths(int argc, char **argv, struct hb_cli_opts *o);

@@ -784,8 +784,8 @@ out_efd:
 	close(efd);
 }
 
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
-		  const char *match, bool force, char **cmd)
+int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], int idle_default_s,
+		  int idle_max_s, const char *match, bool force, char **cmd)
 {
 	static struct hb_policy pol;
 	static struct hb_pol_cfg cfg;
@@ -811,6 +811,10 @@ int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
 	if (match && hb_policy_set_match(&pol, match, err, sizeof(err)))
 		return hb_usage_err(o, "--match: %s", err);
 	pol.force = force;
+	ia.def_s = idle_default_s;
+	ia.def_given = idle_default_s > 0;
+	ia.max_s = idle_max_s;
+	ia.max_given = idle_max_s > 0;
 	if (idle_auto_prepare(o, &ia, &pol))
 		return HB_EXIT_USAGE;
 	if (hb_policy_is_noop(&pol))

@@ -22,12 +22,15 @@ enum {
 	OPT_LOG,
 	OPT_OFF,
 	OPT_KERNEL,
+	OPT_IDLE_DEFAULT,
+	OPT_IDLE_MAX,
 };
 
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hbctl run [--idle DUR] [--intvl DUR] [--cnt N] [--user-timeout DUR]\n"
+		"Usage: hbctl run [--idle DUR|auto [--idle-default DUR] [--idle-max DUR]]\n"
+		"                 [--intvl DUR] [--cnt N] [--user-timeout DUR]\n"
 		"                 [--match LIST] [--force] [--off] [--log LEVEL] [--kernel]\n"
 		"                 -- CMD [ARG...]\n"
 		"\n"
@@ -35,7 +38,12 @@ static void run_usage(FILE *f)
 		"(defaults 60s/10s/6; each of --idle/--intvl/--cnt replaces one). The exit status\n"
 		"is CMD's; 127 when CMD is not found, 126 when it cannot be executed.\n"
 		"\n"
-		"  --idle DUR              HB_KEEPIDLE (1s..32767s)\n"
+		"  --idle DUR|auto         HB_KEEPIDLE (1s..32767s); auto: each connection's idle\n"
+		"                          from the path table (hbctl paths), decided at connect():\n"
+		"                          floor(0.8 x its path's timeout), --idle-max for a path\n"
+		"                          with no drop known, --idle-default for no entry\n"
+		"  --idle-default DUR      HB_IDLE_DEFAULT, with --idle auto (default 60s)\n"
+		"  --idle-max DUR          HB_IDLE_MAX, with --idle auto (default 600s)\n"
 		"  --intvl DUR             HB_KEEPINTVL (1s..32767s)\n"
 		"  --cnt N                 HB_KEEPCNT (1..127)\n"
 		"  --user-timeout DUR      HB_USER_TIMEOUT\n"
@@ -136,13 +144,16 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "off", no_argument, NULL, OPT_OFF },
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
+		{ "idle-default", required_argument, NULL, OPT_IDLE_DEFAULT },
+		{ "idle-max", required_argument, NULL, OPT_IDLE_MAX },
 		{ 0 }
 	};
 	/* env variable per option, set only after every value validated */
 	const char *env[][2] = {
 		{ "HB_KEEPIDLE", NULL }, { "HB_KEEPINTVL", NULL }, { "HB_KEEPCNT", NULL },
 		{ "HB_USER_TIMEOUT", NULL }, { "HB_MATCH", NULL }, { "HB_FORCE", NULL },
-		{ "HB_LOG", NULL }, { "HB_KEEPALIVE", NULL },
+		{ "HB_LOG", NULL }, { "HB_KEEPALIVE", NULL }, { "HB_IDLE_DEFAULT", NULL },
+		{ "HB_IDLE_MAX", NULL },
 	};
 	/* which env[] entry each value option fills */
 	static const int env_of[HB_V__COUNT] = {
@@ -152,7 +163,7 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	char err[HB_ERR_LEN], shim[PATH_MAX];
 	enum hb_log_level lvl;
 	unsigned int i;
-	int c, rc;
+	int c, rc, bound[2] = { 0, 0 };	/* --idle-default, --idle-max (s); 0: not given */
 	bool kernel = false;
 
 	opterr = 0;
@@ -163,8 +174,18 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 		if (rc > 0)
 			continue;
 		if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(optarg, "auto")) {
-			/* --idle auto: the kernel policy's (checked below: --kernel only) */
+			/* --idle auto: HB_KEEPIDLE=auto, or the kernel policy's */
 			env[0][1] = optarg;
+			continue;
+		}
+		if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
+			int k = c == OPT_IDLE_MAX;
+
+			if (hb_parse_secs(optarg, HB_IDLE_MIN, HB_IDLE_MAX, &bound[k], err,
+					  sizeof(err)))
+				return hb_usage_err(o, "%s: %s", k ? "--idle-max" : "--idle-default",
+						    err);
+			env[8 + k][1] = optarg;
 			continue;
 		}
 		/* the values are checked as the shim will read them: libhb's parsers */
@@ -206,9 +227,8 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	}
 	if (optind >= argc)
 		return hb_usage_err(o, "no command given (hbctl run [OPTIONS] -- CMD [ARG...])");
-	if (env[0][1] && !strcmp(env[0][1], "auto") && !kernel)
-		return hb_usage_err(o, "--idle auto needs --kernel (the shim's HB_KEEPIDLE=auto is "
-				    "not implemented yet)");
+	if ((bound[0] || bound[1]) && !(env[0][1] && !strcmp(env[0][1], "auto")))
+		return hb_usage_err(o, "--idle-default and --idle-max go with --idle auto");
 	if (kernel) {
 		/* the same values, enforced by the kernel instead of the shim (--log: n/a) */
 		const char *kv[HB_V__COUNT] = {
@@ -217,7 +237,8 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			[HB_V_USER_TIMEOUT] = env[3][1],
 		};
 
-		return hb_run_kernel(o, kv, env[4][1], env[5][1] != NULL, argv + optind);
+		return hb_run_kernel(o, kv, bound[0], bound[1], env[4][1], env[5][1] != NULL,
+				     argv + optind);
 	}
 	if (find_shim(shim, sizeof(shim))) {
 		hb_err(o, "libhbshim.so not found (tried %s; set HB_SHIM=PATH)", shim);

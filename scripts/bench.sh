@@ -37,7 +37,8 @@ fi
 ip link set lo up || { echo "bench.sh: cannot bring lo up in the private namespace" >&2; exit 1; }
 # Only the variables set below reach the shim.
 unset LD_PRELOAD HB_KEEPALIVE HB_KEEPIDLE HB_KEEPINTVL HB_KEEPCNT HB_USER_TIMEOUT HB_MATCH \
-	HB_FORCE HB_LOG HB_LOG_FILE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL \
+	HB_FORCE HB_LOG HB_LOG_FILE HB_IDLE_DEFAULT HB_IDLE_MAX HB_PATHS_FILE KEEPIDLE KEEPINTVL \
+	KEEPCNT KEEPALIVE TCP_KEEPIDLE TCP_KEEPINTVL \
 	TCP_KEEPCNT TCP_USER_TIMEOUT DD_TCP_KEEPALIVE_TIME DD_TCP_KEEPALIVE_INTVL \
 	DD_TCP_KEEPALIVE_PROBES DD_USE_KEEPALIVE
 TMP=$(mktemp -d /tmp/hbbench.XXXXXX) || exit 1
@@ -206,6 +207,26 @@ if command -v valgrind >/dev/null; then
 			b = (b2 - b1) / d; s = (s2 - s1) / d; w = (w2 - w1) / d
 			printf "   %-34s %7.0f %7.0f %+7.0f %11s  < +%d: %s\n", l, b, s, s - b,
 				w2 ? sprintf("%.0f", w) : "?", max, s - b < max ? "met" : "MISSED" }'
+	done
+	# HB_KEEPIDLE=auto (DESIGN.md "Paths"): every TCP socket is tracked and connect() looks
+	# its destination up (a table of one entry covering 127.0.0.1, so connect() also makes
+	# its one setsockopt(TCP_KEEPIDLE)); no target, reported beside the default policy
+	printf '%s survived=0s dropped=30s source=manual time=0\n' 127.0.0.1 >"$TMP/paths"
+	for row in "connect|socket()+connect()+close()|" \
+		"tcp|socket()+close() TCP, auto|HB_KEEPIDLE=auto" \
+		"connect|socket()+connect()+close(), auto|HB_KEEPIDLE=auto"; do
+		IFS='|' read -r k l e <<<"$row"
+		n1=$C1 n2=$C2
+		[ "$k" = connect ] && n1=$((C1 / 4)) n2=$((C2 / 4))
+		set -- LD_PRELOAD="$SHIM" HB_PATHS_FILE="$TMP/paths"
+		[ -n "$e" ] && set -- "$@" "$e"
+		b1=$(cg_run "$TMP/cg.b1" "$k" $n1) && b2=$(cg_run "$TMP/cg.b2" "$k" $n2) &&
+			s1=$(cg_run "$TMP/cg.s1" "$k" $n1 "$@") &&
+			s2=$(cg_run "$TMP/cg.s2" "$k" $n2 "$@") ||
+			{ echo "   valgrind failed: $l skipped"; continue; }
+		awk -v b1="$b1" -v b2="$b2" -v s1="$s1" -v s2="$s2" -v d=$((n2 - n1)) -v l="$l" '
+		BEGIN { b = (b2 - b1) / d; s = (s2 - s1) / d
+			printf "   %-34s %7.0f %7.0f %+7.0f %11s  %s\n", l, b, s, s - b, "", "(no target)" }'
 	done
 	echo "   anchors for TCP socket(), extra instructions measured the same way (reported in"
 	echo "   issue 11, not re-measured here): libdontdie +126, msantos/libkeepalive +164,"

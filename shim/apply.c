@@ -12,7 +12,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "hb/log.h"
 #include "shim.h"
 
 int hb_shim_run(int fd, const struct hb_sockopt *plan, int n, unsigned int app,
@@ -234,5 +236,100 @@ int hb_shim_describe(char *buf, size_t len, int fd, int family, const struct soc
 		       res->err_v < HB_V__COUNT ? hb_value_name(res->err_v) : "?", e);
 	}
 	append(buf, len, &off, ")");
+	return off > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)off;
+}
+
+/* ---- HB_KEEPIDLE=auto ---------------------------------------------------------------------- */
+
+static const char *env_value(hb_getenv_fn env, const char *name)
+{
+	const char *s = env(name);
+
+	return s && *s ? s : NULL;	/* set but empty: unset, as for every HB_ variable */
+}
+
+int hb_shim_auto_env(hb_getenv_fn env, struct hb_shim_auto *a)
+{
+	static const char *const names[2] = { "HB_IDLE_DEFAULT", "HB_IDLE_MAX" };
+	char err[HB_ERR_LEN];
+	const char *s;
+	int i, v, bad = 0;
+
+	a->idle_default = HB_PATHS_IDLE_DEFAULT;
+	a->idle_max = HB_PATHS_IDLE_MAX;
+	s = env_value(env, "HB_KEEPIDLE");
+	a->on = s && !strcasecmp(s, "auto");
+	for (i = 0; i < 2; i++) {
+		if (!(s = env_value(env, names[i])))
+			continue;
+		if (!a->on) {
+			hb_log(HB_LOG_ERROR, "%s: goes with HB_KEEPIDLE=auto: ignored", names[i]);
+			bad++;
+		} else if (hb_parse_secs(s, HB_IDLE_MIN, HB_IDLE_MAX, &v, err, sizeof(err))) {
+			hb_log(HB_LOG_ERROR, "%s: %s", names[i], err);
+			bad++;
+		} else {
+			*(i ? &a->idle_max : &a->idle_default) = v;
+		}
+	}
+	return bad;
+}
+
+enum hb_auto_decision hb_shim_auto_decide(const struct hb_paths *t, const struct hb_shim_auto *a,
+					  bool force, unsigned int state,
+					  const struct sockaddr *addr, socklen_t len, int *idle,
+					  const struct hb_path **path)
+{
+	if ((state & (HB_FD_TCP | HB_FD_MANAGED | HB_FD_PATHED)) != (HB_FD_TCP | HB_FD_MANAGED))
+		return HB_AUTO_NONE;
+	/* The program's own TCP_KEEPIDLE wins unless HB_FORCE (DESIGN.md "The policy"). */
+	if ((state & HB_BIT(HB_V_IDLE)) && !force)
+		return HB_AUTO_NONE;
+	if (!inet_addr_ok(addr, len))
+		return HB_AUTO_NONE;
+	*path = hb_paths_lookup(t, addr, len);
+	*idle = hb_paths_idle(*path, a->idle_default, a->idle_max);
+	return *idle == a->idle_default ? HB_AUTO_KEEP : HB_AUTO_SET;
+}
+
+/* "24 s", "24.500 s" */
+static void append_secs(char *buf, size_t len, size_t *off, long long ms)
+{
+	if (ms % 1000)
+		append(buf, len, off, "%lld.%03lld s", ms / 1000, ms % 1000);
+	else
+		append(buf, len, off, "%lld s", ms / 1000);
+}
+
+int hb_shim_describe_auto(char *buf, size_t len, int fd, const struct sockaddr *addr,
+			  socklen_t addrlen, const struct hb_path *path, int idle, int err)
+{
+	char dest[80], ebuf[128];
+	size_t off = 0;
+
+	if (len)
+		buf[0] = '\0';
+	append(buf, len, &off, "fd %d", fd);
+	if (inet_addr_ok(addr, addrlen))
+		append_addr(buf, len, &off, addr);
+	append(buf, len, &off, ": idle %d s", idle);
+	if (!path) {
+		append(buf, len, &off, ", no path entry (HB_IDLE_DEFAULT)");
+	} else {
+		hb_pattern_format(&path->dest, dest, sizeof(dest));
+		append(buf, len, &off, " from path %s (", dest);
+		if (path->dropped_ms >= 0) {
+			append(buf, len, &off, "dropped ");
+			append_secs(buf, len, &off, path->dropped_ms);
+		} else {
+			append(buf, len, &off, "survived ");
+			append_secs(buf, len, &off, path->survived_ms);
+			append(buf, len, &off, ", no drop: HB_IDLE_MAX");
+		}
+		append(buf, len, &off, ")");
+	}
+	if (err)
+		append(buf, len, &off, ": setsockopt TCP_KEEPIDLE failed: %s",
+		       strerror_r(err, ebuf, sizeof(ebuf)));
 	return off > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)off;
 }

@@ -6,12 +6,14 @@
  * Rules this file keeps (STYLE.md 4): init runs once under pthread_once, from our constructor
  * or from whichever wrapper runs first (another library's constructor may call socket()
  * before ours ran); while it runs hb_in_init is set and signals are blocked, so that anything
- * it calls that we wrap (nothing, today) only forwards. Configuration is immutable afterwards: the hot path takes
- * no lock. No malloc of our own, no stdio, never exit, never print to stdout.
+ * it calls that we wrap (nothing, today) only forwards. Configuration is immutable afterwards:
+ * the hot path takes no lock. No malloc of our own (except, with HB_KEEPIDLE=auto, the path
+ * table read once at init), no stdio streams, never exit, never print to stdout.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -337,6 +339,50 @@ static const char *env(const char *name)
 	return secure_getenv(name);
 }
 
+/* HB_KEEPIDLE=auto: the policy sees HB_KEEPIDLE as HB_IDLE_DEFAULT, so that every TCP socket
+ * gets that idle at socket() (or at a matching connect()/listen()) and connect() changes it
+ * only for a destination whose path says otherwise (as the kernel policy's --idle auto). */
+static char auto_idle[16];
+
+static const char *env_auto(const char *name)
+{
+	if (!strcmp(name, "HB_KEEPIDLE"))
+		return auto_idle;
+	return secure_getenv(name);
+}
+
+/*
+ * HB_KEEPIDLE=auto: reads the path table once (hb_paths_load: O_NONBLOCK, a FIFO, a device or
+ * anything not a regular file is refused). Whatever goes wrong costs one line and leaves
+ * every connection HB_IDLE_DEFAULT; a bad line costs that line only (as for the kernel
+ * policy). The one allocation the shim makes, once, only with HB_KEEPIDLE=auto.
+ */
+static void load_paths(void)
+{
+	const char *file = hb_paths_file(env);
+	char err[HB_ERR_LEN], q[48];
+	int rc;
+
+	hb_paths_init(&hb_cfg.paths);
+	rc = hb_paths_load(file, &hb_cfg.paths, err, sizeof(err));
+	if (rc == -EINVAL && hb_cfg.paths.n) {
+		hb_log(HB_LOG_ERROR, "HB_KEEPIDLE=auto: path table %s (that line is ignored)", err);
+	} else if (rc) {
+		hb_paths_free(&hb_cfg.paths);
+		hb_log(HB_LOG_ERROR, "HB_KEEPIDLE=auto: path table %s: every connection gets idle "
+		       "%d s (HB_IDLE_DEFAULT)", err, hb_cfg.autoidle.idle_default);
+	} else if (!hb_cfg.paths.n && access(file, F_OK) < 0 && errno == ENOENT) {
+		quote(q, sizeof(q), file);
+		hb_log(HB_LOG_ERROR, "HB_KEEPIDLE=auto: no path table at %s (hbctl paths add, "
+		       "HB_PATHS_FILE): every connection gets idle %d s (HB_IDLE_DEFAULT)", q,
+		       hb_cfg.autoidle.idle_default);
+	}
+	quote(q, sizeof(q), file);
+	hb_log(HB_LOG_DEBUG, "HB_KEEPIDLE=auto: %u path%s from %s; HB_IDLE_DEFAULT %d s, "
+	       "HB_IDLE_MAX %d s", hb_cfg.paths.n, hb_cfg.paths.n == 1 ? "" : "s", q,
+	       hb_cfg.autoidle.idle_default, hb_cfg.autoidle.idle_max);
+}
+
 /*
  * HB_LOG_FILE: a regular file, opened without blocking (a FIFO nobody reads would hang the
  * constructor of every program) and without following a symlink at the last component.
@@ -447,8 +493,10 @@ static void configure(const char **fallback, unsigned int nfallback)
 		hb_log(HB_LOG_DEBUG, "dlsym(RTLD_NEXT, \"%s\") failed: using syscall()", fallback[i]);
 
 	/* Each bad value is reported once through hb_log() and ignored (policy.h). */
+	hb_shim_auto_env(env, &hb_cfg.autoidle);
+	snprintf(auto_idle, sizeof(auto_idle), "%d", hb_cfg.autoidle.idle_default);
 	hb_policy_init(&hb_cfg.pol);
-	hb_policy_from_env(&hb_cfg.pol, env);
+	hb_policy_from_env(&hb_cfg.pol, hb_cfg.autoidle.on ? env_auto : env);
 	hb_cfg.noop = hb_policy_is_noop(&hb_cfg.pol);
 	/* The info log needs the per-fd state too: one override line per socket. */
 	hb_cfg.track = hb_cfg.pol.has_match || hb_cfg.pol.force || hb_log_enabled(HB_LOG_INFO);
@@ -473,6 +521,13 @@ static void configure(const char **fallback, unsigned int nfallback)
 	/* The decision for every fresh TCP socket, once (shim.h struct hb_shim_cfg). */
 	hb_policy_want(&hb_cfg.pol, &hb_cfg.sys, &hb_cfg.want);
 	hb_cfg.n = hb_policy_plan(&hb_cfg.pol, &hb_cfg.sys, 0, false, hb_cfg.plan);
+	/* HB_KEEPIDLE=auto: connect() needs to know the socket is ours (no fast mode). With
+	 * keepalive off there is no idle to decide. */
+	if (hb_cfg.autoidle.on && (hb_cfg.want.mask & HB_BIT(HB_V_IDLE))) {
+		load_paths();
+		hb_cfg.per_connect = true;
+		hb_cfg.track = true;
+	}
 	hb_cfg.fast = !hb_cfg.track && !hb_cfg.pol.has_match;
 	log_policy();
 }

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "hb/paths.h"
 #include "hb/policy.h"
 
 #define HB_EXPORT	__attribute__((visibility("default")))
@@ -35,6 +36,7 @@ typedef uint16_t hb_fd_state;
 #define HB_FD_MANAGED	0x40u		/* policy applied (or accepted from a managed listener) */
 #define HB_FD_DECIDED	0x80u		/* listen(): match decision taken, don't ask again */
 #define HB_FD_TOLD	0x100u		/* the "program set ...; HB_FORCE=1 overrides" line is out */
+#define HB_FD_PATHED	0x200u		/* HB_KEEPIDLE=auto: the path's idle was decided at connect() */
 _Static_assert(HB_ALL_BITS < HB_FD_TCP, "value bits overlap the fd state flags");
 
 /* The system calls apply.c makes: the dlsym'd real_* in production, fakes in unit tests. */
@@ -139,6 +141,53 @@ int hb_shim_describe_override(char *buf, size_t len, int fd, enum hb_value v, in
 /* Whether the program's value val for v differs from what the policy wants (w). */
 bool hb_shim_overrides(const struct hb_want *w, enum hb_value v, int val);
 
+/* ---- HB_KEEPIDLE=auto (DESIGN.md "Paths"): the idle time from the path table ---- */
+
+struct hb_shim_auto {
+	bool on;		/* HB_KEEPIDLE=auto */
+	int idle_default;	/* HB_IDLE_DEFAULT (s): no entry for the path; default 60 */
+	int idle_max;		/* HB_IDLE_MAX (s): a path that survived with no drop; 600 */
+};
+
+/*
+ * Reads HB_KEEPIDLE (only whether it is "auto"), HB_IDLE_DEFAULT and HB_IDLE_MAX (whole
+ * seconds, 1s..32767s, duration syntax) through env. Each bad value is reported once through
+ * hb_log(HB_LOG_ERROR, "NAME: ...") and ignored (its default stays); HB_IDLE_DEFAULT or
+ * HB_IDLE_MAX without HB_KEEPIDLE=auto is reported and ignored too. Returns the number of
+ * values reported.
+ */
+int hb_shim_auto_env(hb_getenv_fn env, struct hb_shim_auto *a);
+
+enum hb_auto_decision {
+	HB_AUTO_NONE,	/* not ours: not a managed TCP socket, decided already, the program set
+			 * TCP_KEEPIDLE itself (without HB_FORCE), or no inet address */
+	HB_AUTO_KEEP,	/* the path's idle is the one the socket has (idle_default): no call */
+	HB_AUTO_SET,	/* setsockopt(TCP_KEEPIDLE, *idle) */
+};
+
+/*
+ * HB_KEEPIDLE=auto, after connect() accepted (addr, len) on a socket in the given fd state:
+ * the idle for its path (hb_paths_lookup(), then hb_paths_idle(): floor(0.8 x dropped) at
+ * least 1 s, a.idle_max when the path survived with no drop known, a.idle_default with no
+ * entry), in *idle, with the entry in *path (NULL: none). The socket carries a.idle_default
+ * already (the plan made at socket() or by the match list). force: HB_FORCE, under which the
+ * program's own TCP_KEEPIDLE does not count.
+ */
+enum hb_auto_decision hb_shim_auto_decide(const struct hb_paths *t, const struct hb_shim_auto *a,
+					  bool force, unsigned int state,
+					  const struct sockaddr *addr, socklen_t len, int *idle,
+					  const struct hb_path **path);
+
+/*
+ * The HB_LOG=info line for an auto decision, without the "libhbshim: " prefix:
+ *   fd 5 198.51.100.2:7000: idle 19 s from path 198.51.100.2:7000 (dropped 24 s)
+ *   fd 5 198.51.100.9:80: idle 600 s from path 198.51.100.0/24 (survived 40 s, no drop: HB_IDLE_MAX)
+ *   fd 5 192.0.2.1:80: idle 60 s, no path entry (HB_IDLE_DEFAULT)
+ * err: errno of a failed setsockopt() (0: none). Returns snprintf's result.
+ */
+int hb_shim_describe_auto(char *buf, size_t len, int fd, const struct sockaddr *addr,
+			  socklen_t addrlen, const struct hb_path *path, int idle, int err);
+
 /* ---- init.c: configuration, real symbols, per-fd table, log sink ---- */
 
 /*
@@ -154,11 +203,14 @@ struct hb_shim_cfg {
 	bool track;		/* per-fd state needed: HB_MATCH, HB_FORCE or the info log */
 	bool fast;		/* socket() runs plan[] and nothing else (no track, no match) */
 	/*
-	 * Seam for a per-destination idle time (HB_KEEPIDLE=auto, DESIGN.md "Paths"): when
-	 * set, connect() looks the destination up and may replace TCP_KEEPIDLE on that socket
-	 * after plan[] ran at socket(). Nothing sets it yet; connect() has the hook point.
+	 * A per-destination idle time (HB_KEEPIDLE=auto, DESIGN.md "Paths"): when set,
+	 * connect() looks the destination up in paths and replaces TCP_KEEPIDLE on that
+	 * socket when its path's idle differs from auto.idle_default, which plan[] (or the
+	 * match list's plan at connect()) set. Implies track: every TCP socket is marked.
 	 */
 	bool per_connect;
+	struct hb_shim_auto autoidle;
+	struct hb_paths paths;	/* read once at init (malloc'd once, never freed) */
 	int n;			/* setsockopt() calls for a fresh TCP socket ... */
 	struct hb_sockopt plan[HB_V__COUNT];	/* ... in hb_value_order */
 	struct hb_want want;	/* what the policy wants, for HB_FORCE and the override line */
@@ -215,6 +267,10 @@ HB_HIDDEN _Atomic hb_fd_state *hb_fd_slot_make(int fd);
 /* Logs the info line for a managed socket (see hb_shim_describe). */
 HB_HIDDEN void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr,
 				   socklen_t addrlen, const struct hb_shim_result *res);
+/* HB_KEEPIDLE=auto and HB_FORCE: the idle that fd's path gives, for a program's own
+ * TCP_KEEPIDLE on a socket decided at connect() (getpeername; *idle unchanged when it
+ * cannot be read). */
+HB_HIDDEN void hb_shim_auto_force_idle(int fd, int *idle);
 /* The info line for the program's own choice on a managed socket (once per socket). */
 HB_HIDDEN void hb_shim_log_override(int fd, enum hb_value v, int val);
 

@@ -2,9 +2,11 @@
 /*
  * connect() and listen(): where a match list (HB_MATCH) decides. connect() matches the
  * remote address, listen() the local one (a wildcard bind is matched as the wildcard).
- * Without a match list both only forward.
+ * With HB_KEEPIDLE=auto connect() also decides the idle from the remote address's path.
+ * Otherwise both only forward.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 
 #include "hb/log.h"
 #include "shim.h"
@@ -57,6 +59,52 @@ static __attribute__((noinline)) void connect_match(int fd, const struct sockadd
 	errno = saved;
 }
 
+/*
+ * HB_KEEPIDLE=auto: the idle for addr's path (shim.h, hb_shim_auto_decide), once per socket.
+ * The socket has HB_IDLE_DEFAULT already; one setsockopt() only when its path differs.
+ */
+static __attribute__((noinline)) void connect_auto(int fd, const struct sockaddr *addr,
+						   socklen_t len)
+{
+	const struct hb_path *path = NULL;
+	enum hb_auto_decision d;
+	_Atomic hb_fd_state *slot;
+	char line[300];
+	int saved = errno, idle = 0, err = 0;
+
+	if (!(slot = hb_fd_slot(fd)))
+		return;
+	d = hb_shim_auto_decide(&hb_cfg.paths, &hb_cfg.autoidle, hb_cfg.pol.force,
+				atomic_load_explicit(slot, memory_order_relaxed), addr, len, &idle,
+				&path);
+	/* Two threads connecting one fd: the first decides. */
+	if (d == HB_AUTO_NONE ||
+	    (atomic_fetch_or_explicit(slot, HB_FD_PATHED, memory_order_relaxed) & HB_FD_PATHED)) {
+		errno = saved;
+		return;
+	}
+	if (d == HB_AUTO_SET &&
+	    real_setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0)
+		err = errno;
+	if (hb_log_enabled(HB_LOG_INFO)) {
+		hb_shim_describe_auto(line, sizeof(line), fd, addr, len, path, idle, err);
+		hb_log(HB_LOG_INFO, "%s", line);
+	}
+	errno = saved;
+}
+
+void hb_shim_auto_force_idle(int fd, int *idle)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int saved = errno;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 && len <= sizeof(ss))
+		*idle = hb_paths_idle(hb_paths_lookup(&hb_cfg.paths, (struct sockaddr *)&ss, len),
+				      hb_cfg.autoidle.idle_default, hb_cfg.autoidle.idle_max);
+	errno = saved;
+}
+
 HB_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	int ret;
@@ -73,11 +121,10 @@ HB_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	 */
 	if (hb_cfg.pol.has_match && (ret == 0 || errno == EINPROGRESS || errno == EINTR))
 		connect_match(fd, addr, len);
-	/*
-	 * The per-destination seam (shim.h, hb_cfg.per_connect): a path-table lookup of addr
-	 * that replaces TCP_KEEPIDLE on this socket plugs in here, under the same condition
-	 * (the kernel accepted addr). Not implemented yet: nothing sets per_connect.
-	 */
+	/* HB_KEEPIDLE=auto, under the same condition (the kernel accepted addr); after the
+	 * match list, which has just made a matching socket managed. */
+	if (hb_cfg.per_connect && (ret == 0 || errno == EINPROGRESS || errno == EINTR))
+		connect_auto(fd, addr, len);
 	return ret;
 }
 

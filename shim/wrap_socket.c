@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
+#include "hb/log.h"
 #include "shim.h"
 
 /*
@@ -75,6 +76,14 @@ static __attribute__((noinline)) int socket_slow(int domain, int type, int proto
 	}
 	if ((slot = hb_fd_slot_make(fd)))
 		atomic_store_explicit(slot, HB_FD_TCP | HB_FD_MANAGED, memory_order_relaxed);
+	if (!hb_log_enabled(HB_LOG_INFO)) {
+		/* tracked only for HB_FORCE or HB_KEEPIDLE=auto: no line, no result needed */
+		int saved = errno;
+
+		apply_plan(fd);
+		errno = saved;	/* hb_fd_slot_make() may have changed it */
+		return fd;
+	}
 	hb_shim_run(fd, hb_cfg.plan, hb_cfg.n, 0, &hb_cfg.ops, &res);
 	hb_shim_log_applied(fd, domain, NULL, 0, &res);
 	return fd;

@@ -38,6 +38,9 @@ HB_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, soc
 		if (ret != 0)
 			return ret;
 		saved = errno;
+		/* HB_KEEPIDLE=auto: the policy's idle for this socket is its path's. */
+		if (v == HB_V_IDLE && (st & HB_FD_PATHED))
+			hb_shim_auto_force_idle(fd, &val);
 		rc = real_setsockopt(fd, level, optname, &val, sizeof(val));
 		hb_log(HB_LOG_DEBUG, "fd %d: HB_FORCE: %s %d instead of the application's value (%s)",
 		       fd, hb_value_name((enum hb_value)v), val, rc == 0 ? "ok" : "failed");

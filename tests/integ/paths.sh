@@ -16,8 +16,9 @@
 #     it too
 #  e. paths learn against A and B records brackets that contain 6 and 24 (source probe)
 #  f. the paths map is pinned beside the policies while an --idle auto policy exists, and
-#     unpinned with it; errors: --idle auto without --kernel in run, --idle-max without auto
+#     unpinned with it; errors: --idle-max without --idle auto (run, policy add)
 #  g. --retrofit: a connection established before the policy gets its path's idle
+#  h. run --kernel --idle auto --idle-max: the bound reaches the kernel policy
 # The table is the test's own (HB_PATHS_FILE), the pins too (HB_PIN_DIR). About 75 s.
 . "$(dirname "$0")/_lib.sh"
 . "$(dirname "$0")/_nat.sh"
@@ -85,7 +86,7 @@ err_case() {
 	check "usage error, exit 2, one line: hbctl $* ($out)" \
 		eval '[ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ]'
 }
-err_case run --idle auto -- true
+err_case run --idle 30 --idle-max 600 -- true
 err_case policy add --cgroup "$K" --idle 30 --idle-max 600
 err_case policy add --cgroup "$K" --idle auto --idle-max 0
 err_case paths add "$SRV_A" --timeout soon
@@ -193,6 +194,12 @@ pid2=$(in_ns "$NAT_CLIENT" "$HBCTL" policy add --cgroup "$K2" --idle auto --retr
 check_eq "g: --retrofit: the connection to B made before the policy now has B's idle ($want s)" \
 	"ka=1 idle=$want" "$(ls_vals "$NAT_CLIENT" "$gport" | cut -d' ' -f1-2)"
 "$HBCTL" policy rm "$pid2" || not_ok "policy rm $pid2"
+
+# ---- h: run --kernel --idle auto --idle-max: the bound reaches the kernel policy ---------------
+out=$(nsenter --net="/run/netns/$NAT_CLIENT" "$HBCTL" run --kernel --idle auto --idle-max 10 -- \
+	"$HELPERS/ka_client" "$SRV_A" "$PORT" "$SRV_B" "$PORT" 2>&1 | tr '\n' '|')
+check_eq "h: run --kernel --idle auto --idle-max 10: A 4 s, B min(19, 10) = 10 s" \
+	"ka=1 idle=4 intvl=10 cnt=6 uto=0|ka=1 idle=10 intvl=10 cnt=6 uto=0|" "$out"
 
 # ---- f: unpinned with the last --idle auto policy ----------------------------------------------
 check "f: the paths map stays while another --idle auto policy is loaded" test -e "$HB_PIN_DIR/paths"

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "hb/log.h"
+#include "hb/paths.h"
 #include "hb/policy.h"
 #include "../../shim/shim.h"
 
@@ -641,6 +642,212 @@ static void test_override_line(void **state)
 	assert_string_equal(buf, "fd 12: program set SO_KEEPALIVE 0; HB_FORCE=1 overrides");
 }
 
+/* ---- HB_KEEPIDLE=auto ---------------------------------------------------------------------- */
+
+static char logged[4][200];
+static int nlogged;
+
+static void capture(enum hb_log_level level, const char *msg)
+{
+	(void)level;
+	if (nlogged < 4)
+		snprintf(logged[nlogged], sizeof(logged[0]), "%s", msg);
+	nlogged++;
+}
+
+static struct hb_shim_auto auto_env(const char *const *env, int bad)
+{
+	struct hb_shim_auto a;
+
+	fake_env = env;
+	nlogged = 0;
+	hb_set_log_fn(capture, HB_LOG_ERROR);
+	assert_int_equal(hb_shim_auto_env(fake_getenv, &a), bad);
+	assert_int_equal(nlogged, bad);
+	hb_set_log_fn(NULL, HB_LOG_OFF);
+	return a;
+}
+
+static void test_auto_env(void **state)
+{
+	static const char *const none[] = { "HB_KEEPIDLE", "30", NULL };
+	static const char *const on[] = { "HB_KEEPIDLE", "auto", NULL };
+	static const char *const bounds[] = { "HB_KEEPIDLE", "AUTO", "HB_IDLE_DEFAULT", "2m",
+					      "HB_IDLE_MAX", "300s", NULL };
+	static const char *const bad[] = { "HB_KEEPIDLE", "auto", "HB_IDLE_DEFAULT", "1500ms",
+					   "HB_IDLE_MAX", "0", NULL };
+	static const char *const alone[] = { "HB_IDLE_MAX", "300", NULL };
+	struct hb_shim_auto a;
+
+	(void)state;
+	a = auto_env(NULL, 0);
+	assert_false(a.on);
+	a = auto_env(none, 0);
+	assert_false(a.on);
+	a = auto_env(on, 0);
+	assert_true(a.on);
+	assert_int_equal(a.idle_default, 60);
+	assert_int_equal(a.idle_max, 600);
+	a = auto_env(bounds, 0);
+	assert_true(a.on);
+	assert_int_equal(a.idle_default, 120);
+	assert_int_equal(a.idle_max, 300);
+	/* each bad value: one line naming it, and its default stays */
+	a = auto_env(bad, 2);
+	assert_true(a.on);
+	assert_int_equal(a.idle_default, 60);
+	assert_int_equal(a.idle_max, 600);
+	assert_non_null(strstr(logged[0], "HB_IDLE_DEFAULT: "));
+	assert_non_null(strstr(logged[1], "HB_IDLE_MAX: "));
+	a = auto_env(alone, 1);
+	assert_false(a.on);
+	assert_string_equal(logged[0], "HB_IDLE_MAX: goes with HB_KEEPIDLE=auto: ignored");
+}
+
+static struct hb_paths table(const char *text)
+{
+	struct hb_paths t;
+	char err[HB_ERR_LEN];
+
+	hb_paths_init(&t);
+	assert_int_equal(hb_paths_parse(text, strlen(text), &t, err, sizeof(err)), 0);
+	return t;
+}
+
+static void test_auto_decide(void **state)
+{
+	struct hb_paths t = table(
+		"10.0.0.0/8 survived=0s dropped=300s source=manual time=0\n"
+		"10.1.0.0/16 survived=0s dropped=30s source=manual time=0\n"
+		"10.1.2.3 survived=0s dropped=6s source=manual time=0\n"
+		"10.0.0.0/8:443 survived=0s dropped=24s source=manual time=0\n"
+		"192.0.2.0/24 survived=40s dropped=none source=probe time=0\n"
+		"198.51.100.0/24 survived=70s dropped=75s source=probe time=0\n"
+		"203.0.113.1 survived=0s dropped=1s source=manual time=0\n"
+		"[2001:db8::]/32 survived=0s dropped=10s source=manual time=0\n");
+	struct hb_shim_auto a = { .on = true, .idle_default = 60, .idle_max = 600 };
+	const unsigned int ours = HB_FD_TCP | HB_FD_MANAGED;
+	const struct hb_path *e = NULL;
+	struct sockaddr_in s;
+	struct sockaddr_in6 s6;
+	int idle = -1;
+
+	(void)state;
+#define DECIDE(sa, st, force) \
+	hb_shim_auto_decide(&t, &a, force, st, (const struct sockaddr *)&(sa), sizeof(sa), &idle, &e)
+	/* the longest prefix: floor(0.8 x dropped) */
+	s = sin4("10.9.9.9", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 240);
+	assert_int_equal(e->dest.prefix, 8);
+	s = sin4("10.1.9.9", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 24);
+	s = sin4("10.1.2.3", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 4);
+	/* a port beats no port, even against a longer prefix */
+	s = sin4("10.1.2.3", 443);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 19);
+	assert_int_equal(e->dest.port, 443);
+	/* survived with no drop: idle-max; no entry: idle-default, nothing to set */
+	s = sin4("192.0.2.7", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 600);
+	s = sin4("172.16.0.1", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_KEEP);
+	assert_int_equal(idle, 60);
+	assert_null(e);
+	/* a path whose idle is the default: nothing to set (floor(0.8 x 75) = 60) */
+	s = sin4("198.51.100.9", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_KEEP);
+	assert_int_equal(idle, 60);
+	assert_non_null(e);
+	/* at least 1 s */
+	s = sin4("203.0.113.1", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 1);
+	/* IPv6, and IPv4-mapped looked up as IPv4 */
+	s6 = sin6("2001:db8::5", 80);
+	assert_int_equal(DECIDE(s6, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 8);
+	s6 = sin6("::ffff:10.1.2.3", 80);
+	assert_int_equal(DECIDE(s6, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 4);
+	/* the bounds from HB_IDLE_DEFAULT / HB_IDLE_MAX */
+	a.idle_max = 100;
+	a.idle_default = 30;
+	s = sin4("10.9.9.9", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 100);
+	s = sin4("192.0.2.7", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_SET);
+	assert_int_equal(idle, 100);
+	s = sin4("172.16.0.1", 80);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_KEEP);
+	assert_int_equal(idle, 30);
+
+	/* not ours: not TCP, not managed (match list said no), decided already */
+	s = sin4("10.1.2.3", 80);
+	assert_int_equal(DECIDE(s, 0, false), HB_AUTO_NONE);
+	assert_int_equal(DECIDE(s, HB_FD_TCP, false), HB_AUTO_NONE);
+	assert_int_equal(DECIDE(s, ours | HB_FD_PATHED, false), HB_AUTO_NONE);
+	/* the program's own TCP_KEEPIDLE wins, unless HB_FORCE; its other values do not count */
+	assert_int_equal(DECIDE(s, ours | HB_BIT(HB_V_IDLE), false), HB_AUTO_NONE);
+	assert_int_equal(DECIDE(s, ours | HB_BIT(HB_V_IDLE), true), HB_AUTO_SET);
+	assert_int_equal(DECIDE(s, ours | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT), false),
+			 HB_AUTO_SET);
+	/* no inet address: AF_UNSPEC (dissolve), short */
+	{
+		struct sockaddr un = { .sa_family = AF_UNSPEC };
+
+		assert_int_equal(DECIDE(un, ours, false), HB_AUTO_NONE);
+		assert_int_equal(hb_shim_auto_decide(&t, &a, false, ours,
+						     (const struct sockaddr *)&s, 4, &idle, &e),
+				 HB_AUTO_NONE);
+	}
+	/* an empty table (missing, unreadable): the default for every destination */
+	hb_paths_free(&t);
+	assert_int_equal(DECIDE(s, ours, false), HB_AUTO_KEEP);
+	assert_int_equal(idle, 30);
+#undef DECIDE
+}
+
+static void test_auto_line(void **state)
+{
+	struct hb_paths t = table(
+		"198.51.100.2:7000 survived=0s dropped=24s source=manual time=0\n"
+		"192.0.2.0/24 survived=40500ms dropped=none source=probe time=0\n");
+	struct sockaddr_in a = sin4("198.51.100.2", 7000), b = sin4("192.0.2.9", 80),
+			   c = sin4("10.0.0.1", 22);
+	struct sockaddr_in6 d = sin6("2001:db8::1", 443);
+	char buf[256];
+
+	(void)state;
+	hb_shim_describe_auto(buf, sizeof(buf), 5, (struct sockaddr *)&a, sizeof(a), &t.e[0], 19, 0);
+	assert_string_equal(buf, "fd 5 198.51.100.2:7000: idle 19 s from path 198.51.100.2:7000 "
+			    "(dropped 24 s)");
+	hb_shim_describe_auto(buf, sizeof(buf), 6, (struct sockaddr *)&b, sizeof(b), &t.e[1], 600,
+			      0);
+	assert_string_equal(buf, "fd 6 192.0.2.9:80: idle 600 s from path 192.0.2.0/24 "
+			    "(survived 40.500 s, no drop: HB_IDLE_MAX)");
+	hb_shim_describe_auto(buf, sizeof(buf), 7, (struct sockaddr *)&c, sizeof(c), NULL, 60, 0);
+	assert_string_equal(buf, "fd 7 10.0.0.1:22: idle 60 s, no path entry (HB_IDLE_DEFAULT)");
+	hb_shim_describe_auto(buf, sizeof(buf), 8, (struct sockaddr *)&d, sizeof(d), NULL, 60,
+			      EPERM);
+	assert_string_equal(buf, "fd 8 [2001:db8::1]:443: idle 60 s, no path entry "
+			    "(HB_IDLE_DEFAULT): setsockopt TCP_KEEPIDLE failed: Operation not "
+			    "permitted");
+	/* cut, never overrun */
+	memset(buf, 'x', sizeof(buf));
+	assert_true(hb_shim_describe_auto(buf, 12, 5, (struct sockaddr *)&a, sizeof(a), &t.e[0],
+					  19, 0) >= 12);
+	assert_int_equal(strlen(buf), 11);
+	assert_int_equal(buf[12], 'x');
+	hb_paths_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +867,9 @@ int main(void)
 		cmocka_unit_test_setup(test_listen_decide, setup),
 		cmocka_unit_test_setup(test_describe, setup),
 		cmocka_unit_test_setup(test_override_line, setup),
+		cmocka_unit_test_setup(test_auto_env, setup),
+		cmocka_unit_test_setup(test_auto_decide, setup),
+		cmocka_unit_test_setup(test_auto_line, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
