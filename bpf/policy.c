@@ -34,6 +34,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "hb/bpf_loader.h"
 #include "hb/log.h"
 #include "hb/policy.h"
 #include "hb/policy_bpf.h"
@@ -59,9 +60,6 @@ _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 #define BPF_FS_MAGIC		0xcafe4a11
 #endif
 
-#pragma weak hb_log_enabled
-#pragma weak hb_log
-
 static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -83,28 +81,6 @@ static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
-}
-
-/* libbpf's messages: its warnings with HB_DEBUG=1 or hbctl -v, its debug output with
- * HB_DEBUG=2 (the same rule as bpf/iter.c). */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	const char *env = getenv("HB_DEBUG");
-	int dbg = env && *env ? atoi(env) : 0;
-	char msg[512];
-	size_t len;
-
-	if (level == LIBBPF_DEBUG && dbg < 2)
-		return 0;
-	if (hb_log_enabled && hb_log && hb_log_enabled(HB_LOG_DEBUG)) {
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		len = strlen(msg);
-		if (len && msg[len - 1] == '\n')
-			msg[len - 1] = '\0';
-		hb_log(HB_LOG_DEBUG, "libbpf: %s", msg);
-		return 0;
-	}
-	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
 }
 
 /* ---- compiling the policy ----------------------------------------------------------------- */
@@ -328,9 +304,9 @@ static uint64_t now_ns(void)
 
 static int load_err(int rc, char *err, size_t errlen)
 {
-	if (rc == -EPERM)
-		return errf(-EPERM, err, errlen, "loading the BPF program: %s (needs CAP_BPF, "
-			    "CAP_NET_ADMIN and CAP_PERFMON)", strerror(-rc));
+	if (rc == -EPERM)	/* lacking capabilities, HB_BPF_DENY, or the kernel refuses */
+		return hb_bpf_load_err(rc, "sockops_policy", "sockops",
+				       HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
 	if (rc == -EACCES || rc == -EINVAL)
 		return errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
 			    "HB_DEBUG=1 shows its log)", strerror(-rc));
@@ -513,7 +489,6 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		}
 	}
 
-	libbpf_set_print(libbpf_print);
 	skel = policy_bpf__open();
 	if (!skel) {
 		rc = load_err(-errno, err, errlen);
@@ -533,7 +508,9 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			goto cleanup;
 		}
 	}
-	rc = policy_bpf__load(skel);
+	rc = hb_bpf_deny_check(skel->obj, NULL, 0);
+	if (!rc)
+		rc = policy_bpf__load(skel);
 	if (rc) {
 		rc = load_err(rc, err, errlen);
 		goto cleanup;
@@ -831,4 +808,26 @@ const char *hb_pol_state_reason(enum hb_pol_state s)
 	default:
 		return "";
 	}
+}
+
+/* For hbctl doctor: loads (and frees) the policy program, as hb_pol_add() would, attaching
+ * nothing. Returns 0 or -errno with a message in err. */
+int hb_pol_probe(bool retrofit_too, char *err, size_t errlen)
+{
+	struct policy_bpf *skel;
+	int rc;
+
+	skel = policy_bpf__open();
+	if (!skel)
+		return load_err(-errno, err, errlen);
+	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit, retrofit_too);
+	rc = hb_bpf_deny_check(skel->obj, NULL, 0);
+	if (!rc)
+		rc = policy_bpf__load(skel);
+	if (rc)
+		rc = retrofit_too && rc == -EPERM ?
+		     hb_bpf_load_err(rc, "iter_tcp_retrofit", "iter/tcp", HB_BPF_NEED_PERFMON, err,
+				     errlen) : load_err(rc, err, errlen);
+	policy_bpf__destroy(skel);
+	return rc;
 }

@@ -225,6 +225,8 @@ static int take_snap(struct loop *L, struct hb_mon_snap *s, bool conns)
 	s->interval_s = (double)(s->now_ns - L->prev_ns) / 1e9;
 	if (conns) {
 		rc = hb_monitor_conns(L->m, &s->conns, &s->n_conns);
+		if (rc == -EOPNOTSUPP)
+			return 0;	/* no iterator on this kernel: said once at the start */
 		if (rc)
 			return rc;
 		s->have_conns = true;
@@ -357,6 +359,20 @@ static int run_loop(struct loop *L, struct hb_cli_opts *o, long long duration_ms
 			serve_prom(L, o);
 	}
 	return rc;
+}
+
+/* Once, on stderr: each feature that runs on a fallback or not at all, and why. */
+static void say_degraded(struct hb_cli_opts *o, const struct hb_monitor *m)
+{
+	const struct hb_mon_feat *f = hb_monitor_features(m);
+	int i;
+
+	for (i = 0; i < HB_MON_NFEAT; i++) {
+		if (f[i].state != HB_FEAT_OK)
+			hb_err(o, "%s", f[i].why);
+		else if (f[i].via[0])
+			hb_verbose(o, "%s: %s", hb_mon_feat_name[i], f[i].via);
+	}
 }
 
 static int netns_inode(unsigned int *ino)
@@ -503,7 +519,6 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		}
 	}
 	mo.cgroup = dir;
-	mo.verbose = o->verbose;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -519,6 +534,8 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		rc = HB_EXIT_RUNTIME;
 		goto out_prom;
 	}
+	say_degraded(o, L.m);
+	L.v.no_closes = hb_monitor_features(L.m)[HB_MON_FEAT_CLOSES].state == HB_FEAT_MISSING;
 	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", dir,
 		   hb_monitor_reused(L.m) ? " (reusing the monitor pinned by --pin)" : "",
 		   hb_monitor_pin_dir(L.m));

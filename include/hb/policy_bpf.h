@@ -284,6 +284,10 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen);
  * CAP_PERFMON). Returns 0 or -EPERM with a message in err. */
 int hb_pol_check_caps(char *err, size_t errlen);
 
+/* For hbctl doctor: loads and frees the policy program (with retrofit_too, also the
+ * --retrofit iterator), attaching nothing. Returns 0 or -errno with a message in err. */
+int hb_pol_probe(bool retrofit_too, char *err, size_t errlen);
+
 /* The state's name in reports: "active", "orphan", "broken". */
 const char *hb_pol_state_name(enum hb_pol_state s);
 /* Why, for orphans: "cgroup gone", "cgroup empty", "owner gone"; "" otherwise. */
