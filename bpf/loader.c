@@ -159,12 +159,9 @@ int hb_bpf_deny_check(struct bpf_object *obj, char *err, size_t errlen)
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, obj) {
-		if (bpf_program__autoload(p) && hb_bpf_denied(p)) {
-			hb_log(HB_LOG_INFO, "HB_BPF_DENY refuses %s (%s) as the kernel would: EPERM",
-			       bpf_program__name(p), bpf_program__section_name(p));
+		if (bpf_program__autoload(p) && hb_bpf_denied(p))
 			return hb_bpf_errf(-EPERM, err, errlen, "%s (%s) refused by HB_BPF_DENY",
 					   bpf_program__name(p), bpf_program__section_name(p));
-		}
 	}
 	return 0;
 }

@@ -262,6 +262,17 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_OK, "iter/bpf_sk_storage_map", NULL);
 	e = load_groups(netns, g, &s);
 	if (e) {
+		/* The commonest refusal first (map iterators): the same load with iter/tcp
+		 * instead; when it works, only the map iterator differed. */
+		e2 = load_groups(netns, G_CGSKB | G_TP | G_ITER_TCP, &s);
+		if (!e2) {
+			g = G_CGSKB | G_TP | G_ITER_TCP;
+			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
+			feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
+				 "%s; per-connection rows come from iter/tcp instead%s", w1,
+				 netns ? "" : " (the monitor's network namespace only)");
+			goto done;
+		}
 		e = probe_group(netns, G_CGSKB);
 		if (e) {
 			hb_bpf_load_err(e, "cgskb_egress", "cgroup_skb", tr | HB_BPF_NEED_NET_ADMIN,
@@ -302,6 +313,7 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 			return hb_bpf_load_err(e, NULL, "the monitor's programs", tr |
 					       HB_BPF_NEED_NET_ADMIN, err, errlen);
 	}
+done:
 	*groups = g;
 	if (skel)
 		*skel = s;
