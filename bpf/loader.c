@@ -160,8 +160,8 @@ int hb_bpf_deny_check(struct bpf_object *obj, char *err, size_t errlen)
 
 	bpf_object__for_each_program(p, obj) {
 		if (bpf_program__autoload(p) && hb_bpf_denied(p))
-			return hb_bpf_errf(-EPERM, err, errlen, "%s (%s) refused by HB_BPF_DENY",
-					   bpf_program__name(p), bpf_program__section_name(p));
+			return hb_bpf_errf(-EPERM, err, errlen, "HB_BPF_DENY refused %s (%s)",
+					   bpf_program__section_name(p), bpf_program__name(p));
 	}
 	return 0;
 }

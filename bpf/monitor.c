@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include "hb/bpf_loader.h"
+#include "hb/log.h"
 #include "hb/monitor.h"
 #include "hbmon.skel.h"
 
@@ -668,12 +669,20 @@ int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
 		}
 		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
 		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* a monitor without an iterator (refused by the kernel), or one starting */
+			hb_log(HB_LOG_DEBUG, "monitor counters: %s: %s", p, strerror(errno));
 			continue;
+		}
 		e = read_records(fd, v, n, &cap);
 		close(fd);
-		if (e)
+		if (e == -ENOMEM)
 			break;
+		if (e) {
+			/* one unreadable monitor does not hide the others */
+			hb_log(HB_LOG_INFO, "monitor counters: reading %s: %s", p, strerror(-e));
+			e = 0;
+		}
 	}
 	closedir(dp);
 	if (e) {

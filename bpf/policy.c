@@ -508,9 +508,10 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			goto cleanup;
 		}
 	}
-	rc = hb_bpf_deny_check(skel->obj, NULL, 0);
-	if (!rc)
-		rc = policy_bpf__load(skel);
+	rc = hb_bpf_deny_check(skel->obj, err, errlen);
+	if (rc)
+		goto cleanup;
+	rc = policy_bpf__load(skel);
 	if (rc) {
 		rc = load_err(rc, err, errlen);
 		goto cleanup;
@@ -821,13 +822,12 @@ int hb_pol_probe(bool retrofit_too, char *err, size_t errlen)
 	if (!skel)
 		return load_err(-errno, err, errlen);
 	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit, retrofit_too);
-	rc = hb_bpf_deny_check(skel->obj, NULL, 0);
-	if (!rc)
+	rc = hb_bpf_deny_check(skel->obj, err, errlen);
+	if (!rc) {
 		rc = policy_bpf__load(skel);
-	if (rc)
-		rc = retrofit_too && rc == -EPERM ?
-		     hb_bpf_load_err(rc, "iter_tcp_retrofit", "iter/tcp", HB_BPF_NEED_PERFMON, err,
-				     errlen) : load_err(rc, err, errlen);
+		if (rc)
+			rc = load_err(rc, err, errlen);
+	}
 	policy_bpf__destroy(skel);
 	return rc;
 }
