@@ -28,7 +28,11 @@ mon_start "$HB_TMP/h.json" -j -i 250ms --conns || { echo "Bail out! monitor"; ex
 	2>>"$HB_TMP/mon.err" &
 TAB=$!
 bg_pid $TAB
-sleep 0.5
+# both attached before the client starts (loading can take a second on a busy machine)
+for ((i = 0; i < 200; i++)); do
+	[ -e "/sys/fs/bpf/hbkeep/monitor_$TAB/sk_stats" ] && break
+	sleep 0.05
+done
 cg_bg "$HB_TMP/c1" python3 "$PEER" client 127.0.0.1 5000 --gaps 0.05,1,3
 wait_for "$HB_TMP/c1" done 15 || diag "gap client did not finish"
 sleep 0.5
