@@ -76,7 +76,8 @@ static void monitor_usage(FILE *f)
 		"  -v                      libbpf's warnings on stderr (-vv: its debug log)\n"
 		"\n"
 		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
-		"are recognised. See hbctl(8).\n");
+		"are recognised. A program the kernel refuses is left out and named once on\n"
+		"stderr (hbctl doctor shows what runs here). See hbctl(8).\n");
 }
 
 /* The cgroup v2 mount point from /proc/self/mountinfo (the first one). */
