@@ -24,13 +24,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -50,12 +48,6 @@ _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
 	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON	38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF		39
-#endif
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC		0xcafe4a11
 #endif
@@ -171,18 +163,7 @@ int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg)
 
 int hb_pol_check_caps(char *err, size_t errlen)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	uint64_t eff;
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data))
-		return 0;	/* let the kernel decide */
-	eff = data[0].effective | (uint64_t)data[1].effective << 32;
-	if (eff & (1ULL << CAP_SYS_ADMIN))
-		return 0;
-	if ((eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_NET_ADMIN)) &&
-	    (eff & (1ULL << CAP_PERFMON)))
+	if (hb_bpf_have_caps(HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN))
 		return 0;
 	return errf(-EPERM, err, errlen,
 		    "not permitted: a cgroup policy needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
