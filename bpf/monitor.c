@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +62,8 @@ struct hb_monitor {
 	unsigned int groups;		/* G_* loaded */
 	struct hb_mon_feat feat[HB_MON_NFEAT];
 	char dir[128];
+	char cgroup[4096];		/* the monitored cgroup's directory */
+	bool all_netns;			/* no --netns: every namespace counts */
 };
 
 const char *const hb_mon_feat_name[HB_MON_NFEAT] = {
@@ -270,8 +273,7 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 			g = G_CGSKB | G_TP | G_ITER_TCP;
 			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
 			feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
-				 "%s; per-connection rows come from iter/tcp instead%s", w1,
-				 netns ? "" : " (the monitor's network namespace only)");
+				 "%s; per-connection rows come from iter/tcp instead", w1);
 			goto done;
 		}
 		e = probe_group(netns, G_CGSKB);
@@ -300,8 +302,7 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 			if (!e2) {
 				g |= G_ITER_TCP;
 				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
-					 "%s; per-connection rows come from iter/tcp instead%s", w1,
-					 netns ? "" : " (the monitor's network namespace only)");
+					 "%s; per-connection rows come from iter/tcp instead", w1);
 			} else {
 				hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
 				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
@@ -456,6 +457,8 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 		m->own_fds[i] = -1;
 	m->totals_fd = m->events_fd = m->iter_fd = -1;
 	m->pin = o->pin;
+	m->all_netns = !o->netns;
+	snprintf(m->cgroup, sizeof(m->cgroup), "%s", o->cgroup ? o->cgroup : "");
 	m->ncpu = libbpf_num_possible_cpus();
 	if (m->ncpu <= 0) {
 		e = m->ncpu ? m->ncpu : -EINVAL;
@@ -596,20 +599,102 @@ static int read_records(int fd, struct hb_mon_conn **v, size_t *n, size_t *cap)
 	return have ? -EPROTO : 0;
 }
 
+/* The network namespaces (open fds, up to max) of the processes in cgroup dir and below,
+ * except the one whose inode is self_ino; each namespace once. Returns how many. */
+static size_t cgroup_netns(const char *dir, int depth, unsigned long self_ino, int *fds,
+			   unsigned long *inos, size_t n, size_t max)
+{
+	char p[4352], line[32];
+	struct dirent *d;
+	struct stat st;
+	size_t i;
+	FILE *f;
+	DIR *dp;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+	f = fopen(p, "re");
+	while (f && n < max && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(p, sizeof(p), "/proc/%s/ns/net", line);
+		if (stat(p, &st) || (unsigned long)st.st_ino == self_ino)
+			continue;
+		for (i = 0; i < n && inos[i] != (unsigned long)st.st_ino; i++)
+			;
+		if (i < n)
+			continue;
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		inos[n] = (unsigned long)st.st_ino;
+		fds[n++] = fd;
+	}
+	if (f)
+		fclose(f);
+	if (depth >= 16 || !(dp = opendir(dir)))
+		return n;
+	while (n < max && (d = readdir(dp))) {
+		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, d->d_name);
+		n = cgroup_netns(p, depth + 1, self_ino, fds, inos, n, max);
+	}
+	closedir(dp);
+	return n;
+}
+
+/* Reads the iterator once in the current namespace and, when it is an iter/tcp one (which
+ * walks the namespace of its creator) on a monitor of every namespace, once in each network
+ * namespace of the cgroup's processes. Returns 0 or -errno. */
+static int conns_read(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n, size_t *cap)
+{
+	enum { MAX_NS = 256 };
+	unsigned long inos[MAX_NS];
+	int fds[MAX_NS], self, fd, e;
+	size_t k, nns = 0;
+	struct stat st;
+
+	fd = bpf_iter_create(m->iter_fd);
+	if (fd < 0)
+		return -errno;
+	e = read_records(fd, v, n, cap);
+	close(fd);
+	if (e || !(m->groups & G_ITER_TCP) || !m->all_netns)
+		return e;
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(self, &st)) {
+		if (self >= 0)
+			close(self);
+		return 0;	/* the rows of this namespace only */
+	}
+	nns = cgroup_netns(m->cgroup, 0, (unsigned long)st.st_ino, fds, inos, 0, MAX_NS);
+	for (k = 0; k < nns; k++) {
+		if (!e && setns(fds[k], CLONE_NEWNET) == 0) {
+			fd = bpf_iter_create(m->iter_fd);
+			if (setns(self, CLONE_NEWNET))
+				e = -errno;	/* cannot happen as root; stop rather than mix */
+			if (fd >= 0) {
+				if (!e)
+					e = read_records(fd, v, n, cap);
+				close(fd);
+			}
+		}
+		close(fds[k]);
+	}
+	close(self);
+	return e;
+}
+
 int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n)
 {
 	size_t cap = 0;
-	int fd, e;
+	int e;
 
 	*v = NULL;
 	*n = 0;
 	if (m->iter_fd < 0)
 		return -EOPNOTSUPP;	/* no iterator loaded: the feature says why */
-	fd = bpf_iter_create(m->iter_fd);
-	if (fd < 0)
-		return -errno;
-	e = read_records(fd, v, n, &cap);
-	close(fd);
+	e = conns_read(m, v, n, &cap);
 	if (e) {
 		free(*v);
 		*v = NULL;

@@ -106,6 +106,17 @@ EOF
 	tp_btf*) check_eq "$tag: doctor: close causes missing" missing "$clos" ;;
 	esac
 done
+# without --netns, the iter/tcp twin walks each network namespace of the cgroup's processes
+cg_bg "$HB_TMP/c3" python3 "$PEER" client 127.0.0.1 5000 --ka 1,1,9; C3=$BG
+wait_for "$HB_TMP/c3" ready 30 || { echo "Bail out! client"; exit 1; }
+p3=$(port_of "$HB_TMP/c3")
+HB_BPF_DENY=iter_conns "$HBCTL" monitor --cgroup "$CG" -j -i 300ms --conns -d 3500ms \
+	>"$HB_TMP/all.json" 2>"$HB_TMP/all.err"
+check_eq "no --netns, iter/tcp: exit 0" 0 "$?"
+check_eq "no --netns, iter/tcp: the client's row, from the namespace of the cgroup's processes" \
+	True "$(jq_last "$HB_TMP/all.json" "conn($p3).get('keepalive_probes_sent', 0) >= 2")"
+kill -9 "$C3"; wait "$C3" 2>/dev/null
+
 # exit status: a degraded feature is fine, a missing one is not
 HB_BPF_DENY=iter_conns "$HBCTL" doctor >/dev/null 2>&1
 check_eq "doctor with only a fallback in use: exit 0" 0 "$?"
