@@ -33,6 +33,7 @@
 #include "hb/bpf_loader.h"
 #include "hb/log.h"
 #include "hb/monitor.h"
+#include "hb/policy_bpf.h"
 #include "hbmon.skel.h"
 
 _Static_assert(sizeof(struct hb_mon_sk) == HB_MON_SK_SIZE, "hb_mon_sk layout");
@@ -78,6 +79,7 @@ enum {
 	G_TP = 2,		/* the six tp_btf programs: close causes */
 	G_ITER_MAP = 4,		/* iter_conns: per-connection rows, every namespace */
 	G_ITER_TCP = 8,		/* iter_conns_tcp: the fallback, the reader's namespace */
+	G_RAWTP = 16,		/* the six raw_tp twins: close causes where tp_btf is refused */
 };
 
 unsigned long long hb_monitor_now_ns(void)
@@ -187,18 +189,30 @@ static void set_plan(struct hbmon_bpf *s, unsigned int g)
 	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
 				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
 				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
+	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
+				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
+				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
 	int i;
 
 	bpf_program__set_autoload(s->progs.cgskb_egress, g & G_CGSKB);
 	bpf_program__set_autoload(s->progs.cgskb_ingress, g & G_CGSKB);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 6; i++) {
 		bpf_program__set_autoload(tp[i], g & G_TP);
+		bpf_program__set_autoload(rt[i], g & G_RAWTP);
+	}
 	bpf_program__set_autoload(s->progs.iter_conns, g & G_ITER_MAP);
 	bpf_program__set_autoload(s->progs.iter_conns_tcp, g & G_ITER_TCP);
 }
 
+/* What the programs are told to watch (rodata). */
+struct scope {
+	unsigned int netns;		/* 0: every network namespace */
+	uint64_t cgroup_id;		/* for the raw_tp twins; 0: any cgroup */
+	unsigned int cgroup_level;
+};
+
 /* Opens and loads the programs of groups g into *out. Returns 0 or -errno. */
-static int load_groups(unsigned int netns, unsigned int g, struct hbmon_bpf **out)
+static int load_groups(const struct scope *sc, unsigned int g, struct hbmon_bpf **out)
 {
 	struct hbmon_bpf *s;
 	int e;
@@ -207,7 +221,9 @@ static int load_groups(unsigned int netns, unsigned int g, struct hbmon_bpf **ou
 	s = hbmon_bpf__open();
 	if (!s)
 		return -errno;
-	s->rodata->targ_netns = netns;
+	s->rodata->targ_netns = sc->netns;
+	s->rodata->targ_cgroup_id = sc->cgroup_id;
+	s->rodata->targ_cgroup_level = sc->cgroup_level;
 	set_plan(s, g);
 	e = hb_bpf_deny_check(s->obj, NULL, 0);
 	if (!e)
@@ -221,10 +237,10 @@ static int load_groups(unsigned int netns, unsigned int g, struct hbmon_bpf **ou
 }
 
 /* Whether group g loads on its own: 0 or -errno. */
-static int probe_group(unsigned int netns, unsigned int g)
+static int probe_group(const struct scope *sc, unsigned int g)
 {
 	struct hbmon_bpf *s;
-	int e = load_groups(netns, g, &s);
+	int e = load_groups(sc, g, &s);
 
 	hbmon_bpf__destroy(s);
 	return e;
@@ -252,7 +268,7 @@ static void feat_set(struct hb_mon_feat *f, int state, const char *via, const ch
  * and the fallbacks of those. *skel (if skel) gets the loaded object. Returns 0, or -errno
  * with a message when the essential group cannot load.
  */
-static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *groups,
+static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int *groups,
 		  struct hb_mon_feat f[HB_MON_NFEAT], char *err, size_t errlen)
 {
 	const unsigned int tr = HB_BPF_NEED_PERFMON;
@@ -264,11 +280,11 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 	feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_OK, "cgroup_skb", NULL);
 	feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_OK, "tp_btf", NULL);
 	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_OK, "iter/bpf_sk_storage_map", NULL);
-	e = load_groups(netns, g, &s);
+	e = load_groups(sc, g, &s);
 	if (e) {
 		/* The commonest refusal first (map iterators): the same load with iter/tcp
 		 * instead; when it works, only the map iterator differed. */
-		e2 = load_groups(netns, G_CGSKB | G_TP | G_ITER_TCP, &s);
+		e2 = load_groups(sc, G_CGSKB | G_TP | G_ITER_TCP, &s);
 		if (!e2) {
 			g = G_CGSKB | G_TP | G_ITER_TCP;
 			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
@@ -276,7 +292,7 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 				 "%s; per-connection rows come from iter/tcp instead", w1);
 			goto done;
 		}
-		e = probe_group(netns, G_CGSKB);
+		e = probe_group(sc, G_CGSKB);
 		if (e) {
 			hb_bpf_load_err(e, "cgskb_egress", "cgroup_skb", tr | HB_BPF_NEED_NET_ADMIN,
 					w1, sizeof(w1));
@@ -284,21 +300,29 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 			return hb_bpf_errf(e, err, errlen, "%s: the monitor cannot count", w1);
 		}
 		g = G_CGSKB;
-		e = probe_group(netns, G_TP);
+		e = probe_group(sc, G_TP);
 		if (!e) {
 			g |= G_TP;
 		} else {
 			hb_bpf_load_err(e, "tp_set_state", "tp_btf", tr, w1, sizeof(w1));
-			feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
-				 "%s; close causes are not counted (a raw_tp program cannot read the "
-				 "socket storage)", w1);
+			e2 = probe_group(sc, G_RAWTP);
+			if (!e2) {
+				g |= G_RAWTP;
+				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
+					 "%s; close causes come from raw_tp instead (close events "
+					 "without per-connection counters)", w1);
+			} else {
+				hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
+				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
+					 "%s; %s: close causes are not counted", w1, w2);
+			}
 		}
-		e = probe_group(netns, G_ITER_MAP);
+		e = probe_group(sc, G_ITER_MAP);
 		if (!e) {
 			g |= G_ITER_MAP;
 		} else {
 			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
-			e2 = probe_group(netns, G_ITER_TCP);
+			e2 = probe_group(sc, G_ITER_TCP);
 			if (!e2) {
 				g |= G_ITER_TCP;
 				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
@@ -310,7 +334,7 @@ static int choose(unsigned int netns, struct hbmon_bpf **skel, unsigned int *gro
 					 w1, w2);
 			}
 		}
-		e = load_groups(netns, g, &s);
+		e = load_groups(sc, g, &s);
 		if (e)
 			return hb_bpf_load_err(e, NULL, "the monitor's programs", tr |
 					       HB_BPF_NEED_NET_ADMIN, err, errlen);
@@ -327,6 +351,7 @@ done:
 int hb_monitor_probe(unsigned int netns, struct hb_mon_feat f[HB_MON_NFEAT], char *err,
 		     size_t errlen)
 {
+	struct scope sc = { .netns = netns };
 	unsigned int g;
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -334,7 +359,7 @@ int hb_monitor_probe(unsigned int netns, struct hb_mon_feat f[HB_MON_NFEAT], cha
 		return hb_bpf_errf(-EOPNOTSUPP, err, errlen, "this kernel has no BTF "
 				   "(/sys/kernel/btf/vmlinux): the monitor needs CONFIG_DEBUG_INFO_BTF");
 	}
-	return choose(netns, NULL, &g, f, err, errlen);
+	return choose(&sc, NULL, &g, f, err, errlen);
 }
 
 const struct hb_mon_feat *hb_monitor_features(const struct hb_monitor *m)
@@ -349,11 +374,17 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 	struct hbmon_bpf *s = m->skel;
 	union bpf_iter_link_info linfo = { 0 };
 	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
-	/* each tracepoint twice: see the twins in hbmon.bpf.c */
+	/* each tracepoint twice: see the twins in hbmon.bpf.c; tp_btf, or its raw_tp fallback */
 	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
 				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
 				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
+	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
+				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
+				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
 	int cg, i, e;
+
+	if (m->groups & G_RAWTP)
+		memcpy(tp, rt, sizeof(tp));
 
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0) {
@@ -370,7 +401,7 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 	if (e)
 		return hb_bpf_errf(e, err, errlen, "attaching to cgroup %s: %s", cgroup,
 				   strerror(-e));
-	for (i = 0; i < 6 && (m->groups & G_TP); i++) {
+	for (i = 0; i < 6 && (m->groups & (G_TP | G_RAWTP)); i++) {
 		m->link[L_TP + i] = bpf_program__attach(tp[i]);
 		if (!m->link[L_TP + i]) {
 			e = -errno;
@@ -439,9 +470,39 @@ fail:
 	return hb_bpf_errf(e, err, errlen, "pinning under %s: %s", m->dir, strerror(-e));
 }
 
+/* The scope of the programs: the namespace, and the cgroup's id and depth (for raw_tp). */
+static int monitor_scope(const struct hb_monitor_opts *o, struct scope *sc, char *err,
+			 size_t errlen)
+{
+	char mnt[4096];
+	const char *p;
+	size_t ml;
+	int e;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->netns = o->netns;
+	e = hb_cgroup_id(o->cgroup, &sc->cgroup_id);
+	if (e)
+		return hb_bpf_errf(e, err, errlen, "cgroup %s: %s", o->cgroup, strerror(-e));
+	if (hb_cgroup2_mount(mnt, sizeof(mnt)))
+		return 0;	/* not below a mount we know: any cgroup (id 0) */
+	ml = strlen(mnt);
+	if (strncmp(o->cgroup, mnt, ml) || (o->cgroup[ml] && o->cgroup[ml] != '/')) {
+		sc->cgroup_id = 0;
+		return 0;
+	}
+	for (p = o->cgroup + ml; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			sc->cgroup_level++;
+	if (!sc->cgroup_level)
+		sc->cgroup_id = 0;	/* the root: every socket */
+	return 0;
+}
+
 int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, char *err,
 		    size_t errlen)
 {
+	struct scope sc;
 	struct hb_monitor *m;
 	struct stat st;
 	int e, i;
@@ -480,7 +541,10 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 		if (e)
 			goto cleanup;
 	} else {
-		e = choose(o->netns, &m->skel, &m->groups, m->feat, err, errlen);
+		e = monitor_scope(o, &sc, err, errlen);
+		if (e)
+			goto cleanup;
+		e = choose(&sc, &m->skel, &m->groups, m->feat, err, errlen);
 		if (e)
 			goto cleanup;
 		e = attach_all(m, o->cgroup, err, errlen);

@@ -6,8 +6,8 @@
 #  - monitor, once per refusal set: keepalive probes sent/received and their ACKs still equal
 #    the namespace's TcpExtTCPKeepAlive delta; --conns rows and the hbctl ls columns appear
 #    whenever iter_conns or its iter/tcp twin loads, and are absent (not empty) when neither
-#    does; close causes are counted, or null when tp_btf is refused; stderr says once what is
-#    missing and why
+#    does; close causes are counted (tp_btf, else its raw_tp twins), or null when both are
+#    refused; stderr says once what is missing and why
 #  - hbctl doctor's verdict for each monitor feature against that real run, its exit status
 #  - ls and set with the iterator back end refused: sock_diag, the same sockets, the reason
 #    under -v, and set still changes the socket
@@ -30,8 +30,9 @@ print([c["status"] for c in d["checks"] if c["name"] == sys.argv[1]][0])' "$2"
 
 # ---- the monitor, once per refusal set -------------------------------------------------------
 # "": whatever this kernel allows; iter_conns: the iter/tcp twin; map_iter,iter_conns_tcp: no
-# per-connection rows; tp_btf: no close causes; tp_btf,iter_conns: both fallbacks at once
-for deny in "" iter_conns map_iter,iter_conns_tcp tp_btf tp_btf,iter_conns; do
+# per-connection rows; tp_btf: the raw_tp twins; tp_btf,raw_tp: no close causes;
+# tp_btf,iter_conns: both fallbacks at once
+for deny in "" iter_conns map_iter,iter_conns_tcp tp_btf tp_btf,raw_tp tp_btf,iter_conns; do
 	tag="HB_BPF_DENY=$deny"
 	: >"$HB_TMP/mon.err"
 	n0=$(ka_count)
@@ -79,6 +80,7 @@ EOF
 	n_iter=$(grep -c 'per-connection rows come from iter/tcp instead' "$HB_TMP/mon.err")
 	n_none=$(grep -c 'no per-connection rows' "$HB_TMP/mon.err")
 	n_tp=$(grep -c 'close causes are not counted' "$HB_TMP/mon.err")
+	n_rt=$(grep -c 'close causes come from raw_tp instead' "$HB_TMP/mon.err")
 	check_eq "$tag: no other monitor error" "" "$(mon_errors)"
 	conns=$(doctor_status "$deny" monitor/conns)
 	clos=$(doctor_status "$deny" monitor/closes)
@@ -92,20 +94,88 @@ EOF
 		"$want" "$rows $ls_mon $n_iter $n_none"
 	[ "$want" = "$rows $ls_mon $n_iter $n_none" ] || diag "$(cat "$HB_TMP/ls.err")"
 	case $clos in
-	ok) want="counted 0" ;;
-	*) want="null 1" ;;
+	ok) want="counted 0 0" ;;
+	degraded) want="counted 0 1" ;;
+	*) want="null 1 0" ;;
 	esac
 	check_eq "$tag: close causes and notice match doctor's monitor/closes ($clos)" \
-		"$want" "$closes $n_tp"
+		"$want" "$closes $n_tp $n_rt"
 	case $deny in
 	*iter_conns*) check_eq "$tag: doctor: per-connection rows degraded or missing" True \
 		"$([ "$conns" = degraded ] || [ "$conns" = missing ] && echo True)" ;;
 	esac
 	case $deny in
 	map_iter,iter_conns_tcp) check_eq "$tag: doctor: per-connection rows missing" missing "$conns" ;;
-	tp_btf*) check_eq "$tag: doctor: close causes missing" missing "$clos" ;;
+	tp_btf,raw_tp) check_eq "$tag: doctor: close causes missing" missing "$clos" ;;
+	tp_btf*) check_eq "$tag: doctor: close causes degraded (raw_tp)" degraded "$clos" ;;
 	esac
 done
+# ---- close causes from the raw_tp twins (tp_btf refused): the same classification ----------
+# keepalive death (the server's segments dropped), SO_LINGER 0 and its peer, TCP_USER_TIMEOUT
+# and retransmissions, as integ/monitor checks them on tp_btf
+ns_bg "$HB_TMP/s2" python3 "$PEER" server 127.0.0.1 5002
+wait_for "$HB_TMP/s2" ready 30 || { echo "Bail out! server 2"; exit 1; }
+cat >"$HB_TMP/closer.py" <<'EOF2'
+import os, socket, struct, sys, time
+mode, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+if mode == "linger0":
+    s.send(b"x"); time.sleep(0.3)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close(); print("done", flush=True); time.sleep(60)
+if mode == "ka":
+    for o, v in ((socket.TCP_KEEPIDLE, 1), (socket.TCP_KEEPINTVL, 1), (socket.TCP_KEEPCNT, 3)):
+        s.setsockopt(socket.IPPROTO_TCP, o, v)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+if mode == "uto":
+    s.setsockopt(socket.IPPROTO_TCP, 18, 1500)
+print("conn %d" % s.getsockname()[1], flush=True)
+while not os.path.exists(sys.argv[3]):  # the test drops the server's segments meanwhile
+    time.sleep(0.05)
+if mode != "ka":
+    s.send(b"y" * 100)
+try:
+    s.recv(10)
+except OSError as e:
+    print("error %d" % e.errno, flush=True)
+time.sleep(60)
+EOF2
+in_ns "$NS" sysctl -qw net.ipv4.tcp_retries2=2
+: >"$HB_TMP/mon.err"
+HB_BPF_DENY=tp_btf mon_start "$HB_TMP/rt.json" -j -i 200ms --conns ||
+	{ echo "Bail out! monitor (raw_tp)"; exit 1; }
+cg_bg "$HB_TMP/r1" python3 "$HB_TMP/closer.py" linger0 5000 -
+wait_for "$HB_TMP/r1" done 30
+for m in ka uto plain; do
+	cg_bg "$HB_TMP/r_$m" python3 "$HB_TMP/closer.py" "$m" 5002 "$HB_TMP/dropping"
+	wait_for "$HB_TMP/r_$m" '^conn' 30 || { echo "Bail out! closer $m"; exit 1; }
+done
+ports="$(port_of "$HB_TMP/r_ka"), $(port_of "$HB_TMP/r_uto"), $(port_of "$HB_TMP/r_plain")"
+in_ns "$NS" nft add table inet hbfb
+on_exit "in_ns $NS nft delete table inet hbfb"
+in_ns "$NS" nft add chain inet hbfb in '{ type filter hook input priority 0; policy accept; }'
+in_ns "$NS" nft add rule inet hbfb in tcp sport 5002 tcp dport "{ $ports }" drop
+touch "$HB_TMP/dropping"
+for m in ka uto plain; do wait_for "$HB_TMP/r_$m" '^error' 30; done
+sleep 0.6
+mon_stop
+got=$(jq_last "$HB_TMP/rt.json" "' '.join('%s=%d' % (k, d['closed'][k]) for k in ('reset_sent', 'reset_recv', 'user_timeout', 'retrans_timeout', 'keepalive_timeout'))")
+check_eq "raw_tp: closes by SO_LINGER 0, its peer, TCP_USER_TIMEOUT, retransmissions, keepalive" \
+	"reset_sent=1 reset_recv=1 user_timeout=1 retrans_timeout=1 keepalive_timeout=1" "$got"
+got=$(python3 - "$HB_TMP/rt.json" "$(port_of "$HB_TMP/r_ka")" <<'EOF2'
+import json, sys
+for l in open(sys.argv[1]):
+    for e in json.loads(l).get("closes", []):
+        if e["local"].endswith(":" + sys.argv[2]):
+            print(e["cause"], e["err"], e["peer"])
+EOF2
+)
+check_eq "raw_tp: the keepalive death's event: cause, ETIMEDOUT, its peer" \
+	"keepalive_timeout 110 127.0.0.1:5002" "$got"
+check_eq "raw_tp: the notice, once" 1 "$(grep -c 'close causes come from raw_tp instead' "$HB_TMP/mon.err")"
+in_ns "$NS" nft delete table inet hbfb
+
 # without --netns, the iter/tcp twin walks each network namespace of the cgroup's processes
 cg_bg "$HB_TMP/c3" python3 "$PEER" client 127.0.0.1 5000 --ka 1,1,9; C3=$BG
 wait_for "$HB_TMP/c3" ready 30 || { echo "Bail out! client"; exit 1; }
@@ -120,11 +190,11 @@ kill -9 "$C3"; wait "$C3" 2>/dev/null
 # exit status: a degraded feature is fine, a missing one is not
 HB_BPF_DENY=iter_conns "$HBCTL" doctor >/dev/null 2>&1
 check_eq "doctor with only a fallback in use: exit 0" 0 "$?"
-HB_BPF_DENY=tp_btf "$HBCTL" doctor >"$HB_TMP/doc.txt" 2>&1
+HB_BPF_DENY=tp_btf,raw_tp "$HBCTL" doctor >"$HB_TMP/doc.txt" 2>&1
 check_eq "doctor with a feature missing: exit 1" 1 "$?"
 check "doctor names HB_BPF_DENY as the cause, and the fix" \
 	eval 'grep -A1 "^missing *monitor/closes *HB_BPF_DENY refused tp_btf" "$HB_TMP/doc.txt" | grep -q "fix: unset HB_BPF_DENY"'
-check "doctor says which refusals are forced" grep -q "^info *HB_BPF_DENY *refusing tp_btf" "$HB_TMP/doc.txt"
+check "doctor says which refusals are forced" grep -q "^info *HB_BPF_DENY *refusing tp_btf,raw_tp" "$HB_TMP/doc.txt"
 
 # ---- ls and set without the iterator back end -----------------------------------------------
 cg_bg "$HB_TMP/c2" python3 "$PEER" client 127.0.0.1 5000 --ka 600,60,5; C2=$BG
