@@ -13,8 +13,8 @@
  *   rt_set_state, rt_send_reset,   raw_tp twins of the tp_btf programs, where tp_btf is refused
  *   rt_destroy_sock (and *2)       (close causes without per-connection counters)
  *
- * Only the cgroup_skb pair is essential: the loader (bpf/monitor.c) probes the others and
- * runs without what the kernel refuses (HB_BPF_DENY forces it).
+ * Only the cgroup_skb pair is essential: the loader (bpf/monitor.c) probes the others, picks
+ * the fallbacks, and runs without what the kernel refuses (HB_BPF_DENY forces it).
  *
  * Classification (DESIGN.md, verified facts): a keepalive probe is a segment without
  * SYN/FIN/RST, with 0 or 1 byte of payload and seq == snd_una - 1 (sent) or rcv_nxt - 1

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * hbctl monitor's loader (monitor.h), the only file that includes hbmon.skel.h. The sequence
- * of libbpf-bootstrap's bootstrap.c: __open, set rodata (the namespace to watch), __load, then
- * attach each program (cgroup_skb to the cgroup's fd, tp_btf as they are, the iterator with
- * the SK_STORAGE map), pin the map and the iterator, and a cleanup: that always __destroy()s.
+ * of libbpf-bootstrap's bootstrap.c: __open, set rodata (the namespace and cgroup to watch),
+ * __load, then attach each program (cgroup_skb to the cgroup's fd, tp_btf as they are, the
+ * iterator with the SK_STORAGE map), pin the map and the iterator, and a cleanup: that always
+ * __destroy()s.
+ *
+ * Only the cgroup_skb pair is essential. The programs come in groups, chosen at run time by
+ * load attempts (libbpf-tools' set_autoload(false) fallbacks, bpftool feature probe's real
+ * loads): tp_btf, else raw_tp twins (close causes); iter/bpf_sk_storage_map, else iter/tcp
+ * (per-connection rows). Each feature ends ok, degraded or missing with the reason
+ * (hb_monitor_features); HB_BPF_DENY refuses programs as a kernel would.
  *
  * Pins (bpffs, mounted here when it is not):
  *   /sys/fs/bpf/hbkeep/monitor_PID/{sk_stats,conns}   while the monitor runs; removed on exit,

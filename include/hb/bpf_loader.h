@@ -7,7 +7,7 @@
  * HB_BPF_DENY=NAME[,NAME...] (a test and troubleshooting aid) makes the loaders refuse the
  * named programs exactly as a kernel that does not allow them would: the load fails with
  * EPERM, and whatever falls back on a real refusal falls back the same way. A NAME is a
- * program name (iter_conns), a section kind (tp_btf, iter, cgroup_skb, sockops), a section
+ * program name (iter_conns), a section kind (tp_btf, raw_tp, iter, cgroup_skb, sockops), a section
  * (iter/tcp, iter/task_file, iter/bpf_sk_storage_map) or map_iter (every map iterator).
  */
 #ifndef HB_BPF_LOADER_H

@@ -26,7 +26,7 @@ struct hb_monitor_opts {
  * fallback, or not at all (the rest runs anyway). */
 enum hb_mon_feat_id {
 	HB_MON_FEAT_COUNT,	/* counters, histograms, heartbeats: cgroup_skb (essential) */
-	HB_MON_FEAT_CLOSES,	/* close causes: tp_btf */
+	HB_MON_FEAT_CLOSES,	/* close causes: tp_btf, else raw_tp (no per-connection counters) */
 	HB_MON_FEAT_CONNS,	/* per-connection rows: iter/bpf_sk_storage_map, else iter/tcp */
 	HB_MON_NFEAT,
 };
