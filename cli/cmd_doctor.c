@@ -21,20 +21,17 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include "cli.h"
 #include "hb/policy.h"
 #include "hb/policy_bpf.h"
+#include "hb/bpf_loader.h"
 #include "hb/monitor.h"
 #include "hb_paths.h"	/* HB_LIBDIR: where `hbctl run` looks for the installed shim */
 
 #ifndef HB_VERSION
 #define HB_VERSION "0.0.0"
-#endif
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
 #endif
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -215,9 +212,7 @@ static void check_cgroup2(struct report *r)
 
 static bool bpffs_mounted(void)
 {
-	struct statfs sfs;
-
-	return statfs(HB_POL_PIN_ROOT, &sfs) == 0 && (unsigned long)sfs.f_type == BPF_FS_MAGIC;
+	return hb_bpf_fs(HB_POL_PIN_ROOT, false) == 0;
 }
 
 static void check_bpffs(struct report *r)
