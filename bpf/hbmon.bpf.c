@@ -601,7 +601,13 @@ static __always_inline bool rt_in_scope(const struct sock *sk)
 	struct cgroup___ids *ids = (void *)cg;
 	__u32 level = targ_cgroup_level;
 	__u64 id = 0;
+	int state;
 
+	/* tcp_send_reset also fires for request and time-wait sockets (and NULL): smaller
+	 * structures without sk_cgrp_data, whose addresses a full socket may take later */
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return false;
 	if (targ_netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != targ_netns)
