@@ -48,9 +48,6 @@ _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
 	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
 
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC		0xcafe4a11
-#endif
 
 static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -33,12 +33,6 @@
 #ifndef HB_VERSION
 #define HB_VERSION "0.0.0"
 #endif
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
 /* degraded: the feature runs on a fallback (which, and why, in the value) */
 enum dstat { D_OK, D_INFO, D_WARN, D_DEGRADED, D_MISSING };

@@ -15,6 +15,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <linux/capability.h>
+
+/* For headers older than the kernel (Debian 12's have them; older ones do not) */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON	38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF		39
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC	0xcafe4a11
+#endif
 
 struct bpf_object;
 struct bpf_program;
