@@ -18,12 +18,12 @@
  *   /sys/fs/bpf/hbkeep/monitor/...                    --pin: maps and every link, so the
  *                                                     programs keep counting after hbctl exits;
  *                                                     `hbctl monitor --unpin` removes them
- * `hbctl ls` reads .../conns (a pinned iterator: open + read) to show per-socket counters.
+ * `hbctl ls` reads .../conns (a pinned iterator: open + read; bpf/monitor_conns.c) to show
+ * per-socket counters.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,10 +38,10 @@
 #include <bpf/libbpf.h>
 
 #include "hb/bpf_loader.h"
-#include "hb/log.h"
 #include "hb/monitor.h"
 #include "hb/policy_bpf.h"
 #include "hbmon.skel.h"
+#include "monitor_int.h"
 
 _Static_assert(sizeof(struct hb_mon_sk) == HB_MON_SK_SIZE, "hb_mon_sk layout");
 _Static_assert(sizeof(struct hb_mon_totals) == HB_MON_TOTALS_SIZE, "hb_mon_totals layout");
@@ -50,28 +50,10 @@ _Static_assert(sizeof(struct hb_mon_conn) == HB_MON_CONN_SIZE, "hb_mon_conn layo
 
 #define BPFFS		"/sys/fs/bpf"
 
-/* The links, in this order, both as skeleton programs and as pin names under --pin. */
-enum { L_EGRESS, L_INGRESS, L_TP, L_ITER = L_TP + 6, NLINKS };
+/* The links, in this order (monitor_int.h), as pin names under --pin. */
 static const char *const link_name[NLINKS] = {
 	"link_egress", "link_ingress", "link_set_state", "link_set_state2", "link_send_reset",
 	"link_send_reset2", "link_destroy", "link_destroy2", "conns",
-};
-
-struct hb_monitor {
-	struct hbmon_bpf *skel;		/* NULL when reading a pinned monitor */
-	struct bpf_link *link[NLINKS];
-	int totals_fd, events_fd, iter_fd;	/* maps and iterator link in use */
-	int own_fds[3];			/* fds opened from pins (reused mode), -1 if none */
-	struct ring_buffer *rb;
-	void (*fn)(const struct hb_mon_close *, void *);
-	void *fn_ctx;
-	int ncpu;
-	bool pin, reused;
-	unsigned int groups;		/* G_* loaded */
-	struct hb_mon_feat feat[HB_MON_NFEAT];
-	char dir[128];
-	char cgroup[4096];		/* the monitored cgroup's directory */
-	bool all_netns;			/* no --netns: every namespace counts */
 };
 
 const char *const hb_mon_feat_name[HB_MON_NFEAT] = {
@@ -80,14 +62,6 @@ const char *const hb_mon_feat_name[HB_MON_NFEAT] = {
 	[HB_MON_FEAT_CONNS] = "per-connection rows",
 };
 
-/* The program groups, probed apart: only G_CGSKB is essential. */
-enum {
-	G_CGSKB = 1,		/* cgskb_egress, cgskb_ingress: every counter and histogram */
-	G_TP = 2,		/* the six tp_btf programs: close causes */
-	G_ITER_MAP = 4,		/* iter_conns: per-connection rows, every namespace */
-	G_ITER_TCP = 8,		/* iter_conns_tcp: the fallback, the reader's namespace */
-	G_RAWTP = 16,		/* the six raw_tp twins: close causes where tp_btf is refused */
-};
 
 unsigned long long hb_monitor_now_ns(void)
 {
@@ -633,147 +607,6 @@ out:
 	return e;
 }
 
-/* Reads the records of one iterator instance (fd) into *v. */
-static int read_records(int fd, struct hb_mon_conn **v, size_t *n, size_t *cap)
-{
-	char buf[64 * sizeof(struct hb_mon_conn)];
-	size_t have = 0, off;
-	ssize_t got;
-	struct hb_mon_conn *nv;
-
-	for (;;) {
-		got = read(fd, buf + have, sizeof(buf) - have);
-		if (got < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		if (got == 0)
-			break;
-		have += (size_t)got;
-		for (off = 0; off + sizeof(struct hb_mon_conn) <= have;
-		     off += sizeof(struct hb_mon_conn)) {
-			if (*n == *cap) {
-				size_t c = *cap ? *cap * 2 : 64;
-
-				nv = realloc(*v, c * sizeof(*nv));
-				if (!nv)
-					return -ENOMEM;
-				*v = nv;
-				*cap = c;
-			}
-			memcpy(&(*v)[(*n)++], buf + off, sizeof(struct hb_mon_conn));
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	return have ? -EPROTO : 0;
-}
-
-/* The network namespaces (open fds, up to max) of the processes in cgroup dir and below,
- * except the one whose inode is self_ino; each namespace once. Returns how many. */
-static size_t cgroup_netns(const char *dir, int depth, unsigned long self_ino, int *fds,
-			   unsigned long *inos, size_t n, size_t max)
-{
-	char p[4352], line[32];
-	struct dirent *d;
-	struct stat st;
-	size_t i;
-	FILE *f;
-	DIR *dp;
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	f = fopen(p, "re");
-	while (f && n < max && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(p, sizeof(p), "/proc/%s/ns/net", line);
-		if (stat(p, &st) || (unsigned long)st.st_ino == self_ino)
-			continue;
-		for (i = 0; i < n && inos[i] != (unsigned long)st.st_ino; i++)
-			;
-		if (i < n)
-			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		inos[n] = (unsigned long)st.st_ino;
-		fds[n++] = fd;
-	}
-	if (f)
-		fclose(f);
-	if (depth >= 16 || !(dp = opendir(dir)))
-		return n;
-	while (n < max && (d = readdir(dp))) {
-		if (d->d_type != DT_DIR || d->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, d->d_name);
-		n = cgroup_netns(p, depth + 1, self_ino, fds, inos, n, max);
-	}
-	closedir(dp);
-	return n;
-}
-
-/* Reads the iterator once in the current namespace and, when it is an iter/tcp one (which
- * walks the namespace of its creator) on a monitor of every namespace, once in each network
- * namespace of the cgroup's processes. Returns 0 or -errno. */
-static int conns_read(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n, size_t *cap)
-{
-	enum { MAX_NS = 256 };
-	unsigned long inos[MAX_NS];
-	int fds[MAX_NS], self, fd, e;
-	size_t k, nns = 0;
-	struct stat st;
-
-	fd = bpf_iter_create(m->iter_fd);
-	if (fd < 0)
-		return -errno;
-	e = read_records(fd, v, n, cap);
-	close(fd);
-	if (e || !(m->groups & G_ITER_TCP) || !m->all_netns)
-		return e;
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || fstat(self, &st)) {
-		if (self >= 0)
-			close(self);
-		return 0;	/* the rows of this namespace only */
-	}
-	nns = cgroup_netns(m->cgroup, 0, (unsigned long)st.st_ino, fds, inos, 0, MAX_NS);
-	for (k = 0; k < nns; k++) {
-		if (!e && setns(fds[k], CLONE_NEWNET) == 0) {
-			fd = bpf_iter_create(m->iter_fd);
-			if (setns(self, CLONE_NEWNET))
-				e = -errno;	/* cannot happen as root; stop rather than mix */
-			if (fd >= 0) {
-				if (!e)
-					e = read_records(fd, v, n, cap);
-				close(fd);
-			}
-		}
-		close(fds[k]);
-	}
-	close(self);
-	return e;
-}
-
-int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n)
-{
-	size_t cap = 0;
-	int e;
-
-	*v = NULL;
-	*n = 0;
-	if (m->iter_fd < 0)
-		return -EOPNOTSUPP;	/* no iterator loaded: the feature says why */
-	e = conns_read(m, v, n, &cap);
-	if (e) {
-		free(*v);
-		*v = NULL;
-		*n = 0;
-	}
-	return e;
-}
-
 int hb_monitor_poll_fd(struct hb_monitor *m)
 {
 	return ring_buffer__epoll_fd(m->rb);
@@ -798,53 +631,4 @@ int hb_monitor_unpin(void)
 		return -EBUSY;
 	rmdir(HB_MON_PIN_ROOT);
 	return 0;
-}
-
-int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
-{
-	char p[300];
-	struct dirent *d;
-	size_t cap = 0;
-	DIR *dp;
-	long pid;
-	char *end;
-	int fd, e = 0;
-
-	*v = NULL;
-	*n = 0;
-	dp = opendir(HB_MON_PIN_ROOT);
-	if (!dp)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	while ((d = readdir(dp))) {
-		if (strcmp(d->d_name, "monitor") && strncmp(d->d_name, "monitor_", 8))
-			continue;
-		if (d->d_name[7] == '_') {
-			pid = strtol(d->d_name + 8, &end, 10);
-			if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH))
-				continue;	/* a dead monitor's leftovers */
-		}
-		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			/* a monitor without an iterator (refused by the kernel), or one starting */
-			hb_log(HB_LOG_DEBUG, "monitor counters: %s: %s", p, strerror(errno));
-			continue;
-		}
-		e = read_records(fd, v, n, &cap);
-		close(fd);
-		if (e == -ENOMEM)
-			break;
-		if (e) {
-			/* one unreadable monitor does not hide the others */
-			hb_log(HB_LOG_INFO, "monitor counters: reading %s: %s", p, strerror(-e));
-			e = 0;
-		}
-	}
-	closedir(dp);
-	if (e) {
-		free(*v);
-		*v = NULL;
-		*n = 0;
-	}
-	return e;
 }

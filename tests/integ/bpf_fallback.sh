@@ -160,7 +160,11 @@ in_ns "$NS" nft add chain inet hbfb in '{ type filter hook input priority 0; pol
 in_ns "$NS" nft add rule inet hbfb in tcp sport 5002 tcp dport "{ $ports }" drop
 touch "$HB_TMP/dropping"
 for m in ka uto plain; do wait_for "$HB_TMP/r_$m" '^error' 30; done
-sleep 0.6
+# until an interval shows the five closes (or 10 s): the clients see their error first
+for ((i = 0; i < 50; i++)); do
+	[ "$(jq_last "$HB_TMP/rt.json" "sum(d['closed'].values()) >= 5")" = True ] && break
+	sleep 0.2
+done
 mon_stop
 got=$(jq_last "$HB_TMP/rt.json" "' '.join('%s=%d' % (k, d['closed'][k]) for k in ('reset_sent', 'reset_recv', 'user_timeout', 'retrans_timeout', 'keepalive_timeout'))")
 check_eq "raw_tp: closes by SO_LINGER 0, its peer, TCP_USER_TIMEOUT, retransmissions, keepalive" \
