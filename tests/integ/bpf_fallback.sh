@@ -8,7 +8,8 @@
 #    whenever iter_conns or its iter/tcp twin loads, and are absent (not empty) when neither
 #    does; close causes are counted (tp_btf, else its raw_tp twins), or null when both are
 #    refused; stderr says once what is missing and why
-#  - hbctl doctor's verdict for each monitor feature against that real run, its exit status
+#  - hbctl doctor's verdict for each monitor feature against that real run, its exit status;
+#    without cgroup_skb (essential) the monitor does not start and doctor says missing
 #  - ls and set with the iterator back end refused: sock_diag, the same sockets, the reason
 #    under -v, and set still changes the socket
 #  - policy add --retrofit refused while doctor says the policy is degraded; without it, works
@@ -194,6 +195,15 @@ check_eq "no --netns, iter/tcp: exit 0" 0 "$?"
 check_eq "no --netns, iter/tcp: the client's row, from the namespace of the cgroup's processes" \
 	True "$(jq_last "$HB_TMP/all.json" "conn($p3).get('keepalive_probes_sent', 0) >= 2")"
 kill -9 "$C3"; wait "$C3" 2>/dev/null
+
+# the essential programs: without cgroup_skb the monitor does not start, and says why
+HB_BPF_DENY=cgroup_skb "$HBCTL" monitor --cgroup "$CG" --netns "$NS" -d 1s -q \
+	>/dev/null 2>"$HB_TMP/cgskb.err"
+check_eq "cgroup_skb refused: the monitor exits 1" 1 "$?"
+check "cgroup_skb refused: it names the refusal, no capability hint" \
+	eval 'grep -q "HB_BPF_DENY refused cgroup_skb: the monitor cannot count" "$HB_TMP/cgskb.err" && ! grep -q CAP_ "$HB_TMP/cgskb.err"'
+check_eq "cgroup_skb refused: doctor says the monitor is missing" missing \
+	"$(doctor_status cgroup_skb monitor)"
 
 # exit status: a degraded feature is fine, a missing one is not
 HB_BPF_DENY=iter_conns "$HBCTL" doctor >/dev/null 2>&1
