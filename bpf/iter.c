@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "hb/backend.h"
+#include "hb/bpf_loader.h"
 #include "hb/iter.h"
 #include "hb/log.h"
 #include "hb/policy.h"
@@ -45,60 +45,8 @@ _Static_assert(HB_ITER_TIMER_RETRANS == HB_TIMER_RETRANS &&
 	       HB_ITER_TIMER_PROBE == HB_TIMER_PROBE &&
 	       HB_ITER_TIMER_TIMEWAIT == HB_TIMER_TIMEWAIT, "timer kinds");
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON	38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF		39
-#endif
-
 #define READ_BUF_SIZE	(1u << 20)	/* the kernel hands out at most its 32 KiB seq buffer */
 #define TCP_LISTEN_STATE 10
-
-/*
- * libbpf's messages go to libhb's log hook, which hbctl -v points at stderr: its warnings
- * (why a load failed, which CO-RE relocation missed) and infos are -v lines, its debug chatter
- * (hundreds of lines per load) only with HB_DEBUG=2 too. Without a hook, HB_DEBUG=1 prints
- * the warnings on stderr. stdout is never touched: it may be a JSON document.
- */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	enum hb_log_level lvl = level == LIBBPF_WARN ? HB_LOG_INFO : HB_LOG_DEBUG;
-	const char *env = getenv("HB_DEBUG");
-	int dbg = env && *env ? atoi(env) : 0;
-	char msg[512];
-	size_t len;
-
-	if (level == LIBBPF_DEBUG && dbg < 2)
-		return 0;
-	if (hb_log_enabled(lvl)) {
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		len = strlen(msg);
-		if (len && msg[len - 1] == '\n')
-			msg[len - 1] = '\0';
-		/* most of libbpf's lines name it already */
-		hb_log(lvl, "%s%s", strncmp(msg, "libbpf: ", 8) ? "libbpf: " : "", msg);
-		return 0;
-	}
-	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
-}
-
-/* CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON (tracing programs), in the effective set.
- * When capget() itself fails, let the load decide. */
-static bool have_caps(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	uint64_t eff;
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data))
-		return true;
-	eff = data[0].effective | (uint64_t)data[1].effective << 32;
-	if (eff & (1ULL << CAP_SYS_ADMIN))
-		return true;
-	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
-}
 
 /* The probe's answer for a failed load: privileges, memory, or the kernel lacks something. */
 static int load_errno(int err)
@@ -119,27 +67,68 @@ static int load_errno(int err)
 static int probe_rc = 1;		/* 1: not probed yet */
 static struct iter_bpf *skel;
 
-/* Opens and loads the skeleton into skel. Returns 0 or -errno. */
-static int skel_load(void)
+static char probe_why[320];	/* why the probe failed: the refused program, or caps */
+
+/* Opens the skeleton with only prog loading (NULL: all) and loads it. Returns 0 (the object
+ * in *out) or -errno. */
+static int load_only(const char *prog, struct iter_bpf **out)
 {
+	struct bpf_program *p;
 	struct iter_bpf *s;
 	int err;
 
-	libbpf_set_print(libbpf_print);
+	*out = NULL;
 	s = iter_bpf__open();
 	if (!s)
-		return load_errno(-errno);
-	err = iter_bpf__load(s);
+		return -errno;
+	if (prog)
+		bpf_object__for_each_program(p, s->obj)
+			bpf_program__set_autoload(p, strcmp(bpf_program__name(p), prog) == 0);
+	err = hb_bpf_deny_check(s->obj, NULL, 0);
+	if (!err)
+		err = iter_bpf__load(s);
 	if (err) {
-		err = load_errno(err);
-		goto err_destroy;
+		iter_bpf__destroy(s);
+		return err;
 	}
-	skel = s;
+	*out = s;
 	return 0;
+}
 
-err_destroy:
-	iter_bpf__destroy(s);
-	return err;
+/* Opens and loads the skeleton into skel; on failure, loads each program alone to name the
+ * one the kernel refuses in probe_why. Returns 0 or -errno. */
+static int skel_load(void)
+{
+	struct bpf_program *p;
+	struct iter_bpf *s, *one;
+	int err, e1;
+
+	err = load_only(NULL, &s);
+	if (!err) {
+		skel = s;
+		return 0;
+	}
+	hb_bpf_load_err(err, NULL, "the iterator programs", HB_BPF_NEED_PERFMON, probe_why,
+			sizeof(probe_why));
+	s = iter_bpf__open();
+	if (s) {
+		bpf_object__for_each_program(p, s->obj) {
+			e1 = load_only(bpf_program__name(p), &one);
+			iter_bpf__destroy(one);
+			if (e1) {
+				hb_bpf_load_err(e1, bpf_program__name(p), bpf_program__section_name(p),
+						HB_BPF_NEED_PERFMON, probe_why, sizeof(probe_why));
+				break;
+			}
+		}
+		iter_bpf__destroy(s);
+	}
+	return load_errno(err);
+}
+
+const char *hb_iter_probe_why(void)
+{
+	return probe_rc < 0 ? probe_why : "";
 }
 
 __attribute__((destructor)) static void skel_free(void)
@@ -152,11 +141,13 @@ int hb_iter_probe(void)
 {
 	if (probe_rc <= 0)
 		return probe_rc;
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		probe_rc = -EOPNOTSUPP;
-	else if (!have_caps())
+		snprintf(probe_why, sizeof(probe_why), "this kernel has no BTF (/sys/kernel/btf/vmlinux)");
+	} else if (!hb_bpf_have_caps(HB_BPF_NEED_PERFMON)) {
 		probe_rc = -EPERM;
-	else
+		snprintf(probe_why, sizeof(probe_why), "needs CAP_BPF and CAP_PERFMON, or root");
+	} else
 		/* A real load is the only test that answers for this kernel (iterator targets,
 		 * helpers, CO-RE), and its result is what the calls below use. */
 		probe_rc = skel_load();

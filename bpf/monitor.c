@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * hbctl monitor's loader (monitor.h), the only file that includes hbmon.skel.h. The sequence
- * of libbpf-bootstrap's bootstrap.c: __open, set rodata (the namespace to watch), __load, then
- * attach each program (cgroup_skb to the cgroup's fd, tp_btf as they are, the iterator with
- * the SK_STORAGE map), pin the map and the iterator, and a cleanup: that always __destroy()s.
+ * of libbpf-bootstrap's bootstrap.c: __open, set rodata (the namespace and cgroup to watch),
+ * __load, then attach each program (cgroup_skb to the cgroup's fd, tp_btf as they are, the
+ * iterator with the SK_STORAGE map), pin the map and the iterator, and a cleanup: that always
+ * __destroy()s.
+ *
+ * Only the cgroup_skb pair is essential. The programs come in groups, chosen at run time by
+ * load attempts (libbpf-tools' set_autoload(false) fallbacks, bpftool feature probe's real
+ * loads): tp_btf, else raw_tp twins (close causes); iter/bpf_sk_storage_map, else iter/tcp
+ * (per-connection rows). Each feature ends ok, degraded or missing with the reason
+ * (hb_monitor_features); HB_BPF_DENY refuses programs as a kernel would.
  *
  * Pins (bpffs, mounted here when it is not):
  *   /sys/fs/bpf/hbkeep/monitor_PID/{sk_stats,conns}   while the monitor runs; removed on exit,
@@ -11,7 +18,8 @@
  *   /sys/fs/bpf/hbkeep/monitor/...                    --pin: maps and every link, so the
  *                                                     programs keep counting after hbctl exits;
  *                                                     `hbctl monitor --unpin` removes them
- * `hbctl ls` reads .../conns (a pinned iterator: open + read) to show per-socket counters.
+ * `hbctl ls` reads .../conns (a pinned iterator: open + read; bpf/monitor_conns.c) to show
+ * per-socket counters.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,8 +37,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "hb/bpf_loader.h"
 #include "hb/monitor.h"
+#include "hb/policy_bpf.h"
 #include "hbmon.skel.h"
+#include "monitor_int.h"
 
 _Static_assert(sizeof(struct hb_mon_sk) == HB_MON_SK_SIZE, "hb_mon_sk layout");
 _Static_assert(sizeof(struct hb_mon_totals) == HB_MON_TOTALS_SIZE, "hb_mon_totals layout");
@@ -38,38 +49,19 @@ _Static_assert(sizeof(struct hb_mon_close) == HB_MON_CLOSE_SIZE, "hb_mon_close l
 _Static_assert(sizeof(struct hb_mon_conn) == HB_MON_CONN_SIZE, "hb_mon_conn layout");
 
 #define BPFFS		"/sys/fs/bpf"
-#define BPF_FS_MAGIC_	0xcafe4a11
 
-/* The links, in this order, both as skeleton programs and as pin names under --pin. */
-enum { L_EGRESS, L_INGRESS, L_TP, L_ITER = L_TP + 6, NLINKS };
+/* The links, in this order (monitor_int.h), as pin names under --pin. */
 static const char *const link_name[NLINKS] = {
 	"link_egress", "link_ingress", "link_set_state", "link_set_state2", "link_send_reset",
 	"link_send_reset2", "link_destroy", "link_destroy2", "conns",
 };
 
-struct hb_monitor {
-	struct hbmon_bpf *skel;		/* NULL when reading a pinned monitor */
-	struct bpf_link *link[NLINKS];
-	int totals_fd, events_fd, iter_fd;	/* maps and iterator link in use */
-	int own_fds[3];			/* fds opened from pins (reused mode), -1 if none */
-	struct ring_buffer *rb;
-	void (*fn)(const struct hb_mon_close *, void *);
-	void *fn_ctx;
-	int ncpu;
-	bool pin, reused;
-	char dir[128];
+const char *const hb_mon_feat_name[HB_MON_NFEAT] = {
+	[HB_MON_FEAT_COUNT] = "counters",
+	[HB_MON_FEAT_CLOSES] = "close causes",
+	[HB_MON_FEAT_CONNS] = "per-connection rows",
 };
 
-static int verbosity;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && verbosity < 2)
-		return 0;
-	if (verbosity < 1 && !getenv("HB_DEBUG"))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
 
 unsigned long long hb_monitor_now_ns(void)
 {
@@ -77,31 +69,6 @@ unsigned long long hb_monitor_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
-
-static void errmsg(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
-/* bpffs at /sys/fs/bpf, mounted if needed (as bpftool does); left mounted. */
-static int ensure_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs(BPFFS, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC_)
-		return 0;
-	if (mkdir(BPFFS, 0700) && errno != EEXIST)
-		return -errno;
-	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-		return -errno;
-	return 0;
 }
 
 /* Removes the files of a pin directory and the directory. Unlinking a pinned link detaches
@@ -175,11 +142,18 @@ static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 	for (i = 0; i < 3; i++) {
 		pin_path(p, sizeof(p), m, names[i]);
 		m->own_fds[i] = bpf_obj_get(p);
+		if (m->own_fds[i] < 0 && i == 2 && errno == ENOENT) {
+			/* pinned by a monitor that ran without an iterator */
+			m->feat[HB_MON_FEAT_CONNS].state = HB_FEAT_MISSING;
+			snprintf(m->feat[HB_MON_FEAT_CONNS].why, sizeof(m->feat[0].why),
+				 "the monitor pinned at %s has no per-connection iterator", m->dir);
+			continue;
+		}
 		if (m->own_fds[i] < 0) {
 			int e = -errno;
 
-			errmsg(err, errlen, "%s: %s (a monitor pinned with --pin is incomplete; "
-			       "remove it with hbctl monitor --unpin)", p, strerror(-e));
+			hb_bpf_errf(0, err, errlen, "%s: %s (a monitor pinned with --pin is incomplete; "
+				    "remove it with hbctl monitor --unpin)", p, strerror(-e));
 			return e;
 		}
 	}
@@ -189,22 +163,214 @@ static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- choosing the programs: a load attempt per group, as bpftool feature probe does ---- */
+
+static void set_plan(struct hbmon_bpf *s, unsigned int g)
+{
+	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
+				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
+				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
+	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
+				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
+				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
+	int i;
+
+	bpf_program__set_autoload(s->progs.cgskb_egress, g & G_CGSKB);
+	bpf_program__set_autoload(s->progs.cgskb_ingress, g & G_CGSKB);
+	for (i = 0; i < 6; i++) {
+		bpf_program__set_autoload(tp[i], g & G_TP);
+		bpf_program__set_autoload(rt[i], g & G_RAWTP);
+	}
+	bpf_program__set_autoload(s->progs.iter_conns, g & G_ITER_MAP);
+	bpf_program__set_autoload(s->progs.iter_conns_tcp, g & G_ITER_TCP);
+}
+
+/* What the programs are told to watch (rodata). */
+struct scope {
+	unsigned int netns;		/* 0: every network namespace */
+	uint64_t cgroup_id;		/* for the raw_tp twins; 0: any cgroup */
+	unsigned int cgroup_level;
+};
+
+/* Opens and loads the programs of groups g into *out. Returns 0 or -errno. */
+static int load_groups(const struct scope *sc, unsigned int g, struct hbmon_bpf **out)
+{
+	struct hbmon_bpf *s;
+	int e;
+
+	*out = NULL;
+	s = hbmon_bpf__open();
+	if (!s)
+		return -errno;
+	s->rodata->targ_netns = sc->netns;
+	s->rodata->targ_cgroup_id = sc->cgroup_id;
+	s->rodata->targ_cgroup_level = sc->cgroup_level;
+	set_plan(s, g);
+	e = hb_bpf_deny_check(s->obj, NULL, 0);
+	if (!e)
+		e = hbmon_bpf__load(s);
+	if (e) {
+		hbmon_bpf__destroy(s);
+		return e;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Whether group g loads on its own: 0 or -errno. */
+static int probe_group(const struct scope *sc, unsigned int g)
+{
+	struct hbmon_bpf *s;
+	int e = load_groups(sc, g, &s);
+
+	hbmon_bpf__destroy(s);
+	return e;
+}
+
+static void feat_set(struct hb_mon_feat *f, int state, const char *via, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void feat_set(struct hb_mon_feat *f, int state, const char *via, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->state = state;
+	snprintf(f->via, sizeof(f->via), "%s", via ? via : "");
+	f->why[0] = '\0';
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(f->why, sizeof(f->why), fmt, ap);
+		va_end(ap);
+	}
+}
+
+/*
+ * The groups to load, and the features they give: everything in one load when the kernel
+ * allows it (one BTF parse); otherwise each group alone to learn which one the kernel refuses,
+ * and the fallbacks of those. *skel (if skel) gets the loaded object. Returns 0, or -errno
+ * with a message when the essential group cannot load.
+ */
+static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int *groups,
+		  struct hb_mon_feat f[HB_MON_NFEAT], char *err, size_t errlen)
+{
+	const unsigned int tr = HB_BPF_NEED_PERFMON;
+	struct hbmon_bpf *s = NULL;
+	char w1[200], w2[200];
+	unsigned int g = G_CGSKB | G_TP | G_ITER_MAP;
+	int e, e2;
+
+	feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_OK, "cgroup_skb", NULL);
+	feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_OK, "tp_btf", NULL);
+	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_OK, "iter/bpf_sk_storage_map", NULL);
+	e = load_groups(sc, g, &s);
+	if (e) {
+		/* The commonest refusal first (map iterators): the same load with iter/tcp
+		 * instead; when it works, only the map iterator differed. */
+		e2 = load_groups(sc, G_CGSKB | G_TP | G_ITER_TCP, &s);
+		if (!e2) {
+			g = G_CGSKB | G_TP | G_ITER_TCP;
+			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
+			feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
+				 "%s; per-connection rows come from iter/tcp instead", w1);
+			goto done;
+		}
+		e = probe_group(sc, G_CGSKB);
+		if (e) {
+			hb_bpf_load_err(e, "cgskb_egress", "cgroup_skb", tr | HB_BPF_NEED_NET_ADMIN,
+					w1, sizeof(w1));
+			feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_MISSING, NULL, "%s", w1);
+			return hb_bpf_errf(e, err, errlen, "%s: the monitor cannot count", w1);
+		}
+		g = G_CGSKB;
+		e = probe_group(sc, G_TP);
+		if (!e) {
+			g |= G_TP;
+		} else {
+			hb_bpf_load_err(e, "tp_set_state", "tp_btf", tr, w1, sizeof(w1));
+			e2 = probe_group(sc, G_RAWTP);
+			if (!e2) {
+				g |= G_RAWTP;
+				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
+					 "%s; close causes come from raw_tp instead (close events "
+					 "without per-connection counters)", w1);
+			} else {
+				hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
+				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
+					 "%s; %s: close causes are not counted", w1, w2);
+			}
+		}
+		e = probe_group(sc, G_ITER_MAP);
+		if (!e) {
+			g |= G_ITER_MAP;
+		} else {
+			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
+			e2 = probe_group(sc, G_ITER_TCP);
+			if (!e2) {
+				g |= G_ITER_TCP;
+				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
+					 "%s; per-connection rows come from iter/tcp instead", w1);
+			} else {
+				hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
+				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
+					 "%s; %s: no per-connection rows (--conns, hbctl ls columns)",
+					 w1, w2);
+			}
+		}
+		e = load_groups(sc, g, &s);
+		if (e)
+			return hb_bpf_load_err(e, NULL, "the monitor's programs", tr |
+					       HB_BPF_NEED_NET_ADMIN, err, errlen);
+	}
+done:
+	*groups = g;
+	if (skel)
+		*skel = s;
+	else
+		hbmon_bpf__destroy(s);
+	return 0;
+}
+
+int hb_monitor_probe(unsigned int netns, struct hb_mon_feat f[HB_MON_NFEAT], char *err,
+		     size_t errlen)
+{
+	struct scope sc = { .netns = netns };
+	unsigned int g;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_MISSING, NULL, "no BTF");
+		return hb_bpf_errf(-EOPNOTSUPP, err, errlen, "this kernel has no BTF "
+				   "(/sys/kernel/btf/vmlinux): the monitor needs CONFIG_DEBUG_INFO_BTF");
+	}
+	return choose(&sc, NULL, &g, f, err, errlen);
+}
+
+const struct hb_mon_feat *hb_monitor_features(const struct hb_monitor *m)
+{
+	return m->feat;
+}
+
+/* Attaches what was loaded: the cgroup_skb pair or nothing; a tracepoint or the iterator that
+ * fails to attach only takes its own feature away. */
 static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_t errlen)
 {
 	struct hbmon_bpf *s = m->skel;
 	union bpf_iter_link_info linfo = { 0 };
 	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
-	/* each tracepoint twice: see the twins in hbmon.bpf.c */
+	/* each tracepoint twice: see the twins in hbmon.bpf.c; tp_btf, or its raw_tp fallback */
 	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
 				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
 				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
+	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
+				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
+				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
 	int cg, i, e;
+
+	if (m->groups & G_RAWTP)
+		memcpy(tp, rt, sizeof(tp));
 
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0) {
 		e = -errno;
-		errmsg(err, errlen, "cgroup %s: %s", cgroup, strerror(-e));
-		return e;
+		return hb_bpf_errf(e, err, errlen, "cgroup %s: %s", cgroup, strerror(-e));
 	}
 	m->link[L_EGRESS] = bpf_program__attach_cgroup(s->progs.cgskb_egress, cg);
 	e = m->link[L_EGRESS] ? 0 : -errno;
@@ -213,31 +379,40 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 		e = m->link[L_INGRESS] ? 0 : -errno;
 	}
 	close(cg);
-	if (e) {
-		errmsg(err, errlen, "attaching to cgroup %s: %s", cgroup, strerror(-e));
-		return e;
-	}
-	for (i = 0; i < 6; i++) {
+	if (e)
+		return hb_bpf_errf(e, err, errlen, "attaching to cgroup %s: %s", cgroup,
+				   strerror(-e));
+	for (i = 0; i < 6 && (m->groups & (G_TP | G_RAWTP)); i++) {
 		m->link[L_TP + i] = bpf_program__attach(tp[i]);
 		if (!m->link[L_TP + i]) {
 			e = -errno;
-			errmsg(err, errlen, "attaching %s: %s", bpf_program__name(tp[i]),
-			       strerror(-e));
-			return e;
+			feat_set(&m->feat[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
+				 "attaching %s: %s; close causes are not counted",
+				 bpf_program__section_name(tp[i]), strerror(-e));
+			while (i >= 0) {
+				bpf_link__destroy(m->link[L_TP + i]);
+				m->link[L_TP + i--] = NULL;
+			}
+			break;
 		}
 	}
-	linfo.map.map_fd = bpf_map__fd(s->maps.sk_stats);
-	iopts.link_info = &linfo;
-	iopts.link_info_len = sizeof(linfo);
-	m->link[L_ITER] = bpf_program__attach_iter(s->progs.iter_conns, &iopts);
-	if (!m->link[L_ITER]) {
+	if (m->groups & G_ITER_MAP) {
+		linfo.map.map_fd = bpf_map__fd(s->maps.sk_stats);
+		iopts.link_info = &linfo;
+		iopts.link_info_len = sizeof(linfo);
+		m->link[L_ITER] = bpf_program__attach_iter(s->progs.iter_conns, &iopts);
+	} else if (m->groups & G_ITER_TCP) {
+		m->link[L_ITER] = bpf_program__attach_iter(s->progs.iter_conns_tcp, NULL);
+	}
+	if ((m->groups & (G_ITER_MAP | G_ITER_TCP)) && !m->link[L_ITER]) {
 		e = -errno;
-		errmsg(err, errlen, "iterator over the socket storage: %s", strerror(-e));
-		return e;
+		feat_set(&m->feat[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
+			 "attaching the per-connection iterator: %s; no per-connection rows",
+			 strerror(-e));
 	}
 	m->totals_fd = bpf_map__fd(s->maps.totals);
 	m->events_fd = bpf_map__fd(s->maps.events);
-	m->iter_fd = bpf_link__fd(m->link[L_ITER]);
+	m->iter_fd = m->link[L_ITER] ? bpf_link__fd(m->link[L_ITER]) : -1;
 	return 0;
 }
 
@@ -255,7 +430,7 @@ static int pin_all(struct hb_monitor *m, char *err, size_t errlen)
 	if (bpf_map__pin(s->maps.sk_stats, p))
 		goto fail;
 	pin_path(p, sizeof(p), m, "conns");
-	if (bpf_link__pin(m->link[L_ITER], p))
+	if (m->link[L_ITER] && bpf_link__pin(m->link[L_ITER], p))
 		goto fail;
 	if (!m->pin)
 		return 0;
@@ -267,31 +442,56 @@ static int pin_all(struct hb_monitor *m, char *err, size_t errlen)
 		goto fail;
 	for (i = 0; i < L_ITER; i++) {
 		pin_path(p, sizeof(p), m, link_name[i]);
-		if (bpf_link__pin(m->link[i], p))
+		if (m->link[i] && bpf_link__pin(m->link[i], p))
 			goto fail;
 	}
 	return 0;
 fail:
 	e = -errno;
-	errmsg(err, errlen, "pinning under %s: %s", m->dir, strerror(-e));
-	return e;
+	return hb_bpf_errf(e, err, errlen, "pinning under %s: %s", m->dir, strerror(-e));
+}
+
+/* The scope of the programs: the namespace, and the cgroup's id and depth (for raw_tp). */
+static int monitor_scope(const struct hb_monitor_opts *o, struct scope *sc, char *err,
+			 size_t errlen)
+{
+	char mnt[4096];
+	const char *p;
+	size_t ml;
+	int e;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->netns = o->netns;
+	e = hb_cgroup_id(o->cgroup, &sc->cgroup_id);
+	if (e)
+		return hb_bpf_errf(e, err, errlen, "cgroup %s: %s", o->cgroup, strerror(-e));
+	if (hb_cgroup2_mount(mnt, sizeof(mnt)))
+		return 0;	/* not below a mount we know: any cgroup (id 0) */
+	ml = strlen(mnt);
+	if (strncmp(o->cgroup, mnt, ml) || (o->cgroup[ml] && o->cgroup[ml] != '/')) {
+		sc->cgroup_id = 0;
+		return 0;
+	}
+	for (p = o->cgroup + ml; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			sc->cgroup_level++;
+	if (!sc->cgroup_level)
+		sc->cgroup_id = 0;	/* the root: every socket */
+	return 0;
 }
 
 int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, char *err,
 		    size_t errlen)
 {
+	struct scope sc;
 	struct hb_monitor *m;
 	struct stat st;
 	int e, i;
 
 	*out = NULL;
-	verbosity = o->verbose;
-	libbpf_set_print(libbpf_print);
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		errmsg(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux): the monitor "
-		       "needs CONFIG_DEBUG_INFO_BTF");
-		return -EOPNOTSUPP;
-	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return hb_bpf_errf(-EOPNOTSUPP, err, errlen, "this kernel has no BTF "
+				   "(/sys/kernel/btf/vmlinux): the monitor needs CONFIG_DEBUG_INFO_BTF");
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -299,14 +499,16 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 		m->own_fds[i] = -1;
 	m->totals_fd = m->events_fd = m->iter_fd = -1;
 	m->pin = o->pin;
+	m->all_netns = !o->netns;
+	snprintf(m->cgroup, sizeof(m->cgroup), "%s", o->cgroup ? o->cgroup : "");
 	m->ncpu = libbpf_num_possible_cpus();
 	if (m->ncpu <= 0) {
 		e = m->ncpu ? m->ncpu : -EINVAL;
 		goto cleanup;
 	}
-	e = ensure_bpffs();
+	e = hb_bpf_fs(BPFFS, true);
 	if (e) {
-		errmsg(err, errlen, "mounting bpffs at " BPFFS ": %s", strerror(-e));
+		hb_bpf_errf(0, err, errlen, "mounting bpffs at " BPFFS ": %s", strerror(-e));
 		goto cleanup;
 	}
 	remove_stale();
@@ -320,20 +522,12 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 		if (e)
 			goto cleanup;
 	} else {
-		m->skel = hbmon_bpf__open();
-		if (!m->skel) {
-			e = -errno;
-			errmsg(err, errlen, "opening the BPF object: %s", strerror(-e));
+		e = monitor_scope(o, &sc, err, errlen);
+		if (e)
 			goto cleanup;
-		}
-		m->skel->rodata->targ_netns = o->netns;
-		e = hbmon_bpf__load(m->skel);
-		if (e) {
-			errmsg(err, errlen, "loading the BPF programs: %s%s", strerror(-e),
-			       e == -EPERM ? " (needs root, or CAP_BPF + CAP_PERFMON + "
-					     "CAP_NET_ADMIN)" : " (run with -v for libbpf's log)");
+		e = choose(&sc, &m->skel, &m->groups, m->feat, err, errlen);
+		if (e)
 			goto cleanup;
-		}
 		e = attach_all(m, o->cgroup, err, errlen);
 		if (e)
 			goto cleanup;
@@ -344,7 +538,7 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 	m->rb = ring_buffer__new(m->events_fd, on_event, m, NULL);
 	if (!m->rb) {
 		e = -errno;
-		errmsg(err, errlen, "ring buffer: %s", strerror(-e));
+		hb_bpf_errf(0, err, errlen, "ring buffer: %s", strerror(-e));
 		goto cleanup;
 	}
 	*out = m;
@@ -413,63 +607,6 @@ out:
 	return e;
 }
 
-/* Reads the records of one iterator instance (fd) into *v. */
-static int read_records(int fd, struct hb_mon_conn **v, size_t *n, size_t *cap)
-{
-	char buf[64 * sizeof(struct hb_mon_conn)];
-	size_t have = 0, off;
-	ssize_t got;
-	struct hb_mon_conn *nv;
-
-	for (;;) {
-		got = read(fd, buf + have, sizeof(buf) - have);
-		if (got < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		if (got == 0)
-			break;
-		have += (size_t)got;
-		for (off = 0; off + sizeof(struct hb_mon_conn) <= have;
-		     off += sizeof(struct hb_mon_conn)) {
-			if (*n == *cap) {
-				size_t c = *cap ? *cap * 2 : 64;
-
-				nv = realloc(*v, c * sizeof(*nv));
-				if (!nv)
-					return -ENOMEM;
-				*v = nv;
-				*cap = c;
-			}
-			memcpy(&(*v)[(*n)++], buf + off, sizeof(struct hb_mon_conn));
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	return have ? -EPROTO : 0;
-}
-
-int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n)
-{
-	size_t cap = 0;
-	int fd, e;
-
-	*v = NULL;
-	*n = 0;
-	fd = bpf_iter_create(m->iter_fd);
-	if (fd < 0)
-		return -errno;
-	e = read_records(fd, v, n, &cap);
-	close(fd);
-	if (e) {
-		free(*v);
-		*v = NULL;
-		*n = 0;
-	}
-	return e;
-}
-
 int hb_monitor_poll_fd(struct hb_monitor *m)
 {
 	return ring_buffer__epoll_fd(m->rb);
@@ -494,45 +631,4 @@ int hb_monitor_unpin(void)
 		return -EBUSY;
 	rmdir(HB_MON_PIN_ROOT);
 	return 0;
-}
-
-int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
-{
-	char p[300];
-	struct dirent *d;
-	size_t cap = 0;
-	DIR *dp;
-	long pid;
-	char *end;
-	int fd, e = 0;
-
-	*v = NULL;
-	*n = 0;
-	dp = opendir(HB_MON_PIN_ROOT);
-	if (!dp)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	while ((d = readdir(dp))) {
-		if (strcmp(d->d_name, "monitor") && strncmp(d->d_name, "monitor_", 8))
-			continue;
-		if (d->d_name[7] == '_') {
-			pid = strtol(d->d_name + 8, &end, 10);
-			if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH))
-				continue;	/* a dead monitor's leftovers */
-		}
-		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		e = read_records(fd, v, n, &cap);
-		close(fd);
-		if (e)
-			break;
-	}
-	closedir(dp);
-	if (e) {
-		free(*v);
-		*v = NULL;
-		*n = 0;
-	}
-	return e;
 }

@@ -25,16 +25,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "hb/bpf_loader.h"
 #include "hb/log.h"
 #include "hb/paths.h"
 #include "hb/policy.h"
@@ -55,18 +54,6 @@ _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
 	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON	38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF		39
-#endif
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC		0xcafe4a11
-#endif
-
-#pragma weak hb_log_enabled
-#pragma weak hb_log
 
 static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -199,28 +186,6 @@ static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 	return rc;
 }
 
-/* libbpf's messages: its warnings with HB_DEBUG=1 or hbctl -v, its debug output with
- * HB_DEBUG=2 (the same rule as bpf/iter.c). */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	const char *env = getenv("HB_DEBUG");
-	int dbg = env && *env ? atoi(env) : 0;
-	char msg[512];
-	size_t len;
-
-	if (level == LIBBPF_DEBUG && dbg < 2)
-		return 0;
-	if (hb_log_enabled && hb_log && hb_log_enabled(HB_LOG_DEBUG)) {
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		len = strlen(msg);
-		if (len && msg[len - 1] == '\n')
-			msg[len - 1] = '\0';
-		hb_log(HB_LOG_DEBUG, "libbpf: %s", msg);
-		return 0;
-	}
-	return dbg >= 1 ? vfprintf(stderr, fmt, ap) : 0;
-}
-
 /* ---- compiling the policy ----------------------------------------------------------------- */
 
 static __u32 mask_word(int bits)
@@ -309,18 +274,7 @@ int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg)
 
 int hb_pol_check_caps(char *err, size_t errlen)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	uint64_t eff;
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data))
-		return 0;	/* let the kernel decide */
-	eff = data[0].effective | (uint64_t)data[1].effective << 32;
-	if (eff & (1ULL << CAP_SYS_ADMIN))
-		return 0;
-	if ((eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_NET_ADMIN)) &&
-	    (eff & (1ULL << CAP_PERFMON)))
+	if (hb_bpf_have_caps(HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN))
 		return 0;
 	return errf(-EPERM, err, errlen,
 		    "not permitted: a cgroup policy needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
@@ -475,9 +429,9 @@ static uint64_t now_ns(void)
 
 static int load_err(int rc, char *err, size_t errlen)
 {
-	if (rc == -EPERM)
-		return errf(-EPERM, err, errlen, "loading the BPF program: %s (needs CAP_BPF, "
-			    "CAP_NET_ADMIN and CAP_PERFMON)", strerror(-rc));
+	if (rc == -EPERM)	/* lacking capabilities, HB_BPF_DENY, or the kernel refuses */
+		return hb_bpf_load_err(rc, "sockops_policy", "sockops",
+				       HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
 	if (rc == -EACCES || rc == -EINVAL)
 		return errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
 			    "HB_DEBUG=1 shows its log)", strerror(-rc));
@@ -606,7 +560,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
 	char p_sk[PATH_MAX], p_solink[PATH_MAX];
 	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, sk_fd = -1, rc;
-	int solink_fd = -1, paths_fd = -1;
+	int solink_fd = -1, paths_fd = -1, denied;
 	struct policy_bpf *skel = NULL;
 	struct bpf_link *link = NULL, *solink = NULL;
 	struct hb_pol_meta *meta;
@@ -713,7 +667,6 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		}
 	}
 
-	libbpf_set_print(libbpf_print);
 	for (;;) {
 		skel = policy_bpf__open();
 		if (!skel) {
@@ -744,17 +697,23 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 				  strerror(-rc));
 			goto cleanup;
 		}
-		rc = policy_bpf__load(skel);
+		/* HB_BPF_DENY refuses a program as the kernel would (bpf_loader.h) */
+		denied = hb_bpf_deny_check(skel->obj, err, errlen);
+		rc = denied ? denied : policy_bpf__load(skel);
 		if (!rc)
 			break;
 		if (res->no_record) {
-			rc = load_err(rc, err, errlen);
+			if (!denied)
+				rc = load_err(rc, err, errlen);
 			goto cleanup;
 		}
 		/* Without the cgroup setsockopt program (older kernels refuse it, or its
 		 * SK_STORAGE use), the policy still works as it did before it existed. */
 		res->no_record = true;
-		snprintf(res->note, sizeof(res->note), "not loaded: %s", strerror(-rc));
+		if (denied)
+			snprintf(res->note, sizeof(res->note), "not loaded: %s", err);
+		else
+			snprintf(res->note, sizeof(res->note), "not loaded: %s", strerror(-rc));
 		policy_bpf__destroy(skel);
 		skel = NULL;
 	}
@@ -1145,4 +1104,32 @@ const char *hb_pol_state_reason(enum hb_pol_state s)
 	default:
 		return "";
 	}
+}
+
+/* For hbctl doctor: loads (and frees) the policy program, as hb_pol_add() would, attaching
+ * nothing. Returns 0 or -errno with a message in err. */
+int hb_pol_probe(unsigned int opt, char *err, size_t errlen)
+{
+	struct policy_bpf *skel;
+	int rc;
+
+	skel = policy_bpf__open();
+	if (!skel)
+		return load_err(-errno, err, errlen);
+	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit, !!(opt & HB_POL_PROBE_RETROFIT));
+	bpf_program__set_autoload(skel->progs.setsockopt_policy, !!(opt & HB_POL_PROBE_RECORDER));
+	rc = hb_bpf_deny_check(skel->obj, err, errlen);
+	if (!rc) {
+		rc = policy_bpf__load(skel);
+		if (rc && opt == HB_POL_PROBE_RECORDER)
+			rc = hb_bpf_load_err(rc, "setsockopt_policy", "cgroup/setsockopt",
+					     HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
+		else if (rc && opt == HB_POL_PROBE_RETROFIT)
+			rc = hb_bpf_load_err(rc, "iter_tcp_retrofit", "iter/tcp",
+					     HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
+		else if (rc)
+			rc = load_err(rc, err, errlen);
+	}
+	policy_bpf__destroy(skel);
+	return rc;
 }

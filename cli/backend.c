@@ -65,19 +65,28 @@ bool hb_want_color(FILE *f)
 	return isatty(fileno(f));
 }
 
-static const char *bpf_hint(int err)
+/* Why the BPF iterator back end cannot run, for an error (--backend bpf) or a -v line (auto):
+ * the program the kernel refused, or the capabilities the caller lacks (bpf/iter.c's probe
+ * tells which), and what to do about it. Kept apart from the choice itself. */
+static void iter_unavailable(int err, bool hint, char *buf, size_t len)
 {
-	switch (err) {
+	const char *why = hb_iter_probe_why();
+
+	if (!*why)
+		why = strerror(-err);
+	switch (hint ? err : 0) {
 	case -EPERM:
 	case -EACCES:
-		return " (needs CAP_BPF and CAP_PERFMON, or root; sock_diag still works: "
-		       "--backend diag)";
+		snprintf(buf, len, "%s (sock_diag still works: --backend diag)", why);
+		break;
 	case -EOPNOTSUPP:
 	case -ENOSYS:
 	case -ENOENT:
-		return " (kernel or build without BPF iterator support; use --backend diag)";
+		snprintf(buf, len, "%s (kernel or build without BPF iterator support; use "
+			 "--backend diag)", why);
+		break;
 	default:
-		return "";
+		snprintf(buf, len, "%s", why);
 	}
 }
 
@@ -148,6 +157,7 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 	enum hb_backend_choice c = HB_BACKEND_AUTO;
 	const char *env = getenv("HB_BACKEND");
 	const char *why = "--backend";
+	char why_buf[400];
 	int rc;
 
 	if (o->backend_given) {
@@ -175,7 +185,8 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 	case HB_BACKEND_BPF:
 		rc = hb_iter_probe();
 		if (rc) {
-			hb_err(o, "bpf back end: %s%s", strerror(-rc), bpf_hint(rc));
+			iter_unavailable(rc, true, why_buf, sizeof(why_buf));
+			hb_err(o, "bpf back end: %s", why_buf);
 			return -HB_EXIT_RUNTIME;
 		}
 		hb_verbose(o, "back end: bpf-iter (chosen by %s)", why);
@@ -188,8 +199,8 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 			hb_verbose(o, "back end: bpf-iter (auto: BPF iterators available)");
 			return HB_BACKEND_BPF;
 		}
-		hb_verbose(o, "back end: sock_diag (auto: BPF iterators unavailable: %s)",
-			   strerror(-rc));
+		iter_unavailable(rc, false, why_buf, sizeof(why_buf));
+		hb_verbose(o, "back end: sock_diag (auto: BPF iterators unavailable: %s)", why_buf);
 		return HB_BACKEND_DIAG;
 	}
 }

@@ -4,10 +4,11 @@
  * how to get it, and advice on the keepalive sysctls against the idle timeouts that drop
  * connections (this namespace's conntrack, common NATs and load balancers).
  *
- * Each check ends as ok, info (a fact), warn (works, degraded or risky) or missing (a part of
- * hbctl cannot work until it is fixed). Exit 0 when nothing is missing, 1 otherwise. Doctor
- * only reads: it mounts, loads and pins nothing that outlives it (the iterator probe loads a
- * program and frees it with hbctl).
+ * Each check ends as ok, info (a fact), warn (works, but risky), degraded (runs on a
+ * fallback: which, and why) or missing (a part of hbctl cannot work until it is fixed). The
+ * BPF parts are probed by loading their programs, as bpftool feature probe does, so the
+ * verdict is what runs, not what should. Exit 0 when nothing is missing, 1 otherwise. Doctor
+ * mounts, attaches and pins nothing: each probe frees what it loaded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,31 +21,24 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include "cli.h"
 #include "hb/policy.h"
 #include "hb/policy_bpf.h"
+#include "hb/bpf_loader.h"
+#include "hb/monitor.h"
 #include "hb_paths.h"	/* HB_LIBDIR: where `hbctl run` looks for the installed shim */
 
 #ifndef HB_VERSION
 #define HB_VERSION "0.0.0"
 #endif
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
-enum dstat { D_OK, D_INFO, D_WARN, D_MISSING };
-static const char *const dstat_name[] = { "ok", "info", "warn", "missing" };
+/* degraded: the feature runs on a fallback (which, and why, in the value) */
+enum dstat { D_OK, D_INFO, D_WARN, D_DEGRADED, D_MISSING };
+static const char *const dstat_name[] = { "ok", "info", "warn", "degraded", "missing" };
 
-#define MAX_CHECKS	20
+#define MAX_CHECKS	24
 #define MAX_ADVICE	8
 
 struct check {
@@ -70,6 +64,7 @@ struct report {
 	unsigned long netns;		/* inode of our network namespace, 0 unknown */
 	const char *be_ls;		/* "bpf-iter" or "sock_diag" */
 	bool policy_ok, monitor_ok, run_ok;
+	char monitor_via[128];		/* the monitor's program kinds, '+'-joined */
 	char shim[PATH_MAX];
 };
 
@@ -211,9 +206,7 @@ static void check_cgroup2(struct report *r)
 
 static bool bpffs_mounted(void)
 {
-	struct statfs sfs;
-
-	return statfs(HB_POL_PIN_ROOT, &sfs) == 0 && (unsigned long)sfs.f_type == BPF_FS_MAGIC;
+	return hb_bpf_fs(HB_POL_PIN_ROOT, false) == 0;
 }
 
 static void check_bpffs(struct report *r)
@@ -394,14 +387,38 @@ static bool pidfd_getfd_works(void)
 #endif
 }
 
-static void check_backends(struct report *r)
+/* What to do about a program the kernel refuses although hbctl has every capability. */
+#define FIX_REFUSED "the kernel refuses it although hbctl has the capabilities: check the " \
+	"security policy (BPF LSM, SELinux/AppArmor bpf rules, lockdown) and kernel configuration"
+
+/* The fix for a refused load: HB_BPF_DENY's doing, or the kernel's. */
+static const char *fix_refused(const char *why)
+{
+	return strncmp(why, "HB_BPF_DENY", 11) ? FIX_REFUSED :
+	       "unset HB_BPF_DENY (it refuses programs on purpose)";
+}
+
+static bool denying(void)
+{
+	const char *d = getenv("HB_BPF_DENY");
+
+	return d && *d;
+}
+
+static void check_deny(struct report *r)
+{
+	if (denying())
+		add(r, "HB_BPF_DENY", D_INFO, NULL, "refusing %s as a kernel that does not allow "
+		    "them would (a test and troubleshooting aid): the checks below show the fallbacks",
+		    getenv("HB_BPF_DENY"));
+}
+
+/* ls and set: what hb_backend_resolve() decides, from the same real load. */
+static void check_ls(struct report *r, bool bpf_ok)
 {
 	const char *env = getenv("HB_BACKEND");
-	char mnt[PATH_MAX];
-	bool bpf_ok, cg2;
 	int rc;
 
-	/* what hb_backend_resolve() decides for ls and set, without its messages */
 	rc = hb_iter_probe();
 	if (env && !strcmp(env, "diag")) {
 		r->be_ls = "sock_diag";
@@ -410,37 +427,122 @@ static void check_backends(struct report *r)
 	} else if (!rc) {
 		r->be_ls = "bpf-iter";
 		add(r, "ls/set", D_OK, NULL,
-		    "bpf-iter (BPF iterators: any process's sockets, nothing stopped)");
+		    "bpf-iter (iter/tcp, iter/task_file loaded: any process's sockets, nothing "
+		    "stopped)");
 	} else {
 		r->be_ls = "sock_diag";
-		add(r, "ls/set", D_WARN,
-		    rc == -EPERM ? "the capabilities above" :
+		add(r, "ls/set", D_DEGRADED,
+		    !bpf_ok ? "the capabilities above" :
+		    rc == -EPERM ? fix_refused(hb_iter_probe_why()) :
 		    "a kernel with BTF and BPF iterators (iter/tcp, bpf_setsockopt from iterators; "
 		    "5.15 or later)",
-		    "sock_diag + /proc + pidfd_getfd (BPF iterators unavailable: %s)", strerror(-rc));
+		    "sock_diag + /proc + pidfd_getfd (fallback; BPF iterators unavailable: %s)",
+		    *hb_iter_probe_why() ? hb_iter_probe_why() : strerror(-rc));
 	}
 	if (!pidfd_getfd_works())
 		add(r, "pidfd_getfd", D_WARN, "a kernel with pidfd_getfd(2) (5.6 or later)",
 		    "pidfd_getfd(2) unavailable: hbctl set with the sock_diag back end cannot work");
+}
 
-	/* the checks of hb_pol_add() and the monitor's loader, without loading anything */
-	bpf_ok = access("/sys/kernel/btf/vmlinux", R_OK) == 0 &&
-		 (have(r, CAP_SYS_ADMIN) || (have(r, CAP_BPF) && have(r, CAP_NET_ADMIN) &&
-					     have(r, CAP_PERFMON)));
-	cg2 = hb_cgroup2_mount(mnt, sizeof(mnt)) == 0;
-	r->policy_ok = bpf_ok && cg2 && bpffs_mounted();
-	r->monitor_ok = bpf_ok && cg2;
-	if (r->policy_ok)
-		add(r, "policy", D_OK, NULL, "sock_ops BPF on cgroup v2, pinned in %s "
-		    "(policy add/ls/rm/apply, run --kernel)", HB_POL_PIN_DIR);
-	else
-		add(r, "policy", D_WARN, "fix what is missing above",
-		    "unavailable: needs BTF, cgroup v2, bpffs and the capabilities above");
-	if (r->monitor_ok)
-		add(r, "monitor", D_OK, NULL, "cgroup_skb + tp_btf programs, ring buffer");
-	else
-		add(r, "monitor", D_WARN, "fix what is missing above",
+/* policy: the sock_ops program and the --retrofit iterator, loaded and freed. */
+static void check_policy(struct report *r, bool bpf_ok, bool cg2)
+{
+	char err[320], err2[320];
+	int rc;
+
+	if (!bpf_ok || !cg2) {
+		add(r, "policy", D_MISSING, "fix what is missing above",
 		    "unavailable: needs BTF, cgroup v2 and the capabilities above");
+		return;
+	}
+	rc = hb_pol_probe(HB_POL_PROBE_RETROFIT | HB_POL_PROBE_RECORDER, err, sizeof(err));
+	if (!rc) {
+		r->policy_ok = true;
+		add(r, "policy", D_OK, NULL, "sockops, cgroup/setsockopt (the program's own choices) "
+		    "and iter/tcp (--retrofit) loaded; cgroup v2, pinned in %s (policy add/ls/rm/"
+		    "apply, run --kernel)", HB_POL_PIN_DIR);
+		return;
+	}
+	rc = hb_pol_probe(0, err2, sizeof(err2));
+	if (!rc) {
+		char e_rec[320] = "", e_ret[320] = "", msg[800];
+		bool rec = !hb_pol_probe(HB_POL_PROBE_RECORDER, e_rec, sizeof(e_rec));
+		bool ret = !hb_pol_probe(HB_POL_PROBE_RETROFIT, e_ret, sizeof(e_ret));
+		int n = snprintf(msg, sizeof(msg), "sockops loaded");
+
+		if (!rec && n > 0 && (size_t)n < sizeof(msg))
+			n += snprintf(msg + n, sizeof(msg) - (size_t)n, "; the program's own choices "
+				      "are not recorded, so a value a program set before connect() "
+				      "can be overridden (%s)", e_rec);
+		if (!ret && n > 0 && (size_t)n < sizeof(msg))
+			snprintf(msg + n, sizeof(msg) - (size_t)n, "; --retrofit unavailable: "
+				 "policies reach new connections only (%s)", e_ret);
+		r->policy_ok = true;
+		add(r, "policy", D_DEGRADED, fix_refused(rec ? e_ret : e_rec), "%s", msg);
+		return;
+	}
+	add(r, "policy", D_MISSING, rc == -EPERM ? fix_refused(err2) : NULL, "%s", err2);
+}
+
+/* monitor: each feature from a real load of its programs (hb_monitor_probe). */
+static void check_monitor(struct report *r, bool bpf_ok, bool cg2)
+{
+	static const char *const row[HB_MON_NFEAT] = {
+		[HB_MON_FEAT_COUNT] = "monitor",
+		[HB_MON_FEAT_CLOSES] = "monitor/closes",
+		[HB_MON_FEAT_CONNS] = "monitor/conns",
+	};
+	static const char *const what[HB_MON_NFEAT] = {
+		[HB_MON_FEAT_COUNT] = "probes, heartbeats, idle gaps",
+		[HB_MON_FEAT_CLOSES] = "how connections end",
+		[HB_MON_FEAT_CONNS] = "per-connection rows: --conns, hbctl ls columns",
+	};
+	struct hb_mon_feat f[HB_MON_NFEAT];
+	char err[320];
+	int i, rc;
+
+	if (!bpf_ok || !cg2) {
+		add(r, "monitor", D_MISSING, "fix what is missing above",
+		    "unavailable: needs BTF, cgroup v2 and the capabilities above");
+		return;
+	}
+	memset(f, 0, sizeof(f));
+	rc = hb_monitor_probe(0, f, err, sizeof(err));
+	if (rc) {
+		add(r, "monitor", D_MISSING, rc == -EPERM ? fix_refused(err) : NULL, "%s", err);
+		return;
+	}
+	r->monitor_ok = true;
+	for (i = 0; i < HB_MON_NFEAT; i++) {
+		if (f[i].state == HB_FEAT_OK)
+			add(r, row[i], D_OK, NULL, "%s (%s)", f[i].via, what[i]);
+		else if (f[i].state == HB_FEAT_DEGRADED)
+			add(r, row[i], D_DEGRADED, fix_refused(f[i].why), "%s (fallback): %s",
+			    f[i].via, f[i].why);
+		else
+			add(r, row[i], D_MISSING, fix_refused(f[i].why), "%s", f[i].why);
+		if (f[i].via[0])
+			snprintf(r->monitor_via + strlen(r->monitor_via),
+				 sizeof(r->monitor_via) - strlen(r->monitor_via), "%s%s",
+				 r->monitor_via[0] ? "+" : "", f[i].via);
+	}
+}
+
+/* Each part hbctl loads BPF for, probed by loading (and freeing) its programs, as bpftool
+ * feature probe does: what runs, on which fallback, and what cannot. */
+static void check_backends(struct report *r)
+{
+	char mnt[PATH_MAX];
+	bool bpf_ok, cg2;
+
+	bpf_ok = access("/sys/kernel/btf/vmlinux", R_OK) == 0 &&
+		 (!r->caps_known || have(r, CAP_SYS_ADMIN) ||
+		  (have(r, CAP_BPF) && have(r, CAP_NET_ADMIN) && have(r, CAP_PERFMON)));
+	cg2 = hb_cgroup2_mount(mnt, sizeof(mnt)) == 0;
+	check_deny(r);
+	check_ls(r, bpf_ok);
+	check_policy(r, bpf_ok, cg2);
+	check_monitor(r, bpf_ok, cg2);
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -457,17 +559,17 @@ static bool report_ok(const struct report *r)
 
 static void print_text(const struct report *r, bool color)
 {
-	static const char *const col[] = { "\033[32m", "", "\033[33m", "\033[31m" };
+	static const char *const col[] = { "\033[32m", "", "\033[33m", "\033[33m", "\033[31m" };
 	size_t i;
 
 	printf("hbctl %s doctor\n", HB_VERSION);
 	for (i = 0; i < r->n; i++) {
 		const struct check *c = &r->c[i];
 
-		printf("%s%-8s%s %-13s %s\n", color ? col[c->st] : "", dstat_name[c->st],
+		printf("%s%-8s%s %-14s %s\n", color ? col[c->st] : "", dstat_name[c->st],
 		       color && *col[c->st] ? "\033[0m" : "", c->name, c->value);
 		if (c->fix[0] && c->st >= D_WARN)
-			printf("%-8s %-13s fix: %s\n", "", "", c->fix);
+			printf("%-8s %-14s fix: %s\n", "", "", c->fix);
 	}
 	if (r->n_adv) {
 		printf("\nadvice:\n");
@@ -477,6 +579,9 @@ static void print_text(const struct report *r, bool color)
 	printf("\n");
 	if (report_ok(r)) {
 		printf("everything hbctl needs is present\n");
+		for (i = 0; i < r->n; i++)
+			if (r->c[i].st == D_DEGRADED)
+				printf("degraded: %s runs on a fallback (see above)\n", r->c[i].name);
 	} else {
 		printf("missing:");
 		for (i = 0; i < r->n; i++)
@@ -544,8 +649,12 @@ static void print_json(const struct report *r)
 		hb_json_str(stdout, r->shim, sizeof(r->shim));
 	else
 		printf("null");
-	printf(",\"policy\":%s,\"monitor\":%s}", r->policy_ok ? "\"sock_ops\"" : "null",
-	       r->monitor_ok ? "\"cgroup_skb+tp_btf\"" : "null");
+	printf(",\"policy\":%s,\"monitor\":", r->policy_ok ? "\"sock_ops\"" : "null");
+	if (r->monitor_ok)
+		hb_json_str(stdout, r->monitor_via, sizeof(r->monitor_via));
+	else
+		printf("null");
+	printf("}");
 	printf(",\"advice\":[");
 	for (i = 0; i < r->n_adv; i++) {
 		printf("%s", i ? "," : "");
@@ -560,14 +669,17 @@ static void doctor_usage(FILE *f)
 		"Usage: hbctl doctor [-j] [--netns NAME|PATH|PID]\n"
 		"\n"
 		"Checks what hbctl needs on this host and says how to get what is missing: kernel,\n"
-		"BTF, the cgroup v2 mount, bpffs, capabilities; shows the network namespace's\n"
-		"keepalive sysctls and conntrack timeouts, which back ends hbctl will use, and\n"
-		"advice (e.g. a keepalive idle time longer than conntrack's established timeout).\n"
+		"BTF, the cgroup v2 mount, bpffs, capabilities; loads (and unloads) each BPF\n"
+		"program hbctl uses and reports each feature ok, degraded (on a fallback: which,\n"
+		"and why) or missing (why, and the fix); shows the network namespace's keepalive\n"
+		"sysctls and conntrack timeouts, and advice (e.g. a keepalive idle time longer\n"
+		"than conntrack's established timeout). HB_BPF_DENY=PROG,... refuses programs as\n"
+		"a kernel would, to see the fallbacks.\n"
 		"\n"
 		"  -j, --json              one JSON object\n"
 		"  -n, --netns NAME|PATH|PID  the sysctls and conntrack of that network namespace\n"
 		"\n"
-		"Exit status: 0 when everything hbctl needs is present, 1 when something is missing\n"
+		"Exit status: 0 when every feature runs (in full or degraded), 1 when one is missing\n"
 		"(each named, with how to get it), 2 usage error.\n");
 }
 

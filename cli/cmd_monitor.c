@@ -75,7 +75,8 @@ static void monitor_usage(FILE *f)
 		"  -v                      libbpf's warnings on stderr (-vv: its debug log)\n"
 		"\n"
 		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
-		"are recognised. See hbctl(8).\n", HB_MON_PIN_KEPT);
+		"are recognised. A program the kernel refuses is left out and named once on\n"
+		"stderr (hbctl doctor shows what runs here). See hbctl(8).\n", HB_MON_PIN_KEPT);
 }
 
 /* PATH -> the absolute directory and the path inside the hierarchy (the label): the
@@ -160,6 +161,8 @@ static int take_snap(struct loop *L, struct hb_mon_snap *s, bool conns)
 	s->interval_s = (double)(s->now_ns - L->prev_ns) / 1e9;
 	if (conns) {
 		rc = hb_monitor_conns(L->m, &s->conns, &s->n_conns);
+		if (rc == -EOPNOTSUPP)
+			return 0;	/* no iterator on this kernel: said once at the start */
 		if (rc)
 			return rc;
 		s->have_conns = true;
@@ -320,6 +323,20 @@ static int check_textfile(struct hb_cli_opts *o, const char *path)
 	return HB_EXIT_OK;
 }
 
+/* Once, on stderr: each feature that runs on a fallback or not at all, and why. */
+static void say_degraded(struct hb_cli_opts *o, const struct hb_monitor *m)
+{
+	const struct hb_mon_feat *f = hb_monitor_features(m);
+	int i;
+
+	for (i = 0; i < HB_MON_NFEAT; i++) {
+		if (f[i].state != HB_FEAT_OK)
+			hb_err(o, "%s", f[i].why);
+		else if (f[i].via[0])
+			hb_verbose(o, "%s: %s", hb_mon_feat_name[i], f[i].via);
+	}
+}
+
 static int netns_inode(unsigned int *ino)
 {
 	struct stat st;
@@ -469,7 +486,6 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		}
 	}
 	mo.cgroup = dir;
-	mo.verbose = o->verbose;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -485,6 +501,8 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		rc = HB_EXIT_RUNTIME;
 		goto out_prom;
 	}
+	say_degraded(o, L.m);
+	L.v.no_closes = hb_monitor_features(L.m)[HB_MON_FEAT_CLOSES].state == HB_FEAT_MISSING;
 	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", dir,
 		   hb_monitor_reused(L.m) ? " (reusing the monitor pinned by --pin)" : "",
 		   hb_monitor_pin_dir(L.m));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "hb/bpf_loader.h"
 
 #ifndef HB_VERSION
 #define HB_VERSION "0.0.0"
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int c, rc;
 
+	hb_bpf_set_print();	/* libbpf's messages go through libhb's log hook (-v) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:jvhVn:", longopts, NULL)) != -1) {
 		rc = hb_cli_global_opt(&o, c, optarg);

@@ -38,6 +38,7 @@ struct hb_mon_view {
 	long long interval_ms;
 	unsigned int top;		/* table rows of connections */
 	bool json, conns, color, tty;
+	bool no_closes;			/* close causes unavailable (tp_btf refused) */
 	unsigned long long start_ns;
 	struct hb_mon_close recent[HB_MON_RECENT];	/* ring of the latest closes */
 	unsigned int n_recent, recent_head;

@@ -279,7 +279,9 @@ void hb_mon_print_table(FILE *f, const struct hb_mon_view *v, const struct hb_mo
 	for (p = 0; p < HB_MON_NPROTO; p++)
 		fprintf(f, "  %-28s %12llu %12llu\n", proto_name[p], app_total(t, p), app_total(d, p));
 	fprintf(f, "%-30s %12s %12s\n", "CONNECTIONS CLOSED", "total", "last");
-	for (p = 0; p < HB_MON_NCAUSE; p++)
+	if (v->no_closes)
+		fprintf(f, "  %-28s\n", "unavailable on this kernel");
+	for (p = 0; p < HB_MON_NCAUSE && !v->no_closes; p++)
 		fprintf(f, "  %-28s %12llu %12llu\n", cause_name[p], (unsigned long long)t->closed[p],
 			(unsigned long long)d->closed[p]);
 	print_conns(f, v, s);
@@ -304,12 +306,15 @@ static void json_ctrs(FILE *f, const __u64 *c)
 		fprintf(f, "%s\"%s\":%llu", i ? "," : "", ctr_key[i], (unsigned long long)c[i]);
 }
 
-static void json_counters(FILE *f, const struct hb_mon_totals *t)
+static void json_counters(FILE *f, const struct hb_mon_view *v, const struct hb_mon_totals *t)
 {
 	fputc('{', f);
 	json_ctrs(f, t->c);
-	fprintf(f, ",\"idle_gaps\":%llu,\"connections_closed\":%llu}", hist_count(t),
-		closed_count(t));
+	fprintf(f, ",\"idle_gaps\":%llu,\"connections_closed\":", hist_count(t));
+	if (v->no_closes)
+		fputs("null}", f);
+	else
+		fprintf(f, "%llu}", closed_count(t));
 }
 
 static void json_conn(FILE *f, const struct hb_mon_snap *s, size_t i)
@@ -374,9 +379,9 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 		now.tv_nsec / 1000000, s->interval_s);
 	hb_json_str(f, v->cgroup, 4096);
 	fputs(",\"total\":", f);
-	json_counters(f, t);
+	json_counters(f, v, t);
 	fputs(",\"delta\":", f);
-	json_counters(f, &s->delta);
+	json_counters(f, v, &s->delta);
 	fputs(",\"idle_gap_hist\":[", f);
 	for (i = 0; i < HB_MON_HIST_N; i++) {
 		le = hb_mon_bucket_le_ms((unsigned int)i);
@@ -387,11 +392,12 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 			fprintf(f, ",{\"ge_ms\":%llu,\"le_ms\":null,\"count\":%llu}", 1ULL << i,
 				(unsigned long long)t->hist[i]);
 	}
-	fputs("],\"closed\":{", f);
-	for (i = 0; i < HB_MON_NCAUSE; i++)
+	/* null: unavailable on this kernel (the monitor said why on stderr) */
+	fputs(v->no_closes ? "],\"closed\":null" : "],\"closed\":{", f);
+	for (i = 0; i < HB_MON_NCAUSE && !v->no_closes; i++)
 		fprintf(f, "%s\"%s\":%llu", i ? "," : "", cause_name[i],
 			(unsigned long long)t->closed[i]);
-	fputs("},\"app_heartbeats\":{", f);
+	fputs(v->no_closes ? ",\"app_heartbeats\":{" : "},\"app_heartbeats\":{", f);
 	for (p = 0; p < HB_MON_NPROTO; p++)
 		fprintf(f, "%s\"%s\":%llu", p ? "," : "", proto_name[p], app_total(t, p));
 	fputs("},\"app_heartbeats_detail\":{", f);
@@ -404,7 +410,7 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 		fputc('}', f);
 	}
 	fputc('}', f);
-	if (v->conns) {
+	if (v->conns && !v->no_closes) {
 		fputs(",\"closes\":[", f);
 		for (i = 0; i < (int)v->n_tick; i++)
 			json_close(f, &v->tick[i], i == 0);

@@ -181,8 +181,9 @@ void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_sn
 	fputs("hbkeep_idle_gap_seconds_sum{", f);
 	label(f, "cgroup", v->cgroup, true);
 	fprintf(f, "} %.3f\n", (double)t->gap_sum_ms / 1000.0);
-	head(f, "hbkeep_connections_closed_total", "counter", "Connections closed, by cause.");
-	for (k = 0; k < HB_MON_NCAUSE; k++) {
+	if (!v->no_closes)	/* unavailable on this kernel: no series rather than zeros */
+		head(f, "hbkeep_connections_closed_total", "counter", "Connections closed, by cause.");
+	for (k = 0; k < HB_MON_NCAUSE && !v->no_closes; k++) {
 		fputs("hbkeep_connections_closed_total{", f);
 		label(f, "cgroup", v->cgroup, true);
 		label(f, "cause", hb_mon_cause_name((unsigned int)k), false);

@@ -45,6 +45,9 @@ struct hb_set_result {
 /* Whether this process can use the BPF back end (probe, cached). Returns 0 or -errno
  * (-EPERM without CAP_BPF, -EOPNOTSUPP without BTF/iterator support). */
 int hb_iter_probe(void);
+/* Why hb_iter_probe() failed, one phrase ("the kernel refused iter/task_file (...)", "needs
+ * CAP_BPF and CAP_PERFMON, or root"); "" when it did not. */
+const char *hb_iter_probe_why(void);
 /* Lists the TCP sockets of the caller's network namespace into out (appending).
  * Returns 0 or -errno. */
 int hb_iter_list(struct hb_sock_list *out, const struct hb_list_opts *opts);

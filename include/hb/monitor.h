@@ -22,8 +22,23 @@ struct hb_monitor_opts {
 	const char *cgroup;	/* cgroup v2 directory (absolute path) */
 	unsigned int netns;	/* network namespace inode to watch, 0: all */
 	bool pin;		/* --pin: leave programs and maps pinned at HB_MON_PIN_KEPT */
-	int verbose;		/* libbpf warnings on stderr with 1, debug with 2 */
 };
+
+/* What the monitor can do on this kernel: each feature runs on the programs it needs, on a
+ * fallback, or not at all (the rest runs anyway). */
+enum hb_mon_feat_id {
+	HB_MON_FEAT_COUNT,	/* counters, histograms, heartbeats: cgroup_skb (essential) */
+	HB_MON_FEAT_CLOSES,	/* close causes: tp_btf, else raw_tp (no per-connection counters) */
+	HB_MON_FEAT_CONNS,	/* per-connection rows: iter/bpf_sk_storage_map, else iter/tcp */
+	HB_MON_NFEAT,
+};
+enum hb_feat_state { HB_FEAT_OK, HB_FEAT_DEGRADED, HB_FEAT_MISSING };
+struct hb_mon_feat {
+	int state;		/* enum hb_feat_state */
+	char via[64];		/* the program kind in use ("" when missing) */
+	char why[320];		/* degraded or missing: why, and what runs instead */
+};
+extern const char *const hb_mon_feat_name[HB_MON_NFEAT];
 
 struct hb_monitor;
 
@@ -32,6 +47,13 @@ struct hb_monitor;
  * in err. */
 int hb_monitor_open(const struct hb_monitor_opts *opts, struct hb_monitor **out, char *err,
 		    size_t errlen);
+/* The features of an open monitor (HB_MON_NFEAT entries). */
+const struct hb_mon_feat *hb_monitor_features(const struct hb_monitor *m);
+/* For hbctl doctor: loads (and unloads) the monitor's programs as hb_monitor_open() would,
+ * attaching nothing, and fills f. Returns 0, or -errno with a message when the monitor
+ * cannot count at all. */
+int hb_monitor_probe(unsigned int netns, struct hb_mon_feat f[HB_MON_NFEAT], char *err,
+		     size_t errlen);
 /* Detaches everything and removes its pins (except with --pin). NULL is fine. */
 void hb_monitor_close(struct hb_monitor *m);
 /* Whether hb_monitor_open() found a pinned monitor and reads it. */

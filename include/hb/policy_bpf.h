@@ -353,6 +353,13 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen);
  * CAP_PERFMON). Returns 0 or -EPERM with a message in err. */
 int hb_pol_check_caps(char *err, size_t errlen);
 
+/* For hbctl doctor: loads and frees the policy program sockops_policy and the optional
+ * programs named in opt (HB_POL_PROBE_*), attaching nothing. Returns 0 or -errno with a
+ * message in err that names the refused program. */
+#define HB_POL_PROBE_RETROFIT	0x1	/* iter_tcp_retrofit: --retrofit */
+#define HB_POL_PROBE_RECORDER	0x2	/* setsockopt_policy: the program's own choices */
+int hb_pol_probe(unsigned int opt, char *err, size_t errlen);
+
 /* The state's name in reports: "active", "orphan", "broken". */
 const char *hb_pol_state_name(enum hb_pol_state s);
 /* Why, for orphans: "cgroup gone", "cgroup empty", "owner gone"; "" otherwise. */

@@ -61,7 +61,8 @@ wait_for() {
 ka_count() { in_ns "$NS" nstat -asz TcpExtTCPKeepAlive | awk '$1 == "TcpExtTCPKeepAlive" { print $2 }'; }
 
 # mon_start OUT ARGS...: hbctl monitor on CG, scoped to NS, in the background (MON); waits
-# until it has pinned its iterator, i.e. is attached
+# until it has pinned its socket storage, i.e. is attached (the iterator "conns" is pinned
+# only where the kernel allows one)
 MON=
 mon_start() {
 	local out=$1 i; shift
@@ -69,12 +70,19 @@ mon_start() {
 	MON=$!
 	bg_pid "$MON"
 	for ((i = 0; i < 200; i++)); do
-		[ -e "/sys/fs/bpf/hbkeep/monitor_$MON/conns" ] && return 0
+		[ -e "/sys/fs/bpf/hbkeep/monitor_$MON/sk_stats" ] && return 0
 		kill -0 "$MON" 2>/dev/null || break
 		sleep 0.05
 	done
 	diag "monitor did not start: $(tail -n3 "$HB_TMP/mon.err")"
 	return 1
+}
+# mon_errors: the monitors' stderr without the one-line notices of what runs on a fallback
+# (tests/integ/bpf_fallback.sh checks those against hbctl doctor)
+mon_errors() {
+	grep -v -e '^$' -e 'per-connection rows come from iter/tcp instead' \
+		-e 'close causes are not counted' -e 'close causes come from raw_tp instead' \
+		-e 'no per-connection rows' "$HB_TMP/mon.err"
 }
 # mon_stop: SIGTERM and wait; its exit status in MON_RC
 mon_stop() {

@@ -59,8 +59,8 @@ check "as nobody: says how to get them (root, or setcap for a dedicated group)" 
 check "as nobody: setcap only after chgrp to a dedicated group and chmod 0750" \
 	eval 'grep -q "chgrp hbkeep \$f; chmod 0750 \$f; setcap cap_bpf,[a-z_,]*+ep \$f" "$HB_TMP/nobody.txt" &&
 	      ! grep "setcap" "$HB_TMP/nobody.txt" | grep -v "chmod 0750 [^;]*; setcap" | grep -q .'
-check "as nobody: ls/set fall back to sock_diag" \
-	eval 'grep -Eq "^warn +ls/set +sock_diag" "$HB_TMP/nobody.txt"'
+check "as nobody: ls/set fall back to sock_diag (degraded), naming the capabilities" \
+	eval 'grep -E "^degraded +ls/set +sock_diag" "$HB_TMP/nobody.txt" | grep -q "needs CAP_BPF and CAP_PERFMON"'
 check "as nobody: the summary names what is missing" \
 	grep -q "^missing: capabilities" "$HB_TMP/nobody.txt"
 setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
