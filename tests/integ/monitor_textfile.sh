@@ -57,7 +57,7 @@ check "the textfile replaced the link with a regular file" \
 check_eq "the textfile is 0644 root-owned under umask 0077" "644 root" \
 	"$(stat -c '%a %U' "$TF/hbkeep.prom" 2>&1)"
 check "node_exporter's user (nobody) can read it" \
-	eval 'as_nobody cat "$TF/hbkeep.prom" | grep -q "^hb_"'
+	eval 'as_nobody cat "$TF/hbkeep.prom" | grep -q "^hbkeep_"'
 check "the planted links are still links (never written through)" \
 	eval '[ -L "$TF/.hbkeep.prom.$MON.tmp" ] && [ -L "$TF/.hbkeep.prom.tmp" ]'
 left=$(find "$TF" -mindepth 1 ! -name hbkeep.prom ! -name ".hbkeep.prom.tmp" \
