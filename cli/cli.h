@@ -97,10 +97,10 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_set(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_policy(int argc, char **argv, struct hb_cli_opts *o);
-/* run --kernel (cmd_policy.c): CMD in a transient cgroup under a kernel policy built from vals
- * (indexed by enum hb_value, NULL = not given). Returns CMD's exit status or an exit code. */
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], const char *match, bool force,
-		  char **cmd);
+/* run --kernel (cmd_policy.c): CMD in a transient cgroup under the kernel policy pol (run's
+ * options, parsed once), its idle from the path table with idle_auto (--idle auto).
+ * Returns CMD's exit status or an exit code. */
+int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *pol, bool idle_auto, char **cmd);
 int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_paths(int argc, char **argv, struct hb_cli_opts *o);
 /* After a policy with --idle auto is loaded: fills its paths map from the table (a bad line

@@ -784,33 +784,24 @@ out_efd:
 	close(efd);
 }
 
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[],
-		  const char *match, bool force, char **cmd)
+int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool idle_auto,
+		  char **cmd)
 {
 	static struct hb_policy pol;
 	static struct hb_pol_cfg cfg;
 	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], abs[PATH_MAX], err[512];
 	static char procs[PATH_MAX + 16];
 	struct hb_pol_add_res res;
-	struct idle_auto ia = { 0 };
+	struct idle_auto ia = { .on = idle_auto };
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t set, old;
 	siginfo_t si;
 	unsigned int level;
 	uint64_t id;
-	int v, rc, status = 0, procs_fd, ret;
+	int rc, status = 0, procs_fd, ret;
 	pid_t pid, w;
 
-	hb_policy_init(&pol);
-	for (v = 0; v < HB_V__COUNT; v++)
-		if (vals[v] && v == HB_V_IDLE && !strcmp(vals[v], "auto"))
-			ia.on = true;
-		else if (vals[v] && hb_policy_set(&pol, (enum hb_value)v, vals[v], err,
-						  sizeof(err)))
-			return hb_usage_err(o, "%s: %s", hb_value_name((enum hb_value)v), err);
-	if (match && hb_policy_set_match(&pol, match, err, sizeof(err)))
-		return hb_usage_err(o, "--match: %s", err);
-	pol.force = force;
+	pol = *policy;		/* --idle auto puts its fallback in place of the idle */
 	if (idle_auto_prepare(o, &ia, &pol))
 		return HB_EXIT_USAGE;
 	if (hb_policy_is_noop(&pol))

@@ -148,13 +148,15 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	static const int env_of[HB_V__COUNT] = {
 		[HB_V_IDLE] = 0, [HB_V_INTVL] = 1, [HB_V_CNT] = 2, [HB_V_USER_TIMEOUT] = 3,
 	};
-	static struct hb_policy pol;	/* scratch for validation; large: off the stack */
+	/* the values as parsed, once: the shim's checks, and run --kernel's policy */
+	static struct hb_policy pol;	/* large: off the stack */
 	char err[HB_ERR_LEN], shim[PATH_MAX];
 	enum hb_log_level lvl;
 	unsigned int i;
 	int c, rc;
-	bool kernel = false;
+	bool kernel = false, idle_auto = false;
 
+	hb_policy_init(&pol);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
 		rc = hb_cli_global_opt(o, c, optarg);
@@ -165,6 +167,7 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 		if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(optarg, "auto")) {
 			/* --idle auto: the kernel policy's (checked below: --kernel only) */
 			env[0][1] = optarg;
+			idle_auto = true;
 			continue;
 		}
 		/* the values are checked as the shim will read them: libhb's parsers */
@@ -173,6 +176,8 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc >= 0) {
 			env[env_of[rc]][1] = optarg;
+			if (rc == HB_V_IDLE)
+				idle_auto = false;	/* the last --idle wins */
 			continue;
 		}
 		switch (c) {
@@ -183,6 +188,7 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			break;
 		case OPT_FORCE:
 			env[5][1] = "1";
+			pol.force = true;
 			break;
 		case OPT_LOG:
 			if (hb_log_parse_level(optarg, &lvl))
@@ -192,6 +198,7 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			break;
 		case OPT_OFF:
 			env[7][1] = "0";
+			hb_policy_set(&pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
 			break;
 		case OPT_KERNEL:
 			kernel = true;
@@ -209,16 +216,8 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	if (env[0][1] && !strcmp(env[0][1], "auto") && !kernel)
 		return hb_usage_err(o, "--idle auto needs --kernel (the shim's HB_KEEPIDLE=auto is "
 				    "not implemented yet)");
-	if (kernel) {
-		/* the same values, enforced by the kernel instead of the shim (--log: n/a) */
-		const char *kv[HB_V__COUNT] = {
-			[HB_V_KEEPALIVE] = env[7][1], [HB_V_IDLE] = env[0][1],
-			[HB_V_INTVL] = env[1][1], [HB_V_CNT] = env[2][1],
-			[HB_V_USER_TIMEOUT] = env[3][1],
-		};
-
-		return hb_run_kernel(o, kv, env[4][1], env[5][1] != NULL, argv + optind);
-	}
+	if (kernel)	/* the same policy, enforced by the kernel instead of the shim (--log: n/a) */
+		return hb_run_kernel(o, &pol, idle_auto, argv + optind);
 	if (find_shim(shim, sizeof(shim))) {
 		hb_err(o, "libhbshim.so not found (tried %s; set HB_SHIM=PATH)", shim);
 		return HB_EXIT_RUNTIME;

@@ -319,6 +319,22 @@ static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
 	}
 }
 
+/* What set applies: exactly the values given, parsed once into p (set changes only what it
+ * is told: no defaults); keepalive settings without keepalive do nothing, so --idle, --intvl
+ * and --cnt imply --on unless --off was given. */
+static void set_values(const struct hb_policy *p, struct hb_set_values *v)
+{
+	*v = (struct hb_set_values){
+		.mask = p->set, .keepalive = p->keepalive, .idle_s = p->idle_s,
+		.intvl_s = p->intvl_s, .cnt = p->cnt, .user_timeout_ms = p->user_timeout_ms,
+	};
+	if (v->mask & (HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT)) &&
+	    !(v->mask & HB_BIT(HB_V_KEEPALIVE))) {
+		v->mask |= HB_BIT(HB_V_KEEPALIVE);
+		v->keepalive = 1;
+	}
+}
+
 /* Drops what set cannot act on: sockets no file holds (time-wait, request, orphaned). */
 static size_t keep_settable(struct hb_sock_list *l)
 {
@@ -348,8 +364,8 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ 0 }
 	};
-	struct hb_set_values v = { 0 };
-	struct hb_policy pol;		/* the values as parsed (libhb's ranges) */
+	struct hb_set_values v;
+	struct hb_policy pol;		/* the values as parsed, once (libhb's ranges) */
 	struct hb_set_result res = { 0 };
 	struct hb_fetch fx = { .owners = true, .config = true };
 	struct hb_filter flt;
@@ -377,14 +393,18 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		rc = hb_cli_value_opt(o, c, optarg, &pol);
 		if (rc == -2)
 			return HB_EXIT_USAGE;
-		if (rc >= 0) {
-			v.mask |= HB_BIT(rc);
+		if (rc >= 0)
 			continue;
-		}
 		switch (c) {
 		case OPT_ALL: all = true; break;
-		case OPT_ON: on = true; break;
-		case OPT_OFF: off = true; break;
+		case OPT_ON:
+			on = true;
+			hb_policy_set(&pol, HB_V_KEEPALIVE, "1", err, sizeof(err));
+			break;
+		case OPT_OFF:
+			off = true;
+			hb_policy_set(&pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
+			break;
 		case OPT_DRY: dry = true; break;
 		case 'h':
 		case HB_OPT_HELP:
@@ -401,18 +421,10 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		return hb_usage_err(o, "give a FILTER (--pid, --port, ...) or --all");
 	if (on && off)
 		return hb_usage_err(o, "--on and --off exclude each other");
-	v.idle_s = pol.idle_s;
-	v.intvl_s = pol.intvl_s;
-	v.cnt = pol.cnt;
-	v.user_timeout_ms = pol.user_timeout_ms;
-	if (!on && !off && !v.mask)
+	if (!pol.set)
 		return hb_usage_err(o, "nothing to set (--on, --off, --idle, --intvl, --cnt, "
 				    "--user-timeout)");
-	/* keepalive settings without keepalive do nothing: --idle & co. imply --on */
-	if (off || on || (v.mask & (HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT)))) {
-		v.mask |= HB_BIT(HB_V_KEEPALIVE);
-		v.keepalive = !off;
-	}
+	set_values(&pol, &v);
 	rc = hb_cli_enter_netns(o);
 	if (rc)
 		return rc;
