@@ -223,7 +223,7 @@ static bool run_step(const struct hb_plan_step *s, const struct hb_conf_want *w,
 	}
 }
 
-int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
+int cmd_policy_apply(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
 		HB_GLOBAL_LONGOPTS,

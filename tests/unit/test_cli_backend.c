@@ -4,7 +4,7 @@
  * hb_fetch_sockets with --backend diag): the dump, the owners from /proc and the keepalive
  * settings by pidfd_getfd, on a listener of this process; and --dump-raw's file, which
  * HB_DIAG_FILE replays to the same records. Real netlink, real /proc: no privilege needed
- * for our own sockets.
+ * for our own sockets. hb_diag_list(), the back end's function, on its own too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,6 +90,37 @@ static void test_diag_owners_config(void **state)
 	close(fd);
 }
 
+/* The back end's own function (backend.h): owners without settings, then both */
+static void test_diag_list(void **state)
+{
+	struct hb_list_opts lo = { .owners = true };
+	struct hb_sock_list l = { 0 };
+	struct hb_diag_stats st;
+	const struct hb_sock *s;
+	uint16_t port;
+	int fd;
+
+	(void)state;
+	fd = listener(&port);
+	assert_int_equal(hb_diag_list(&l, &lo, NULL, &st), 0);
+	s = find(&l, port);
+	assert_non_null(s);
+	assert_int_equal(s->owner[0].pid, getpid());
+	assert_int_equal(s->keepidle_s, HB_UNKNOWN);	/* not asked for */
+	hb_sock_list_free(&l);
+
+	memset(&l, 0, sizeof(l));
+	lo = (struct hb_list_opts){ .config = true };	/* settings need the owners: found too */
+	assert_int_equal(hb_diag_list(&l, &lo, NULL, &st), 0);
+	s = find(&l, port);
+	assert_non_null(s);
+	assert_int_equal(s->owner[0].fd, fd);
+	assert_int_equal(s->keepidle_s, 123);
+	assert_int_equal(st.cfg_denied, 0);
+	hb_sock_list_free(&l);
+	close(fd);
+}
+
 static void test_dump_raw_replay(void **state)
 {
 	struct hb_cli_opts o = { .cmd = "ls", .backend = HB_BACKEND_DIAG, .backend_given = true };
@@ -130,6 +161,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diag_owners_config),
+		cmocka_unit_test(test_diag_list),
 		cmocka_unit_test(test_dump_raw_replay),
 	};
 
