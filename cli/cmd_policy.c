@@ -210,6 +210,28 @@ static int runtime_err(struct hb_cli_opts *o, const char *err)
 	return HB_EXIT_RUNTIME;
 }
 
+/* What policy add prints: the id (or one JSON object), and what --retrofit changed. */
+static void print_added(struct hb_cli_opts *o, const struct hb_pol_add_res *r, const char *abs,
+			unsigned int flags)
+{
+	if (o->json) {
+		printf("{\"id\":%" PRIu64 ",\"cgroup\":", r->id);
+		hb_json_str(stdout, abs, PATH_MAX);
+		printf(",\"replaced\":%s,\"link_id\":%u,\"prog_id\":%u", r->replaced ? "true" : "false",
+		       r->link_id, r->prog_id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			printf(",\"retrofit\":{\"applied\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+			       r->retrofit_applied, r->retrofit_failed);
+		printf("}\n");
+	} else {
+		printf("%" PRIu64 "\n", r->id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			hb_err(o, "retrofitted %" PRIu64 " established connection%s, %" PRIu64
+			       " failed", r->retrofit_applied, r->retrofit_applied == 1 ? "" : "s",
+			       r->retrofit_failed);
+	}
+}
+
 static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -295,22 +317,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
 	hb_pol_no_record_note(o, &res);
-	if (o->json) {
-		printf("{\"id\":%" PRIu64 ",\"cgroup\":", res.id);
-		hb_json_str(stdout, abs, sizeof(abs));
-		printf(",\"replaced\":%s,\"link_id\":%u,\"prog_id\":%u", res.replaced ? "true" : "false",
-		       res.link_id, res.prog_id);
-		if (flags & HB_POL_ADD_RETROFIT)
-			printf(",\"retrofit\":{\"applied\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
-			       res.retrofit_applied, res.retrofit_failed);
-		printf("}\n");
-	} else {
-		printf("%" PRIu64 "\n", res.id);
-		if (flags & HB_POL_ADD_RETROFIT)
-			hb_err(o, "retrofitted %" PRIu64 " established connection%s, %" PRIu64
-			       " failed", res.retrofit_applied, res.retrofit_applied == 1 ? "" : "s",
-			       res.retrofit_failed);
-	}
+	print_added(o, &res, abs, flags);
 	if (rc)		/* the policy is in place; the retrofit failed */
 		return runtime_err(o, err);
 	return HB_EXIT_OK;

@@ -142,6 +142,40 @@ static int append_preload(const char *shim)
 	return rc ? -errno : 0;
 }
 
+/* The shim's way: env's HB_* variables set (those given), the shim appended to LD_PRELOAD,
+ * CMD exec'ed. Returns only on failure, with the exit status. */
+static int exec_with_shim(struct hb_cli_opts *o, const char *(*env)[2], size_t n, char **cmd)
+{
+	char shim[PATH_MAX];
+	size_t i;
+	int rc;
+
+	if (find_shim(shim, sizeof(shim))) {
+		hb_err(o, "libhbshim.so not found (tried %s; set HB_SHIM=PATH)", shim);
+		return HB_EXIT_RUNTIME;
+	}
+	rc = hb_cli_enter_netns(o);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (env[i][1] && setenv(env[i][0], env[i][1], 1)) {
+			hb_err(o, "setenv %s: %s", env[i][0], strerror(errno));
+			return HB_EXIT_RUNTIME;
+		}
+	rc = append_preload(shim);
+	if (rc) {
+		hb_err(o, "LD_PRELOAD: %s", strerror(-rc));
+		return HB_EXIT_RUNTIME;
+	}
+	hb_verbose(o, "LD_PRELOAD=%s", getenv("LD_PRELOAD"));
+	fflush(NULL);
+	execvp(cmd[0], cmd);
+	rc = errno;
+	hb_err(o, "%s: %s", cmd[0], strerror(rc));
+	/* like shells: 127 not found, 126 found but not executable */
+	return rc == ENOENT || rc == ENOTDIR ? 127 : 126;
+}
+
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -166,9 +200,8 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	};
 	/* the values as parsed, once: the shim's checks, and run --kernel's policy */
 	static struct hb_policy pol;	/* large: off the stack */
-	char err[HB_ERR_LEN], shim[PATH_MAX];
+	char err[HB_ERR_LEN];
 	enum hb_log_level lvl;
-	unsigned int i;
 	int c, rc;
 	bool kernel = false, idle_auto = false;
 
@@ -234,30 +267,7 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 				    "not implemented yet)");
 	if (kernel)	/* the same policy, enforced by the kernel instead of the shim (--log: n/a) */
 		return hb_run_kernel(o, &pol, idle_auto, argv + optind);
-	if (find_shim(shim, sizeof(shim))) {
-		hb_err(o, "libhbshim.so not found (tried %s; set HB_SHIM=PATH)", shim);
-		return HB_EXIT_RUNTIME;
-	}
-	rc = hb_cli_enter_netns(o);
-	if (rc)
-		return rc;
-	for (i = 0; i < sizeof(env) / sizeof(env[0]); i++)
-		if (env[i][1] && setenv(env[i][0], env[i][1], 1)) {
-			hb_err(o, "setenv %s: %s", env[i][0], strerror(errno));
-			return HB_EXIT_RUNTIME;
-		}
-	rc = append_preload(shim);
-	if (rc) {
-		hb_err(o, "LD_PRELOAD: %s", strerror(-rc));
-		return HB_EXIT_RUNTIME;
-	}
-	hb_verbose(o, "LD_PRELOAD=%s", getenv("LD_PRELOAD"));
-	fflush(NULL);
-	execvp(argv[optind], argv + optind);
-	rc = errno;
-	hb_err(o, "%s: %s", argv[optind], strerror(rc));
-	/* like shells: 127 not found, 126 found but not executable */
-	return rc == ENOENT || rc == ENOTDIR ? 127 : 126;
+	return exec_with_shim(o, env, sizeof(env) / sizeof(env[0]), argv + optind);
 }
 
 /* Message for a failed hb_pol_* or cgroup call: a runtime error. */
@@ -385,38 +395,33 @@ out_efd:
 	close(efd);
 }
 
-int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool idle_auto,
-		  char **cmd)
+/* Makes the transient cgroup and loads the policy on it (abs: its path, *id: the policy's).
+ * Returns 0, or an exit code after the message (nothing left behind). */
+static int load_transient(struct hb_cli_opts *o, const struct hb_policy *policy, bool idle_auto,
+			  char *abs, size_t abslen, uint64_t *id)
 {
 	static struct hb_policy pol;
 	static struct hb_pol_cfg cfg;
-	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], abs[PATH_MAX], err[512];
-	static char procs[PATH_MAX + 16];
-	struct hb_pol_add_res res;
+	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], err[512];
 	struct hb_idle_auto ia = { .on = idle_auto };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t set, old;
-	siginfo_t si;
+	struct hb_pol_add_res res;
 	unsigned int level;
-	uint64_t id;
-	int rc, status = 0, procs_fd, ret;
-	pid_t pid, w;
+	int rc;
 
 	pol = *policy;		/* --idle auto puts its fallback in place of the idle */
 	if (hb_cli_pol_compile(o, &pol, &ia, &cfg, text, sizeof(text)))
 		return HB_EXIT_USAGE;
 	if (hb_pol_check_caps(err, sizeof(err)))
 		return runtime_err(o, err);
-
 	rc = make_transient(o, cg, sizeof(cg));
 	if (rc)
 		return rc;
-	rc = hb_cgroup_resolve(cg, abs, sizeof(abs), &id, &level, err, sizeof(err));
+	rc = hb_cgroup_resolve(cg, abs, abslen, id, &level, err, sizeof(err));
 	if (rc) {
 		rmdir(cg);
 		return runtime_err(o, err);
 	}
-	rc = hb_pol_add(&cfg, abs, id, level, pol.has_match ? text : NULL,
+	rc = hb_pol_add(&cfg, abs, *id, level, pol.has_match ? text : NULL,
 			HB_POL_ADD_NO_REPLACE | HB_POL_ADD_TRANSIENT, &res, err, sizeof(err));
 	if (rc) {
 		rmdir(abs);
@@ -424,16 +429,74 @@ int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool id
 	}
 	if (ia.on)
 		hb_paths_cli_sync(o);	/* on failure, said so: connections get --idle-default */
-	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
+	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", *id, abs);
 	hb_pol_no_record_note(o, &res);
+	return 0;
+}
+
+/* The child: into the cgroup (procs_fd: its cgroup.procs), then CMD. Never returns. */
+static void __attribute__((noreturn)) exec_in_cgroup(struct hb_cli_opts *o, int procs_fd,
+						     const char *abs, const sigset_t *old,
+						     char **cmd)
+{
+	int rc;
+
+	/* "0": the writer itself; done before exec, so CMD's first socket is covered */
+	if (write(procs_fd, "0", 1) < 0) {
+		hb_err(o, "moving into %s: %s", abs, strerror(errno));
+		_exit(126);
+	}
+	close(procs_fd);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	if (hb_cli_enter_netns(o))
+		_exit(126);
+	execvp(cmd[0], cmd);
+	rc = errno;
+	hb_err(o, "%s: %s", cmd[0], strerror(rc));
+	_exit(rc == ENOENT || rc == ENOTDIR ? 127 : 126);
+}
+
+/* Waits for CMD (pid), passing on the signals in set that were sent to hbctl alone. Returns
+ * its wait status. */
+static int wait_cmd(pid_t pid, const sigset_t *set)
+{
+	siginfo_t si;
+	int status = 0;
+	pid_t w;
+
+	for (;;) {
+		if (sigwaitinfo(set, &si) < 0)
+			continue;	/* EINTR: a signal outside the set (SIGSTOP/SIGCONT) */
+		if (si.si_signo == SIGCHLD) {
+			w = waitpid(pid, &status, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD))
+				return status;
+			continue;
+		}
+		/* A signal from the terminal (si_code > 0: the kernel) reached CMD as well, as a
+		 * member of the foreground process group; one sent to hbctl alone (kill, systemd)
+		 * is passed on. Either way hbctl waits for CMD before cleaning up. */
+		if (si.si_code <= 0)
+			kill(pid, si.si_signo);
+	}
+}
+
+/* Runs CMD in the cgroup abs and waits for it and for what it left there. Returns CMD's
+ * exit status (128 + a signal that killed it), or an exit code after a message. */
+static int run_in_cgroup(struct hb_cli_opts *o, const char *abs, char **cmd)
+{
+	static char procs[PATH_MAX + 16];
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t set, old;
+	int status, procs_fd, ret;
+	pid_t pid;
+
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
 	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (procs_fd < 0) {
 		hb_err(o, "%s: %s", procs, strerror(errno));
-		ret = HB_EXIT_RUNTIME;
-		goto cleanup;
+		return HB_EXIT_RUNTIME;
 	}
-
 	/* Signals are taken with sigwaitinfo(): no handler, no race with the child's exit. An
 	 * inherited SIG_IGN for SIGCHLD would make the kernel reap the child for us. */
 	sigaction(SIGCHLD, &sa, NULL);
@@ -450,40 +513,12 @@ int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool id
 		hb_err(o, "fork: %s", strerror(errno));
 		close(procs_fd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		ret = HB_EXIT_RUNTIME;
-		goto cleanup;
+		return HB_EXIT_RUNTIME;
 	}
-	if (pid == 0) {
-		/* "0": the writer itself; done before exec, so CMD's first socket is covered */
-		if (write(procs_fd, "0", 1) < 0) {
-			hb_err(o, "moving into %s: %s", abs, strerror(errno));
-			_exit(126);
-		}
-		close(procs_fd);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (hb_cli_enter_netns(o))
-			_exit(126);
-		execvp(cmd[0], cmd);
-		rc = errno;
-		hb_err(o, "%s: %s", cmd[0], strerror(rc));
-		_exit(rc == ENOENT || rc == ENOTDIR ? 127 : 126);
-	}
+	if (pid == 0)
+		exec_in_cgroup(o, procs_fd, abs, &old, cmd);
 	close(procs_fd);
-	for (;;) {
-		if (sigwaitinfo(&set, &si) < 0)
-			continue;	/* EINTR: a signal outside the set (SIGSTOP/SIGCONT) */
-		if (si.si_signo == SIGCHLD) {
-			w = waitpid(pid, &status, WNOHANG);
-			if (w == pid || (w < 0 && errno == ECHILD))
-				break;
-			continue;
-		}
-		/* A signal from the terminal (si_code > 0: the kernel) reached CMD as well, as a
-		 * member of the foreground process group; one sent to hbctl alone (kill, systemd)
-		 * is passed on. Either way hbctl waits for CMD before cleaning up. */
-		if (si.si_code <= 0)
-			kill(pid, si.si_signo);
-	}
+	status = wait_cmd(pid, &set);
 	if (WIFEXITED(status))
 		ret = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
@@ -494,8 +529,20 @@ int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool id
 	 * and keeps the policy until it exits too */
 	wait_cgroup_empty(o, abs, cmd[0], &set);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
 
-cleanup:
+int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *policy, bool idle_auto,
+		  char **cmd)
+{
+	static char abs[PATH_MAX], err[512];
+	uint64_t id = 0;
+	int ret;
+
+	ret = load_transient(o, policy, idle_auto, abs, sizeof(abs), &id);
+	if (ret)
+		return ret;
+	ret = run_in_cgroup(o, abs, cmd);
 	/* CMD's status stays hbctl's; a failed clean-up is reported (policy ls shows it) */
 	if (hb_pol_remove(id, err, sizeof(err)))
 		hb_err(o, "%s", err);

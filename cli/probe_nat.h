@@ -4,7 +4,8 @@
  * cut the bracket between the longest survivor and the shortest death), the bookkeeping of
  * what each flow told us, the recommendation, the target parser and the two printers.
  * No sockets and no clocks here, so that tests/unit/test_cli_probe_nat.c covers it all;
- * cmd_probe_nat.c does the waiting. All durations are milliseconds.
+ * probe_nat_flows.c does the waiting (hb_pn_measure, declared below), cmd_probe_nat.c the
+ * command line. All durations are milliseconds.
  */
 #ifndef HB_PROBE_NAT_H
 #define HB_PROBE_NAT_H
@@ -108,6 +109,29 @@ struct hb_pn_found {
 };
 
 struct hb_cli_opts;
+struct addrinfo;
+
+/* ---- probe_nat_flows.c: the flows, their sockets and the clock ---- */
+
+struct hb_pn_measure {
+	long long max_ms;		/* --max */
+	long long res_ms;		/* --resolution; 0: hb_pn_resolution()'s */
+	unsigned int parallel;		/* --parallel */
+	/* out */
+	char addr[80];			/* the address probed: "198.51.100.2:7000", "[::1]:443" */
+	long long elapsed_ms;
+	int stop_sig;			/* the signal that interrupted the rounds, 0 for none */
+};
+/* Probes target through the first address of ai that connects: round 1, then rounds that
+ * cut the bracket to the resolution, until SIGINT/SIGTERM (handled meanwhile). The outcomes
+ * go to res. Returns 0, -EINTR when interrupted during the rounds (res holds what is
+ * known), or an exit code after printing the error (128 + the signal when interrupted while
+ * connecting). */
+int hb_pn_measure(struct hb_cli_opts *o, const char *target, struct addrinfo *ai,
+		  struct hb_pn_measure *m, struct hb_pn_result *res);
+
+/* ---- cmd_probe_nat.c ---- */
+
 /* hbctl probe-nat with its arguments (argv[0] the command's name), printing its report; when
  * out is not NULL, fills it. Returns the exit status. */
 int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out);
