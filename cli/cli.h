@@ -91,7 +91,8 @@ int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv);
 
 /* Messages: "hbctl: CMD: text" on stderr. */
 void hb_err(const struct hb_cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Usage error: the message, then "try 'hbctl CMD --help'". Returns HB_EXIT_USAGE. */
+/* Usage error: the message, one line like hb_err's (no separate hint line: a message that
+ * needs one names --help itself, as hb_cli_opt_error's do). Returns HB_EXIT_USAGE. */
 int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* -v output on stderr. */
