@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * hbctl probe-nat: how long does the path to a server keep an idle TCP flow? This file
- * parses the command line, resolves the target and reports; probe_nat_flows.c opens and
- * watches the flows (the method is described there), probe_nat.c plans the silences and
- * prints. hb_probe_nat_run() is also hbctl paths learn's.
+ * parses the command line, resolves the target, runs the rounds (which silences, from
+ * probe_nat.c's plan) and reports; probe_nat_flows.c opens, paces and watches the flows (the
+ * method is described there); probe_nat.c plans and prints. hb_probe_nat_run() is also
+ * hbctl paths learn's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -137,9 +138,86 @@ static int resolve(struct hb_cli_opts *o, const char *target, struct addrinfo **
 	return 0;
 }
 
+/* What a measurement asked for and found. */
+struct measure {
+	long long max_ms;		/* --max */
+	long long res_ms;		/* --resolution; 0: hb_pn_resolution()'s */
+	unsigned int parallel;		/* --parallel */
+	char addr[80];			/* the address probed */
+	long long elapsed_ms;
+	int stop_sig;			/* the signal that interrupted, 0 for none */
+};
+
+/* The plan: the first flow's connection, round 1 (a series up to --max), then rounds that
+ * cut the bracket between the longest survivor and the shortest death to the resolution.
+ * Returns 0, -EINTR, or an exit code after printing the error (128 + the signal when
+ * interrupted while connecting: no report then). */
+static int rounds(struct hb_cli_opts *o, struct hb_pn_flows *fl, struct addrinfo *ai,
+		  const char *target, const struct measure *m, const struct hb_pn_result *res,
+		  bool *connecting)
+{
+	long long targets[HB_PN_MAX_PARALLEL];
+	struct hb_pn_bracket b;
+	char s[32], s2[32];
+	unsigned int n;
+	int rc;
+
+	n = hb_pn_series(m->max_ms, m->res_ms ? m->res_ms : 1000, m->parallel, targets);
+	rc = hb_pn_flows_connect(fl, ai, targets[0]);
+	if (rc == -EINTR) {
+		hb_err(o, "interrupted while connecting to %s", target);
+		*connecting = true;
+	}
+	if (rc)
+		return rc;
+	hb_verbose(o, "probing %s (%s) up to %s s, %u flows at a time", target,
+		   hb_pn_flows_addr(fl), hb_pn_fmt_secs(s, sizeof(s), m->max_ms), m->parallel);
+	rc = hb_pn_flows_round(fl, targets, n, true);
+	while (!rc) {
+		hb_pn_bracket(res, &b);
+		if (b.dropped_ms < 0)
+			break;		/* nothing to cut: no drop up to --max or the server close */
+		n = hb_pn_bisect(b.survived_ms, b.dropped_ms,
+				 hb_pn_resolution(m->res_ms, b.survived_ms), b.server_closed_ms,
+				 m->parallel, targets);
+		if (!n)
+			break;
+		hb_verbose(o, "round %u: %u flows between %s s and %s s", res->rounds + 1, n,
+			   hb_pn_fmt_secs(s, sizeof(s), b.survived_ms),
+			   hb_pn_fmt_secs(s2, sizeof(s2), b.dropped_ms));
+		rc = hb_pn_flows_round(fl, targets, n, false);
+	}
+	return rc;
+}
+
+/* Measures the path to target (resolved to ai) into res. Returns 0, -EINTR (res holds what
+ * is known), or an exit code after printing the error. */
+static int measure(struct hb_cli_opts *o, const char *target, struct addrinfo *ai,
+		   struct measure *m, struct hb_pn_result *res)
+{
+	struct hb_pn_flows *fl;
+	bool connecting = false;
+	int rc, sig;
+
+	fl = hb_pn_flows_start(o, m->parallel, res);
+	if (!fl) {
+		hb_err(o, "%s", strerror(ENOMEM));
+		return HB_EXIT_RUNTIME;
+	}
+	rc = rounds(o, fl, ai, target, m, res, &connecting);
+	snprintf(m->addr, sizeof(m->addr), "%s", hb_pn_flows_addr(fl));
+	sig = hb_pn_flows_end(fl, &m->elapsed_ms);
+	if (rc == -EINTR) {
+		m->stop_sig = sig;
+		if (connecting)
+			return 128 + sig;
+	}
+	return rc;
+}
+
 /* The report of a measurement that ended (rc 0) or was interrupted (-EINTR); out, if not
  * NULL, gets what paths learn records. Returns the exit status. */
-static int report(struct hb_cli_opts *o, const char *target, const struct hb_pn_measure *m,
+static int report(struct hb_cli_opts *o, const char *target, const struct measure *m,
 		  const struct hb_pn_result *res, int rc, struct hb_pn_found *out)
 {
 	struct hb_pn_report rep = { 0 };
@@ -184,7 +262,7 @@ static int report(struct hb_cli_opts *o, const char *target, const struct hb_pn_
 
 int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out)
 {
-	struct hb_pn_measure m = { .max_ms = HB_PN_DEFAULT_MAX_MS };
+	struct measure m = { .max_ms = HB_PN_DEFAULT_MAX_MS };
 	int parallel = HB_PN_DEFAULT_PARALLEL, rc;
 	struct hb_pn_result *res;
 	struct addrinfo *ai = NULL;
@@ -203,7 +281,7 @@ int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_
 		hb_err(o, "%s", strerror(ENOMEM));
 		return HB_EXIT_RUNTIME;
 	}
-	rc = hb_pn_measure(o, target, ai, &m, res);
+	rc = measure(o, target, ai, &m, res);
 	freeaddrinfo(ai);
 	if (rc <= 0)
 		rc = report(o, target, &m, res, rc, out);

@@ -9,8 +9,8 @@
  * or a reset: it did not. A FIN from the server is the server's own idle timeout, reported
  * apart and never counted as a drop. Round 1 tries a geometric series up to --max; further
  * rounds cut the bracket between the longest survivor and the shortest death until
- * --resolution. probe_nat.c plans and prints, cmd_probe_nat.c parses the command line and
- * reports; this file owns the sockets and the clock.
+ * --resolution. probe_nat.c plans and prints, cmd_probe_nat.c parses the command line, runs
+ * the rounds and reports; this file owns the sockets and the clock.
  *
  * When the probe leaves matters: the kernel arms the keepalive timer on the timer wheel,
  * which fires late by up to an eighth of the delay for long timers (a probe armed for 20 s
@@ -95,7 +95,7 @@ struct flow {
 	unsigned int tries;
 };
 
-struct pn {
+struct hb_pn_flows {
 	struct hb_cli_opts *o;
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -107,6 +107,7 @@ struct pn {
 	long long t0, next_progress;
 	unsigned int parallel;
 	bool progress_shown;
+	struct sigaction old_int, old_term;	/* put back by hb_pn_flows_end() */
 };
 
 /* Set by SIGINT/SIGTERM: stop waiting, report what is known (libbpf-bootstrap's exiting). */
@@ -196,7 +197,7 @@ static long long dropped_ms(const struct flow *f)
 	return f->t_dep_hi ? round_up(f->t_dep_hi - f->t_last) : f->target;
 }
 
-static unsigned int n_active(const struct pn *p)
+static unsigned int n_active(const struct hb_pn_flows *p)
 {
 	unsigned int i, n = 0;
 
@@ -205,7 +206,7 @@ static unsigned int n_active(const struct pn *p)
 	return n;
 }
 
-static void progress_clear(struct pn *p)
+static void progress_clear(struct hb_pn_flows *p)
 {
 	if (p->progress_shown)
 		fputs("\r\033[K", stderr);
@@ -213,7 +214,7 @@ static void progress_clear(struct pn *p)
 }
 
 /* One status line on a terminal, rewritten in place. */
-static void progress(struct pn *p, long long now, bool force)
+static void progress(struct hb_pn_flows *p, long long now, bool force)
 {
 	struct hb_pn_bracket b;
 	char s1[32], s2[32], s3[32];
@@ -241,18 +242,6 @@ static void progress(struct pn *p, long long now, bool force)
 	p->progress_shown = true;
 }
 
-static const char *outcome_name(enum hb_pn_outcome w)
-{
-	static const char *const names[HB_PN__COUNT] = {
-		[HB_PN_SURVIVED] = "survived", [HB_PN_SILENCE] = "dropped (probe unanswered)",
-		[HB_PN_RESET] = "dropped (reset)", [HB_PN_SERVER_FIN] = "closed by the server",
-		[HB_PN_CANCELLED] = "cancelled (a shorter silence was dropped)",
-		[HB_PN_CHATTY] = "never silent (the server kept sending)",
-	};
-
-	return names[w];
-}
-
 static void flow_close(struct flow *f)
 {
 	if (f->fd >= 0)
@@ -263,7 +252,7 @@ static void flow_close(struct flow *f)
 
 /* Records f's verdict at silence ms and frees it; a drop cancels the longer silences (they
  * would be dropped too). */
-static void flow_done(struct pn *p, struct flow *f, enum hb_pn_outcome what, long long ms,
+static void flow_done(struct hb_pn_flows *p, struct flow *f, enum hb_pn_outcome what, long long ms,
 		      int err)
 {
 	char s[32], s2[32];
@@ -274,7 +263,7 @@ static void flow_done(struct pn *p, struct flow *f, enum hb_pn_outcome what, lon
 		progress_clear(p);
 		hb_verbose(p->o, "flow %u (%s s of silence, planned %s s): %s%s%s",
 			   (unsigned int)(f - p->fl), hb_pn_fmt_secs(s, sizeof(s), ms),
-			   hb_pn_fmt_secs(s2, sizeof(s2), f->target), outcome_name(what),
+			   hb_pn_fmt_secs(s2, sizeof(s2), f->target), hb_pn_outcome_name(what),
 			   err ? ": " : "", err ? strerror(err) : "");
 	}
 	flow_close(f);
@@ -289,7 +278,7 @@ static void flow_done(struct pn *p, struct flow *f, enum hb_pn_outcome what, lon
 }
 
 /* Opens a flow towards p->sa for a silence of target ms. Returns 0 or -errno. */
-static int flow_open(struct pn *p, struct flow *f, long long target)
+static int flow_open(struct hb_pn_flows *p, struct flow *f, long long target)
 {
 	int fd, rc;
 
@@ -374,7 +363,7 @@ static int flow_connected(struct flow *f)
 }
 
 /* The socket reported an error: a drop, unless it never connected. */
-static void flow_error(struct pn *p, struct flow *f, int err, long long now)
+static void flow_error(struct hb_pn_flows *p, struct flow *f, int err, long long now)
 {
 	long long ms;
 
@@ -389,7 +378,7 @@ static void flow_error(struct pn *p, struct flow *f, int err, long long now)
 }
 
 /* TCP_INFO verdict of a survivor; 1 when f survived and is done. */
-static int check_survived(struct pn *p, struct flow *f, long long now, long long since)
+static int check_survived(struct hb_pn_flows *p, struct flow *f, long long now, long long since)
 {
 	struct tcp_info ti;
 
@@ -405,7 +394,7 @@ static int check_survived(struct pn *p, struct flow *f, long long now, long long
 /* Something crossed the middlebox at about t: the silence starts again, unless the server
  * never stops talking. The kernel's timer follows by itself (it counts from the last segment
  * received); it is re-armed again a second before the new end. */
-static void restart(struct pn *p, struct flow *f, long long t, const struct tcp_info *ti,
+static void restart(struct hb_pn_flows *p, struct flow *f, long long t, const struct tcp_info *ti,
 		    long long now)
 {
 	if (++f->restarts > PN_RESTARTS) {
@@ -421,7 +410,7 @@ static void restart(struct pn *p, struct flow *f, long long t, const struct tcp_
 }
 
 /* Returns 1 when f was restarted (the server spoke) or is done. */
-static int check_quiet(struct pn *p, struct flow *f, const struct tcp_info *ti, long long now)
+static int check_quiet(struct hb_pn_flows *p, struct flow *f, const struct tcp_info *ti, long long now)
 {
 	long long rx = last_rx(ti, now);
 
@@ -442,7 +431,7 @@ static int check_quiet(struct pn *p, struct flow *f, const struct tcp_info *ti, 
  * the last segment (the kernel re-arms for the remainder, about a second: a fine slot of the
  * timer wheel), and the user timeout that ends the flow when the probe and its retry go
  * unanswered. */
-static void flow_arm(struct pn *p, struct flow *f, long long now)
+static void flow_arm(struct hb_pn_flows *p, struct flow *f, long long now)
 {
 	unsigned int i = (unsigned int)(f - p->fl);
 	long long ut = f->target + PN_INTVL_S * 1000 + PN_INTVL_S * 500;
@@ -462,7 +451,7 @@ static void flow_arm(struct pn *p, struct flow *f, long long now)
 
 /* A silent flow's watch, its re-arming, the watch for its probe's departure; or a probe is
  * out: read the verdict. */
-static void flow_timer(struct pn *p, struct flow *f, long long now)
+static void flow_timer(struct hb_pn_flows *p, struct flow *f, long long now)
 {
 	struct tcp_info ti;
 	long long due = f->t_last + f->target, before = now_ms(), after;
@@ -535,7 +524,7 @@ static void flow_timer(struct pn *p, struct flow *f, long long now)
 }
 
 /* Readable, hung up or in error. */
-static void flow_event(struct pn *p, struct flow *f, short revents, long long now)
+static void flow_event(struct hb_pn_flows *p, struct flow *f, short revents, long long now)
 {
 	char buf[4096];
 	socklen_t len = sizeof(int);
@@ -584,7 +573,7 @@ static void flow_event(struct pn *p, struct flow *f, short revents, long long no
 	flow_done(p, f, HB_PN_SERVER_FIN, (now - f->t_last + 50) / 100 * 100, 0);
 }
 
-static int connect_error(struct pn *p, int err)
+static int connect_error(struct hb_pn_flows *p, int err)
 {
 	progress_clear(p);
 	if (err == ETIMEDOUT)
@@ -597,7 +586,7 @@ static int connect_error(struct pn *p, int err)
 
 /* A later connection failed (the first one worked): try it again before giving up.
  * Returns 0, or an exit code after printing the error. */
-static int reconnect(struct pn *p, struct flow *f, int err)
+static int reconnect(struct hb_pn_flows *p, struct flow *f, int err)
 {
 	int rc;
 
@@ -610,9 +599,8 @@ static int reconnect(struct pn *p, struct flow *f, int err)
 	return rc ? connect_error(p, -rc) : 0;
 }
 
-/* One round: a flow per target, until every one has its verdict. Returns 0, -EINTR when
- * interrupted, or an exit code after printing an error. */
-static int run_round(struct pn *p, const long long *targets, unsigned int n, bool first_open)
+int hb_pn_flows_round(struct hb_pn_flows *p, const long long *targets, unsigned int n,
+		      bool first_open)
 {
 	struct pollfd pfd[HB_PN_MAX_PARALLEL];
 	unsigned int map[HB_PN_MAX_PARALLEL];
@@ -699,9 +687,7 @@ static int run_round(struct pn *p, const long long *targets, unsigned int n, boo
 	return 0;
 }
 
-/* The first connection, tried on each address in turn: it picks the address every other
- * flow uses, and its failure is the command's error. Returns 0, -EINTR, or an exit code. */
-static int first_connect(struct pn *p, struct addrinfo *ai, long long target)
+int hb_pn_flows_connect(struct hb_pn_flows *p, struct addrinfo *ai, long long target)
 {
 	struct flow *f = &p->fl[0];
 	struct pollfd pfd;
@@ -763,61 +749,19 @@ static int first_connect(struct pn *p, struct addrinfo *ai, long long target)
 	return connect_error(p, -rc);
 }
 
-/* First address that connects, then round 1 and the bisecting rounds until the bracket is
- * as narrow as asked. Returns 0, -EINTR, or an exit code after printing the error. */
-static int rounds(struct pn *p, struct addrinfo *ai, const char *target,
-		  const struct hb_pn_measure *m)
+struct hb_pn_flows *hb_pn_flows_start(struct hb_cli_opts *o, unsigned int parallel,
+				      struct hb_pn_result *res)
 {
-	long long targets[HB_PN_MAX_PARALLEL];
-	struct hb_pn_bracket b;
-	char s[32], s2[32];
-	unsigned int n;
-	int rc;
-
-	n = hb_pn_series(m->max_ms, m->res_ms ? m->res_ms : 1000, p->parallel, targets);
-	rc = first_connect(p, ai, targets[0]);
-	if (rc == -EINTR) {
-		hb_err(p->o, "interrupted while connecting to %s", target);
-		return 128 + pn_stop;
-	}
-	if (rc)
-		return rc;
-	hb_verbose(p->o, "probing %s (%s) up to %s s, %u flows at a time", target, p->addr,
-		   hb_pn_fmt_secs(s, sizeof(s), m->max_ms), p->parallel);
-	rc = run_round(p, targets, n, true);
-	while (!rc) {
-		hb_pn_bracket(p->res, &b);
-		if (b.dropped_ms < 0)
-			break;		/* nothing to cut: no drop up to --max or the server close */
-		n = hb_pn_bisect(b.survived_ms, b.dropped_ms,
-				 hb_pn_resolution(m->res_ms, b.survived_ms), b.server_closed_ms,
-				 p->parallel, targets);
-		if (!n)
-			break;
-		hb_verbose(p->o, "round %u: %u flows between %s s and %s s", p->res->rounds + 1, n,
-			   hb_pn_fmt_secs(s, sizeof(s), b.survived_ms),
-			   hb_pn_fmt_secs(s2, sizeof(s2), b.dropped_ms));
-		rc = run_round(p, targets, n, false);
-	}
-	return rc;
-}
-
-int hb_pn_measure(struct hb_cli_opts *o, const char *target, struct addrinfo *ai,
-		  struct hb_pn_measure *m, struct hb_pn_result *res)
-{
-	struct sigaction sa = { 0 }, old_int, old_term;
-	struct pn *p;
+	struct sigaction sa = { 0 };
+	struct hb_pn_flows *p;
 	unsigned int i;
-	int rc;
 
 	p = calloc(1, sizeof(*p));
-	if (!p) {
-		hb_err(o, "%s", strerror(ENOMEM));
-		return HB_EXIT_RUNTIME;
-	}
+	if (!p)
+		return NULL;
 	p->o = o;
 	p->res = res;
-	p->parallel = m->parallel;
+	p->parallel = parallel;
 	p->tty = isatty(STDERR_FILENO);
 	for (i = 0; i < HB_PN_MAX_PARALLEL; i++)
 		p->fl[i].fd = -1;
@@ -827,19 +771,28 @@ int hb_pn_measure(struct hb_cli_opts *o, const char *target, struct addrinfo *ai
 	pn_stop = 0;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-
+	sigaction(SIGINT, &sa, &p->old_int);
+	sigaction(SIGTERM, &sa, &p->old_term);
 	p->t0 = now_ms();
-	rc = rounds(p, ai, target, m);
+	return p;
+}
+
+const char *hb_pn_flows_addr(const struct hb_pn_flows *p)
+{
+	return p->addr;
+}
+
+int hb_pn_flows_end(struct hb_pn_flows *p, long long *elapsed_ms)
+{
+	unsigned int i;
+	int sig = pn_stop;
+
 	progress_clear(p);
 	for (i = 0; i < HB_PN_MAX_PARALLEL; i++)
 		flow_close(&p->fl[i]);
-	m->elapsed_ms = now_ms() - p->t0;
-	m->stop_sig = rc == -EINTR ? (int)pn_stop : 0;
-	snprintf(m->addr, sizeof(m->addr), "%s", p->addr);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	*elapsed_ms = now_ms() - p->t0;
+	sigaction(SIGINT, &p->old_int, NULL);
+	sigaction(SIGTERM, &p->old_term, NULL);
 	free(p);
-	return rc;
+	return sig;
 }
