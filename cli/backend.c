@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +14,6 @@
 #include "cli.h"
 #include "file.h"
 #include "hb/policy.h"
-
-int hb_backend_parse(const char *s, enum hb_backend_choice *out)
-{
-	if (strcmp(s, "auto") == 0)
-		*out = HB_BACKEND_AUTO;
-	else if (strcmp(s, "bpf") == 0)
-		*out = HB_BACKEND_BPF;
-	else if (strcmp(s, "diag") == 0 || strcmp(s, "sock_diag") == 0)
-		*out = HB_BACKEND_DIAG;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 int hb_netns_enter(const char *spec, char *path, size_t pathlen)
 {
@@ -206,31 +192,45 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 }
 
 static void privilege_notes(struct hb_cli_opts *o, const struct hb_sock_list *l,
-			    const struct hb_owner_stats *ost, const struct hb_cfg_stats *cst,
-			    bool owners)
+			    const struct hb_diag_stats *ds, bool owners)
 {
 	size_t i, no_owner = 0;
 
 	for (i = 0; i < l->n; i++)
 		if (l->v[i].inode && !l->v[i].n_owners)
 			no_owner++;
-	if (owners && ost->procs_denied && no_owner)
+	if (owners && ds->procs_denied && no_owner)
 		hb_err(o, "note: the fds of %u process%s are unreadable (needs CAP_SYS_PTRACE or "
 		       "root): %zu socket%s no owner and '?' settings; states, addresses, "
-		       "timers and ages are complete", ost->procs_denied,
-		       ost->procs_denied == 1 ? "" : "es", no_owner,
+		       "timers and ages are complete", ds->procs_denied,
+		       ds->procs_denied == 1 ? "" : "es", no_owner,
 		       no_owner == 1 ? " shows" : "s show");
-	if (cst->denied)
+	if (ds->cfg_denied)
 		hb_err(o, "note: keepalive settings of %u socket(s) are unreadable (pidfd_getfd "
 		       "needs ptrace access: the same user or CAP_SYS_PTRACE): shown as ? / null",
-		       cst->denied);
+		       ds->cfg_denied);
+}
+
+/* The one-line error of a failed hb_diag_list(). Returns HB_EXIT_RUNTIME. */
+static int diag_list_err(struct hb_cli_opts *o, int rc, const struct hb_diag_stats *ds)
+{
+	if (ds->failed == HB_DIAG_STEP_OWNERS)
+		hb_err(o, "reading /proc: %s", strerror(-rc));
+	else if (ds->failed == HB_DIAG_STEP_CONFIG)
+		hb_err(o, "reading keepalive settings: %s", strerror(-rc));
+	else if (rc == -EINTR)
+		hb_err(o, "sock_diag dump: the socket tables kept changing (dump interrupted "
+		       "repeatedly)");
+	else
+		hb_err(o, "sock_diag dump: %s", strerror(-rc));
+	return HB_EXIT_RUNTIME;
 }
 
 int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_list *l)
 {
 	const char *replay = getenv("HB_DIAG_FILE");
-	struct hb_owner_stats ost = { 0 };
-	struct hb_cfg_stats cst = { 0 };
+	struct hb_list_opts dlo = { .owners = fx->owners, .config = fx->config };
+	struct hb_diag_stats ds;
 	struct hb_sysctl sys;
 	FILE *raw = NULL;
 	int b, rc;
@@ -292,33 +292,15 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 			return HB_EXIT_RUNTIME;
 		}
 	}
-	rc = hb_diag_dump(l, raw);
-	if (raw && fclose(raw) && !rc)
+	rc = hb_diag_list(l, &dlo, raw, &ds);
+	if (raw && fclose(raw) && !rc) {
 		rc = -errno;
-	if (rc) {
-		if (rc == -EINTR)
-			hb_err(o, "sock_diag dump: the socket tables kept changing (dump interrupted "
-			       "repeatedly)");
-		else
-			hb_err(o, "sock_diag dump: %s", strerror(-rc));
-		return HB_EXIT_RUNTIME;
+		ds.failed = HB_DIAG_STEP_DUMP;
 	}
-	if (fx->owners || fx->config) {
-		rc = hb_owners_fill(l, "/proc", &ost);
-		if (rc) {
-			hb_err(o, "reading /proc: %s", strerror(-rc));
-			return HB_EXIT_RUNTIME;
-		}
-	}
-	if (fx->config) {
-		rc = hb_pidfd_fill_config(l, &cst);
-		if (rc) {
-			hb_err(o, "reading keepalive settings: %s", strerror(-rc));
-			return HB_EXIT_RUNTIME;
-		}
-	}
+	if (rc)
+		return diag_list_err(o, rc, &ds);
 	if (!fx->quiet)
-		privilege_notes(o, l, &ost, &cst, fx->owners || fx->config);
+		privilege_notes(o, l, &ds, fx->owners || fx->config);
 	fx->quiet = true;
 	hb_verbose(o, "%zu socket%s (sock_diag); sysctl keepalive %d/%d/%d", l->n,
 		   l->n == 1 ? "" : "s", sys.idle_s, sys.intvl_s, sys.cnt);
@@ -342,12 +324,4 @@ int hb_cli_enter_netns(struct hb_cli_opts *o)
 	else
 		hb_verbose(o, "entered network namespace %s", path);
 	return rc ? HB_EXIT_RUNTIME : HB_EXIT_OK;
-}
-
-int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv)
-{
-	if (c == ':')
-		return hb_usage_err(o, "option '%s' needs a value", argv[optind - 1]);
-	return hb_usage_err(o, "unknown option '%s' (see hbctl %s --help)", argv[optind - 1],
-			    o->cmd ? o->cmd : "");
 }

@@ -83,10 +83,16 @@ int hb_cli_parse_globals_only(int argc, char **argv, struct hb_cli_opts *o,
 /* Handles one of the global options (c from getopt_long). Returns 1 if c was one, 0 if not,
  * -1 after printing a usage error. */
 int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg);
+/* Parses bpf|diag|auto (sock_diag too). Returns 0 or -EINVAL, *out unchanged on error. */
+int hb_backend_parse(const char *s, enum hb_backend_choice *out);
+/* The one-line usage error for getopt_long's ':' (missing value) or '?' (unknown option).
+ * Returns HB_EXIT_USAGE. */
+int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv);
 
 /* Messages: "hbctl: CMD: text" on stderr. */
 void hb_err(const struct hb_cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Usage error: the message, then "try 'hbctl CMD --help'". Returns HB_EXIT_USAGE. */
+/* Usage error: the message, one line like hb_err's (no separate hint line: a message that
+ * needs one names --help itself, as hb_cli_opt_error's do). Returns HB_EXIT_USAGE. */
 int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* -v output on stderr. */
@@ -97,12 +103,28 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_set(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_policy(int argc, char **argv, struct hb_cli_opts *o);
-/* run --kernel (cmd_policy.c): CMD in a transient cgroup under a kernel policy built from vals
- * (indexed by enum hb_value, NULL = not given; the idle may be "auto", with idle_default_s and
- * idle_max_s its bounds, 0 = not given). Returns CMD's exit status or an exit code. */
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], int idle_default_s,
-		  int idle_max_s, const char *match, bool force,
-		  char **cmd);
+/* hbctl policy apply FILE [--dry-run] [--scope PATH] [-j] (cmd_policy_apply.c): argv[0] is
+ * "apply". Returns an exit code. */
+int cmd_policy_apply(int argc, char **argv, struct hb_cli_opts *o);
+/* --idle auto and its two bounds (policy add, run --kernel). */
+struct hb_idle_auto {
+	bool on;
+	int def_s, max_s;
+	bool def_given, max_given;
+};
+/* run --kernel (cmd_run.c): CMD in a transient cgroup under the kernel policy pol (run's
+ * options, parsed once), its idle from the path table when ia->on (--idle auto, with its
+ * bounds). Returns CMD's exit status or an exit code. */
+int hb_run_kernel(struct hb_cli_opts *o, const struct hb_policy *pol,
+		  const struct hb_idle_auto *ia, char **cmd);
+struct hb_pol_cfg;
+/* The step between parsing and loading that policy add and run --kernel share (cmd_policy.c):
+ * --idle auto's fallback in place of the idle (--idle-default), the checks (nothing to do,
+ * too many patterns), pol compiled into cfg, and its match list as text for the pins ("" for
+ * none). Returns 0 or HB_EXIT_USAGE after printing the error. */
+int hb_cli_pol_compile(struct hb_cli_opts *o, struct hb_policy *pol, struct hb_idle_auto *ia,
+		       struct hb_pol_cfg *cfg, char *text, size_t textlen);
+
 int cmd_probe_nat(int argc, char **argv, struct hb_cli_opts *o);
 int cmd_paths(int argc, char **argv, struct hb_cli_opts *o);
 /* After a policy with --idle auto is loaded: fills its paths map from the table (a bad line
@@ -241,8 +263,6 @@ enum hb_cfg_source hb_cfg_guess_source(int value, int sysctl_value);
 /* Enters the network namespace NAME (/run/netns/NAME), PATH, or PID (/proc/PID/ns/net).
  * Returns 0 or -errno; what names the file it tried in path. */
 int hb_netns_enter(const char *spec, char *path, size_t pathlen);
-/* Parses bpf|diag|auto. Returns 0 or -EINVAL. */
-int hb_backend_parse(const char *s, enum hb_backend_choice *out);
 
 struct hb_fetch {
 	bool owners;			/* fill owners */
@@ -270,9 +290,6 @@ int hb_pol_src_attach(struct hb_sock_list *l);
 
 /* Enters --netns if given (once, before any listing). Returns an exit code. */
 int hb_cli_enter_netns(struct hb_cli_opts *o);
-/* The one-line usage error for getopt_long's ':' (missing value) or '?' (unknown option).
- * Returns HB_EXIT_USAGE. */
-int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv);
 
 /* Whether colour is wanted on f (a tty and NO_COLOR unset or empty). */
 bool hb_want_color(FILE *f);

@@ -1,36 +1,22 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * hbctl policy add|ls|rm, and hbctl run --kernel: the keepalive policy of a cgroup, enforced
- * by a sock_ops BPF program (bpf/policy.bpf.c, loaded by bpf/policy.c). The policy language
- * is libhb's, as for the shim: the same parsers, defaults and match-list semantics.
- *
- * run --kernel makes a transient cgroup below the one hbctl is in (hbkeep-run.PID), adds the
- * policy to it, forks, moves the child into it, and execs CMD there; when CMD exits (or
- * after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT that someone sent hbctl) and every process
- * it started has left the cgroup too (a daemon: cgroup.events says populated 0), it removes
- * the policy and the cgroup. A SIGKILLed hbctl leaves an orphan that `policy ls` marks and
- * `policy rm --all` cleans.
+ * hbctl policy add|ls|rm: the keepalive policy of a cgroup, enforced by a sock_ops BPF
+ * program (bpf/policy.bpf.c, loaded by bpf/policy.c). The policy language is libhb's, as for
+ * the shim: the same parsers, defaults and match-list semantics. policy apply is
+ * cmd_policy_apply.c; run --kernel (cmd_run.c) shares the compile step, hb_cli_pol_compile().
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include "cli.h"
 #include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/policy_bpf.h"
-#include "policy_conf.h"
 
 enum {
 	OPT_CGROUP = 0x3000,
@@ -137,16 +123,9 @@ static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const ch
 
 #define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
 
-/* --idle auto and its two bounds. */
-struct idle_auto {
-	bool on;
-	int def_s, max_s;
-	bool def_given, max_given;
-};
-
 /* Parses --idle auto, --idle-default, --idle-max. Returns 1 if c was one, 0 if not, or
  * HB_EXIT_USAGE after printing the error. */
-static int idle_auto_opt(struct hb_cli_opts *o, struct idle_auto *ia, int c, const char *arg)
+static int idle_auto_opt(struct hb_cli_opts *o, struct hb_idle_auto *ia, int c, const char *arg)
 {
 	char err[HB_ERR_LEN];
 
@@ -168,7 +147,7 @@ static int idle_auto_opt(struct hb_cli_opts *o, struct idle_auto *ia, int c, con
 
 /* Before hb_pol_compile(): the idle counts as given (its fallback, --idle-default). Returns 0
  * or HB_EXIT_USAGE after printing the error. */
-static int idle_auto_prepare(struct hb_cli_opts *o, struct idle_auto *ia, struct hb_policy *p)
+static int idle_auto_prepare(struct hb_cli_opts *o, struct hb_idle_auto *ia, struct hb_policy *p)
 {
 	char err[HB_ERR_LEN], v[16];
 
@@ -187,7 +166,7 @@ static int idle_auto_prepare(struct hb_cli_opts *o, struct idle_auto *ia, struct
 }
 
 /* After hb_pol_compile(): the program takes the idle from the paths map. */
-static void idle_auto_compile(const struct idle_auto *ia, struct hb_pol_cfg *cfg)
+static void idle_auto_compile(const struct hb_idle_auto *ia, struct hb_pol_cfg *cfg)
 {
 	if (!ia->on)
 		return;
@@ -197,7 +176,22 @@ static void idle_auto_compile(const struct idle_auto *ia, struct hb_pol_cfg *cfg
 	cfg->idle_max_s = (__u32)ia->max_s;
 }
 
-/* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
+int hb_cli_pol_compile(struct hb_cli_opts *o, struct hb_policy *pol, struct hb_idle_auto *ia,
+		       struct hb_pol_cfg *cfg, char *text, size_t textlen)
+{
+	if (idle_auto_prepare(o, ia, pol))
+		return HB_EXIT_USAGE;
+	if (hb_policy_is_noop(pol))
+		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
+	if (hb_pol_compile(pol, cfg))
+		return hb_usage_err(o, "--match: too many patterns");
+	idle_auto_compile(ia, cfg);
+	text[0] = '\0';
+	if (pol->has_match)
+		match_text(&pol->match, text, textlen);
+	return 0;
+}
+
 /* The policy works without its cgroup setsockopt program, but sees less: said once, when
  * it is added. */
 void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res)
@@ -209,10 +203,33 @@ void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *r
 		       "policy's", res->note);
 }
 
+/* Message for a failed hb_pol_* call; -EPERM and friends are runtime errors all the same. */
 static int runtime_err(struct hb_cli_opts *o, const char *err)
 {
 	hb_err(o, "%s", err);
 	return HB_EXIT_RUNTIME;
+}
+
+/* What policy add prints: the id (or one JSON object), and what --retrofit changed. */
+static void print_added(struct hb_cli_opts *o, const struct hb_pol_add_res *r, const char *abs,
+			unsigned int flags)
+{
+	if (o->json) {
+		printf("{\"id\":%" PRIu64 ",\"cgroup\":", r->id);
+		hb_json_str(stdout, abs, PATH_MAX);
+		printf(",\"replaced\":%s,\"link_id\":%u,\"prog_id\":%u", r->replaced ? "true" : "false",
+		       r->link_id, r->prog_id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			printf(",\"retrofit\":{\"applied\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+			       r->retrofit_applied, r->retrofit_failed);
+		printf("}\n");
+	} else {
+		printf("%" PRIu64 "\n", r->id);
+		if (flags & HB_POL_ADD_RETROFIT)
+			hb_err(o, "retrofitted %" PRIu64 " established connection%s, %" PRIu64
+			       " failed", r->retrofit_applied, r->retrofit_applied == 1 ? "" : "s",
+			       r->retrofit_failed);
+	}
 }
 
 static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
@@ -233,7 +250,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 	static struct hb_policy pol;	/* large: off the stack */
 	static struct hb_pol_cfg cfg;
 	static char text[HB_POL_MATCH_LEN], abs[PATH_MAX], err[512];
-	struct idle_auto ia = { 0 };
+	struct hb_idle_auto ia = { 0 };
 	struct hb_pol_add_res res;
 	const char *cgroup = NULL;
 	unsigned int flags = 0, level = 0;
@@ -282,15 +299,8 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
 	if (!cgroup)
 		return hb_usage_err(o, "--cgroup PATH is required");
-	if (idle_auto_prepare(o, &ia, &pol))
+	if (hb_cli_pol_compile(o, &pol, &ia, &cfg, text, sizeof(text)))
 		return HB_EXIT_USAGE;
-	if (hb_policy_is_noop(&pol))
-		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
-	if (hb_pol_compile(&pol, &cfg))
-		return hb_usage_err(o, "--match: too many patterns");
-	idle_auto_compile(&ia, &cfg);
-	if (pol.has_match)
-		match_text(&pol.match, text, sizeof(text));
 	rc = hb_cgroup_resolve(cgroup, abs, sizeof(abs), &id, &level, err, sizeof(err));
 	if (rc)
 		return runtime_err(o, err);
@@ -307,22 +317,7 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
 	hb_pol_no_record_note(o, &res);
-	if (o->json) {
-		printf("{\"id\":%" PRIu64 ",\"cgroup\":", res.id);
-		hb_json_str(stdout, abs, sizeof(abs));
-		printf(",\"replaced\":%s,\"link_id\":%u,\"prog_id\":%u", res.replaced ? "true" : "false",
-		       res.link_id, res.prog_id);
-		if (flags & HB_POL_ADD_RETROFIT)
-			printf(",\"retrofit\":{\"applied\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
-			       res.retrofit_applied, res.retrofit_failed);
-		printf("}\n");
-	} else {
-		printf("%" PRIu64 "\n", res.id);
-		if (flags & HB_POL_ADD_RETROFIT)
-			fprintf(stderr, "hbctl: policy add: retrofitted %" PRIu64 " established "
-				"connection%s, %" PRIu64 " failed\n", res.retrofit_applied,
-				res.retrofit_applied == 1 ? "" : "s", res.retrofit_failed);
-	}
+	print_added(o, &res, abs, flags);
 	if (rc)		/* the policy is in place; the retrofit failed */
 		return runtime_err(o, err);
 	return HB_EXIT_OK;
@@ -447,12 +442,18 @@ static void print_table(const struct hb_pol_info *v, size_t n)
 			printf(" [%s]", p->meta.match);
 		putchar('\n');
 	}
+}
+
+/* Below the table: how to remove each policy that is not active. */
+static void print_stale_notes(struct hb_cli_opts *o, const struct hb_pol_info *v, size_t n)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++)
 		if (v[i].state != HB_POL_ACTIVE)
-			fprintf(stderr, "hbctl: policy ls: %" PRIu64 " is %s (%s): remove it with "
-				"hbctl policy rm %" PRIu64 " (or --all)\n", v[i].id,
-				hb_pol_state_name(v[i].state), hb_pol_state_reason(v[i].state),
-				v[i].id);
+			hb_err(o, "%" PRIu64 " is %s (%s): remove it with hbctl policy rm %" PRIu64
+			       " (or --all)", v[i].id, hb_pol_state_name(v[i].state),
+			       hb_pol_state_reason(v[i].state), v[i].id);
 }
 
 static int policy_ls(int argc, char **argv, struct hb_cli_opts *o)
@@ -467,10 +468,12 @@ static int policy_ls(int argc, char **argv, struct hb_cli_opts *o)
 		return rc;
 	if (hb_pol_list(&v, &n, err, sizeof(err)))
 		return runtime_err(o, err);
-	if (o->json)
+	if (o->json) {
 		print_json(v, n);
-	else
+	} else {
 		print_table(v, n);
+		print_stale_notes(o, v, n);
+	}
 	free(v);
 	return HB_EXIT_OK;
 }
@@ -644,7 +647,7 @@ int cmd_policy(int argc, char **argv, struct hb_cli_opts *o)
 		{ "add", "policy add", policy_add },
 		{ "ls", "policy ls", policy_ls },
 		{ "rm", "policy rm", policy_rm },
-		{ "apply", "policy apply", hb_policy_apply_cmd },
+		{ "apply", "policy apply", cmd_policy_apply },
 	};
 	size_t i;
 
@@ -664,259 +667,4 @@ int cmd_policy(int argc, char **argv, struct hb_cli_opts *o)
 		return sub[i].fn(argc - 1, argv + 1, o);
 	}
 	return hb_usage_err(o, "unknown subcommand '%.40s' (add, ls, rm, apply)", argv[1]);
-}
-
-/* ---- run --kernel ------------------------------------------------------------------------- */
-
-/* Makes hbkeep-run.PID below hbctl's own cgroup. Returns 0 or an exit code after a message. */
-static int make_transient(struct hb_cli_opts *o, char *cg, size_t len)
-{
-	char parent[PATH_MAX], err[512];
-	int i;
-
-	if (hb_cgroup_self(parent, sizeof(parent), err, sizeof(err)))
-		return runtime_err(o, err);
-	if ((size_t)snprintf(cg, len, "%s/hbkeep-run.%d", parent, (int)getpid()) >= len) {
-		hb_err(o, "%s: path too long", parent);
-		return HB_EXIT_RUNTIME;
-	}
-	for (i = 0; i < 2; i++) {
-		if (!mkdir(cg, 0755))
-			return 0;
-		/* a previous hbctl of this pid was killed: its empty cgroup goes */
-		if (errno != EEXIST || rmdir(cg))
-			break;
-	}
-	hb_err(o, "creating cgroup %s: %s%s", cg, strerror(errno),
-	       errno == EACCES || errno == EPERM || errno == EROFS ? " (run as root)" : "");
-	return HB_EXIT_RUNTIME;
-}
-
-/* 1 when the cgroup (or one below it) has a process, 0 when not, -errno. */
-static int cg_populated(int events_fd)
-{
-	char buf[256], *p;
-	ssize_t n = pread(events_fd, buf, sizeof(buf) - 1, 0);
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	p = strstr(buf, "populated ");
-	return p ? p[10] == '1' : -EINVAL;
-}
-
-/* Sends sig (0: none) to every process in the cgroup dir (not below: run --kernel makes
- * none). Returns how many there are. */
-static int cg_kill(const char *dir, int sig)
-{
-	char path[PATH_MAX + 16];
-	FILE *f;
-	int pid, n = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%d", &pid) == 1) {
-		if (pid > 0 && sig)
-			kill(pid, sig);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-/*
- * After CMD exited: while processes it left (a daemon that forked and let its parent exit)
- * are still in the transient cgroup, keep the cgroup and the policy, and say so; return when
- * the cgroup is empty (cgroup.events: populated 0, which the kernel signals to poll() as
- * POLLPRI). A signal that reaches hbctl meanwhile is passed on to every process left there,
- * as systemd stops a unit; SIGKILL of hbctl leaves them under the policy (an orphan that
- * policy ls shows). The signals in set are blocked by the caller.
- */
-static void wait_cgroup_empty(struct hb_cli_opts *o, const char *dir, const char *cmd,
-			      const sigset_t *set)
-{
-	char path[PATH_MAX + 16];
-	struct pollfd pfd[2];
-	struct signalfd_siginfo si;
-	int efd, sfd, n, rc;
-
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	efd = open(path, O_RDONLY | O_CLOEXEC);
-	if (efd < 0)
-		return;
-	rc = cg_populated(efd);
-	if (rc <= 0)
-		goto out_efd;
-	sfd = signalfd(-1, set, SFD_CLOEXEC);
-	if (sfd < 0) {
-		hb_err(o, "signalfd: %s: processes %s left in %s lose the policy when hbctl exits",
-		       strerror(errno), cmd, dir);
-		goto out_efd;
-	}
-	n = cg_kill(dir, 0);
-	hb_err(o, "%s exited; %d process%s it started %s still in %s: keeping the policy until "
-	       "%s exit%s (a signal to hbctl is passed on to them)", cmd, n, n == 1 ? "" : "es",
-	       n == 1 ? "is" : "are", dir, n == 1 ? "it" : "they", n == 1 ? "s" : "");
-	pfd[0] = (struct pollfd){ .fd = efd, .events = POLLPRI };
-	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	while ((rc = cg_populated(efd)) > 0) {
-		/* the 1 s timeout only guards against a kernel that does not notify */
-		if (poll(pfd, 2, 1000) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si) &&
-		    si.ssi_signo != SIGCHLD) {
-			hb_verbose(o, "passing signal %d on to the processes in %s", (int)si.ssi_signo,
-				   dir);
-			cg_kill(dir, (int)si.ssi_signo);
-		}
-	}
-	if (rc < 0)
-		hb_err(o, "%s: %s", path, strerror(-rc));
-	else
-		hb_verbose(o, "%s is empty", dir);
-	close(sfd);
-out_efd:
-	close(efd);
-}
-
-int hb_run_kernel(struct hb_cli_opts *o, const char *const vals[], int idle_default_s,
-		  int idle_max_s, const char *match, bool force, char **cmd)
-{
-	static struct hb_policy pol;
-	static struct hb_pol_cfg cfg;
-	static char text[HB_POL_MATCH_LEN], cg[PATH_MAX], abs[PATH_MAX], err[512];
-	static char procs[PATH_MAX + 16];
-	struct hb_pol_add_res res;
-	struct idle_auto ia = { 0 };
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t set, old;
-	siginfo_t si;
-	unsigned int level;
-	uint64_t id;
-	int v, rc, status = 0, procs_fd, ret;
-	pid_t pid, w;
-
-	hb_policy_init(&pol);
-	for (v = 0; v < HB_V__COUNT; v++)
-		if (vals[v] && v == HB_V_IDLE && !strcmp(vals[v], "auto"))
-			ia.on = true;
-		else if (vals[v] && hb_policy_set(&pol, (enum hb_value)v, vals[v], err,
-						  sizeof(err)))
-			return hb_usage_err(o, "%s: %s", hb_value_name((enum hb_value)v), err);
-	if (match && hb_policy_set_match(&pol, match, err, sizeof(err)))
-		return hb_usage_err(o, "--match: %s", err);
-	pol.force = force;
-	ia.def_s = idle_default_s;
-	ia.def_given = idle_default_s > 0;
-	ia.max_s = idle_max_s;
-	ia.max_given = idle_max_s > 0;
-	if (idle_auto_prepare(o, &ia, &pol))
-		return HB_EXIT_USAGE;
-	if (hb_policy_is_noop(&pol))
-		return hb_usage_err(o, "--off without --user-timeout leaves nothing to do");
-	if (hb_pol_compile(&pol, &cfg))
-		return hb_usage_err(o, "--match: too many patterns");
-	idle_auto_compile(&ia, &cfg);
-	if (pol.has_match)
-		match_text(&pol.match, text, sizeof(text));
-	if (hb_pol_check_caps(err, sizeof(err)))
-		return runtime_err(o, err);
-
-	rc = make_transient(o, cg, sizeof(cg));
-	if (rc)
-		return rc;
-	rc = hb_cgroup_resolve(cg, abs, sizeof(abs), &id, &level, err, sizeof(err));
-	if (rc) {
-		rmdir(cg);
-		return runtime_err(o, err);
-	}
-	rc = hb_pol_add(&cfg, abs, id, level, pol.has_match ? text : NULL,
-			HB_POL_ADD_NO_REPLACE | HB_POL_ADD_TRANSIENT, &res, err, sizeof(err));
-	if (rc) {
-		rmdir(abs);
-		return runtime_err(o, err);
-	}
-	if (ia.on)
-		hb_paths_cli_sync(o);	/* on failure, said so: connections get --idle-default */
-	hb_verbose(o, "policy %" PRIu64 " on transient cgroup %s", id, abs);
-	hb_pol_no_record_note(o, &res);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", abs);
-	procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (procs_fd < 0) {
-		hb_err(o, "%s: %s", procs, strerror(errno));
-		ret = HB_EXIT_RUNTIME;
-		goto cleanup;
-	}
-
-	/* Signals are taken with sigwaitinfo(): no handler, no race with the child's exit. An
-	 * inherited SIG_IGN for SIGCHLD would make the kernel reap the child for us. */
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		hb_err(o, "fork: %s", strerror(errno));
-		close(procs_fd);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		ret = HB_EXIT_RUNTIME;
-		goto cleanup;
-	}
-	if (pid == 0) {
-		/* "0": the writer itself; done before exec, so CMD's first socket is covered */
-		if (write(procs_fd, "0", 1) < 0) {
-			hb_err(o, "moving into %s: %s", abs, strerror(errno));
-			_exit(126);
-		}
-		close(procs_fd);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (hb_cli_enter_netns(o))
-			_exit(126);
-		execvp(cmd[0], cmd);
-		rc = errno;
-		hb_err(o, "%s: %s", cmd[0], strerror(rc));
-		_exit(rc == ENOENT || rc == ENOTDIR ? 127 : 126);
-	}
-	close(procs_fd);
-	for (;;) {
-		if (sigwaitinfo(&set, &si) < 0)
-			continue;	/* EINTR: a signal outside the set (SIGSTOP/SIGCONT) */
-		if (si.si_signo == SIGCHLD) {
-			w = waitpid(pid, &status, WNOHANG);
-			if (w == pid || (w < 0 && errno == ECHILD))
-				break;
-			continue;
-		}
-		/* A signal from the terminal (si_code > 0: the kernel) reached CMD as well, as a
-		 * member of the foreground process group; one sent to hbctl alone (kill, systemd)
-		 * is passed on. Either way hbctl waits for CMD before cleaning up. */
-		if (si.si_code <= 0)
-			kill(pid, si.si_signo);
-	}
-	if (WIFEXITED(status))
-		ret = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		ret = 128 + WTERMSIG(status);
-	else
-		ret = HB_EXIT_RUNTIME;
-	/* CMD is gone; what it started in the background (a daemon) is still in the cgroup
-	 * and keeps the policy until it exits too */
-	wait_cgroup_empty(o, abs, cmd[0], &set);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-
-cleanup:
-	/* CMD's status stays hbctl's; a failed clean-up is reported (policy ls shows it) */
-	if (hb_pol_remove(id, err, sizeof(err)))
-		hb_err(o, "%s", err);
-	return ret;
 }

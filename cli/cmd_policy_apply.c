@@ -223,7 +223,26 @@ static bool run_step(const struct hb_plan_step *s, const struct hb_conf_want *w,
 	}
 }
 
-int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
+/* One run of policy apply: the file, what it resolved to, the plan and the outcomes. */
+struct apply {
+	const char *file, *scope_arg;
+	bool dry, check_only;
+	char scope[PATH_MAX];
+	char *text;
+	struct hb_conf conf;
+	struct hb_conf_want *want;
+	struct resolved *r;
+	size_t *entry_of, nwant;
+	struct hb_pol_info *cur;
+	size_t ncur;
+	struct hb_plan_step *st;
+	size_t nst;
+	struct outcome *oc;
+	unsigned int cnt[5], failed, invalid;
+};
+
+/* Parses the arguments into a. Returns -1 to go on, or the exit status to return at once. */
+static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct apply *a)
 {
 	static const struct option longopts[] = {
 		HB_GLOBAL_LONGOPTS,
@@ -232,20 +251,7 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ 0 }
 	};
-	static char errs[8192], err[512], scope[PATH_MAX];
-	struct hb_conf conf = { 0 };
-	struct hb_conf_want *want = NULL;
-	struct resolved *r = NULL;
-	struct hb_pol_info *cur = NULL;
-	struct hb_plan_step *st = NULL;
-	struct outcome *oc = NULL;
-	size_t *entry_of = NULL, nwant = 0, ncur = 0, nst = 0, len, i;
-	unsigned int cnt[5] = { 0 }, failed = 0, invalid = 0, level;
-	const char *file, *scope_arg = NULL;
-	bool dry = false, check_only = false, noted = false;
-	char *text = NULL, *line;
-	uint64_t id;
-	int c, rc, ret = HB_EXIT_RUNTIME;
+	int c, rc;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
@@ -256,16 +262,16 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 			continue;
 		switch (c) {
 		case OPT_DRY_RUN:
-			dry = true;
+			a->dry = true;
 			break;
 		case OPT_SCOPE:
 			if (!*optarg)
 				return hb_usage_err(o, "--scope: empty path (expected a cgroup v2 "
 						    "directory, absolute or relative to the mount)");
-			scope_arg = optarg;
+			a->scope_arg = optarg;
 			break;
 		case OPT_CHECK:
-			check_only = true;
+			a->check_only = true;
 			break;
 		case 'h':
 		case HB_OPT_HELP:
@@ -279,156 +285,234 @@ int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o)
 		return hb_usage_err(o, "FILE is required (the policies file, e.g. " HB_CONF_PATH ")");
 	if (optind + 1 < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind + 1]);
-	file = argv[optind];
+	a->file = argv[optind];
+	return -1;
+}
 
-	text = read_all(file, &len);
-	if (!text) {
-		hb_err(o, "%s: %s", file, strerror(errno));
+/* Reads and parses the file (--check ends here). Returns -1 to go on, or the exit status. */
+static int read_conf(struct hb_cli_opts *o, struct apply *a)
+{
+	static char errs[8192];
+	char *line;
+	size_t len;
+	int rc;
+
+	a->text = read_all(a->file, &len);
+	if (!a->text) {
+		hb_err(o, "%s: %s", a->file, strerror(errno));
 		return HB_EXIT_RUNTIME;
 	}
-	rc = hb_conf_parse(text, len, file, &conf, errs, sizeof(errs));
+	rc = hb_conf_parse(a->text, len, a->file, &a->conf, errs, sizeof(errs));
 	if (rc == -ENOMEM) {
 		hb_err(o, "out of memory");
-		goto out;
+		return HB_EXIT_RUNTIME;
 	}
 	if (rc) {
 		for (line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
 			hb_err(o, "%s", line);
-		hb_err(o, "%s has errors%s", file, check_only ? "" : ": nothing changed");
-		goto out;
+		hb_err(o, "%s has errors%s", a->file, a->check_only ? "" : ": nothing changed");
+		return HB_EXIT_RUNTIME;
 	}
-	if (check_only) {
-		printf("%s: %zu polic%s, no error\n", file, conf.n, conf.n == 1 ? "y" : "ies");
-		ret = HB_EXIT_OK;
-		goto out;
+	if (a->check_only) {
+		printf("%s: %zu polic%s, no error\n", a->file, a->conf.n,
+		       a->conf.n == 1 ? "y" : "ies");
+		return HB_EXIT_OK;
 	}
-	if (scope_arg && hb_cgroup_resolve(scope_arg, scope, sizeof(scope), &id, &level, err,
-					   sizeof(err))) {
-		hb_err(o, "--scope: %s", err);
-		goto out;
-	}
-	want = calloc(conf.n + 1, sizeof(*want));
-	r = calloc(conf.n + 1, sizeof(*r));
-	entry_of = calloc(conf.n + 1, sizeof(*entry_of));
-	if (!want || !r || !entry_of) {
-		hb_err(o, "out of memory");
-		goto out;
-	}
-	/* resolve each line: a missing cgroup is an error of that line only */
-	for (i = 0; i < conf.n; i++) {
-		struct hb_conf_entry *e = &conf.v[i];
-		struct hb_conf_want *w = &want[nwant];
+	return -1;
+}
 
-		if (hb_cgroup_resolve(e->cgroup, r[i].abs, sizeof(r[i].abs), &w->id, &r[i].level,
-				      err, sizeof(err))) {
-			hb_err(o, "%s:%u: %s", file, e->line, err);
-			failed++;
+/* Resolves --scope and each line's cgroup, and compiles its policy: a missing cgroup is an
+ * error of that line only (failed), a policy that does not compile one of the file
+ * (invalid). Returns 0, or -1 after a message. */
+static int resolve(struct hb_cli_opts *o, struct apply *a)
+{
+	char err[512];
+	unsigned int level;
+	uint64_t id;
+	size_t i;
+
+	if (a->scope_arg && hb_cgroup_resolve(a->scope_arg, a->scope, sizeof(a->scope), &id,
+					      &level, err, sizeof(err))) {
+		hb_err(o, "--scope: %s", err);
+		return -1;
+	}
+	a->want = calloc(a->conf.n + 1, sizeof(*a->want));
+	a->r = calloc(a->conf.n + 1, sizeof(*a->r));
+	a->entry_of = calloc(a->conf.n + 1, sizeof(*a->entry_of));
+	if (!a->want || !a->r || !a->entry_of) {
+		hb_err(o, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < a->conf.n; i++) {
+		struct hb_conf_entry *e = &a->conf.v[i];
+		struct hb_conf_want *w = &a->want[a->nwant];
+		struct resolved *r = &a->r[i];
+
+		if (hb_cgroup_resolve(e->cgroup, r->abs, sizeof(r->abs), &w->id, &r->level, err,
+				      sizeof(err))) {
+			hb_err(o, "%s:%u: %s", a->file, e->line, err);
+			a->failed++;
 			continue;
 		}
 		if (hb_pol_compile(&e->pol, &w->cfg)) {
-			hb_err(o, "%s:%u: match: too many patterns", file, e->line);
-			invalid++;
+			hb_err(o, "%s:%u: match: too many patterns", a->file, e->line);
+			a->invalid++;
 			continue;
 		}
 		hb_conf_idle_auto(e, &w->cfg);
 		w->cfg.cgroup_id = w->id;
-		w->cfg.cgroup_level = r[i].level;
+		w->cfg.cgroup_level = r->level;
 		if (e->pol.has_match) {
-			hb_conf_match_text(&e->pol.match, r[i].match, sizeof(r[i].match));
-			w->match = r[i].match;
+			hb_conf_match_text(&e->pol.match, r->match, sizeof(r->match));
+			w->match = r->match;
 		}
-		w->cgroup = r[i].abs;
+		w->cgroup = r->abs;
 		w->line = e->line;
-		r[i].ok = true;
-		entry_of[nwant++] = i;
+		r->ok = true;
+		a->entry_of[a->nwant++] = i;
 	}
-	if (hb_pol_list(&cur, &ncur, err, sizeof(err))) {
+	return 0;
+}
+
+/* The plan against the policies in place. A line outside --scope, twice the same cgroup, a
+ * cgroup of run --kernel: errors of the file, found before anything changes; such a file
+ * changes nothing (only a cgroup that does not exist yet is skipped alone). Returns 0, or -1
+ * after a message. */
+static int plan(struct hb_cli_opts *o, struct apply *a)
+{
+	char err[512];
+	size_t i;
+
+	if (hb_pol_list(&a->cur, &a->ncur, err, sizeof(err))) {
 		hb_err(o, "%s", err);
-		goto out;
+		return -1;
 	}
-	if (hb_conf_plan(want, nwant, cur, ncur, scope_arg ? scope : NULL, &st, &nst)) {
+	if (hb_conf_plan(a->want, a->nwant, a->cur, a->ncur, a->scope_arg ? a->scope : NULL,
+			 &a->st, &a->nst)) {
 		hb_err(o, "out of memory");
-		goto out;
+		return -1;
 	}
-	/* A line outside --scope, twice the same cgroup, a cgroup of run --kernel: errors of
-	 * the file, found before anything changes; such a file changes nothing (only a cgroup
-	 * that does not exist yet is skipped alone) */
-	for (i = 0; i < nst; i++)
-		if (st[i].op == HB_PLAN_CONFLICT) {
-			hb_err(o, "%s:%u: cgroup %s: %s", file, want[st[i].want].line,
-			       want[st[i].want].cgroup, st[i].why);
-			invalid++;
+	for (i = 0; i < a->nst; i++)
+		if (a->st[i].op == HB_PLAN_CONFLICT) {
+			hb_err(o, "%s:%u: cgroup %s: %s", a->file, a->want[a->st[i].want].line,
+			       a->want[a->st[i].want].cgroup, a->st[i].why);
+			a->invalid++;
 		}
-	if (invalid) {
-		hb_err(o, "%s has errors: nothing changed", file);
-		goto out;
+	if (a->invalid) {
+		hb_err(o, "%s has errors: nothing changed", a->file);
+		return -1;
 	}
-	oc = calloc(nst + 1, sizeof(*oc));
-	if (!oc) {
+	a->oc = calloc(a->nst + 1, sizeof(*a->oc));
+	if (!a->oc) {
 		hb_err(o, "out of memory");
-		goto out;
+		return -1;
 	}
-	/* retrofit walks the sockets of the network namespace hbctl is in */
-	if (!dry && o->netns && hb_cli_enter_netns(o))
-		goto out;
-	for (i = 0; i < nst; i++) {
-		if (dry || st[i].op == HB_PLAN_CONFLICT)
-			cnt[st[i].op]++;
-		if (st[i].op == HB_PLAN_CONFLICT) {
-			hb_err(o, "%s:%u: cgroup %s: %s", file, want[st[i].want].line,
-			       want[st[i].want].cgroup, st[i].why);
-			failed++;
+	return 0;
+}
+
+/* Runs (or, with --dry-run, counts) each step, printing each done step's line. */
+static void run_steps(struct hb_cli_opts *o, struct apply *a)
+{
+	const struct hb_conf_want *w = a->want;
+	bool noted = false;
+	size_t i;
+
+	for (i = 0; i < a->nst; i++) {
+		const struct hb_plan_step *s = &a->st[i];
+		struct outcome *oc = &a->oc[i];
+
+		if (a->dry || s->op == HB_PLAN_CONFLICT)
+			a->cnt[s->op]++;
+		if (s->op == HB_PLAN_CONFLICT) {
+			hb_err(o, "%s:%u: cgroup %s: %s", a->file, w[s->want].line, w[s->want].cgroup,
+			       s->why);
+			a->failed++;
 			continue;
 		}
-		if (dry)
+		if (a->dry)
 			continue;
-		oc[i].done = run_step(&st[i], want, r, &conf, entry_of, &oc[i]);
-		if (oc[i].done && oc[i].res.no_record && !noted) {
-			hb_pol_no_record_note(o, &oc[i].res);	/* once: the kernel's answer */
+		oc->done = run_step(s, w, a->r, &a->conf, a->entry_of, oc);
+		if (oc->done && oc->res.no_record && !noted) {
+			hb_pol_no_record_note(o, &oc->res);	/* once: the kernel's answer */
 			noted = true;
 		}
-		if (oc[i].done) {
-			cnt[st[i].op]++;
+		if (oc->done) {
+			a->cnt[s->op]++;
 		} else {
-			failed++;
-			if (st[i].want != (size_t)-1)
-				hb_err(o, "%s:%u: %s", file, want[st[i].want].line, oc[i].err);
+			a->failed++;
+			if (s->want != (size_t)-1)
+				hb_err(o, "%s:%u: %s", a->file, w[s->want].line, oc->err);
 			else
-				hb_err(o, "remove %" PRIu64 ": %s", st[i].id, oc[i].err);
+				hb_err(o, "remove %" PRIu64 ": %s", s->id, oc->err);
 		}
 		if (!o->json)
-			print_step_text(&st[i], want, cur, file, dry, &oc[i]);
+			print_step_text(s, w, a->cur, a->file, a->dry, oc);
 	}
+}
+
+/* The JSON object, or (text) the dry run's plan and the summary line. */
+static void print_summary(struct hb_cli_opts *o, const struct apply *a)
+{
+	const unsigned int *cnt = a->cnt;
+	size_t i;
+
 	if (o->json) {
-		print_json(st, nst, want, cur, file, dry, oc, cnt, failed);
-	} else {
-		if (dry)
-			for (i = 0; i < nst; i++)
-				if (st[i].op != HB_PLAN_CONFLICT)
-					print_step_text(&st[i], want, cur, file, dry, &oc[i]);
-		printf(dry ? "dry run: %u to add, %u to replace, %u to remove, %u unchanged" :
-		       "%u added, %u replaced, %u removed, %u unchanged", cnt[HB_PLAN_ADD],
-		       cnt[HB_PLAN_REPLACE], cnt[HB_PLAN_REMOVE], cnt[HB_PLAN_KEEP]);
-		if (failed)
-			printf(", %u failed", failed);
-		putchar('\n');
+		print_json(a->st, a->nst, a->want, a->cur, a->file, a->dry, a->oc, cnt, a->failed);
+		return;
 	}
-	if (!dry)	/* idle=auto: fill the (new) paths map from the table */
-		for (i = 0; i < nwant; i++)
-			if (want[i].cfg.flags & HB_POL_F_IDLE_AUTO) {
+	if (a->dry)
+		for (i = 0; i < a->nst; i++)
+			if (a->st[i].op != HB_PLAN_CONFLICT)
+				print_step_text(&a->st[i], a->want, a->cur, a->file, a->dry,
+						&a->oc[i]);
+	printf(a->dry ? "dry run: %u to add, %u to replace, %u to remove, %u unchanged" :
+	       "%u added, %u replaced, %u removed, %u unchanged", cnt[HB_PLAN_ADD],
+	       cnt[HB_PLAN_REPLACE], cnt[HB_PLAN_REMOVE], cnt[HB_PLAN_KEEP]);
+	if (a->failed)
+		printf(", %u failed", a->failed);
+	putchar('\n');
+}
+
+/* Applies: steps, report, and for idle=auto the (new) paths map filled from the table.
+ * Returns the exit status. */
+static int apply_plan(struct hb_cli_opts *o, struct apply *a)
+{
+	size_t i;
+
+	/* retrofit walks the sockets of the network namespace hbctl is in */
+	if (!a->dry && o->netns && hb_cli_enter_netns(o))
+		return HB_EXIT_RUNTIME;
+	run_steps(o, a);
+	print_summary(o, a);
+	if (!a->dry)
+		for (i = 0; i < a->nwant; i++)
+			if (a->want[i].cfg.flags & HB_POL_F_IDLE_AUTO) {
 				if (hb_paths_cli_sync(o))
-					failed++;
+					a->failed++;
 				break;
 			}
-	ret = failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
-out:
-	free(oc);
-	free(st);
-	free(cur);
-	free(entry_of);
-	free(r);
-	free(want);
-	hb_conf_free(&conf);
-	free(text);
+	return a->failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
+}
+
+int cmd_policy_apply(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static struct apply a;		/* large (the scope path): off the stack */
+	int ret;
+
+	a = (struct apply){ 0 };
+	ret = parse_args(argc, argv, o, &a);
+	if (ret >= 0)
+		return ret;
+	ret = read_conf(o, &a);
+	if (ret < 0)
+		ret = resolve(o, &a) || plan(o, &a) ? HB_EXIT_RUNTIME : apply_plan(o, &a);
+	free(a.oc);
+	free(a.st);
+	free(a.cur);
+	free(a.entry_of);
+	free(a.r);
+	free(a.want);
+	hb_conf_free(&a.conf);
+	free(a.text);
 	return ret;
 }

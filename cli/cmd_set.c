@@ -319,6 +319,22 @@ static void report(const struct hb_cli_opts *o, const struct hb_sock_list *l,
 	}
 }
 
+/* What set applies: exactly the values given, parsed once into p (set changes only what it
+ * is told: no defaults); keepalive settings without keepalive do nothing, so --idle, --intvl
+ * and --cnt imply --on unless --off was given. */
+static void set_values(const struct hb_policy *p, struct hb_set_values *v)
+{
+	*v = (struct hb_set_values){
+		.mask = p->set, .keepalive = p->keepalive, .idle_s = p->idle_s,
+		.intvl_s = p->intvl_s, .cnt = p->cnt, .user_timeout_ms = p->user_timeout_ms,
+	};
+	if (v->mask & (HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT)) &&
+	    !(v->mask & HB_BIT(HB_V_KEEPALIVE))) {
+		v->mask |= HB_BIT(HB_V_KEEPALIVE);
+		v->keepalive = 1;
+	}
+}
+
 /* Drops what set cannot act on: sockets no file holds (time-wait, request, orphaned). */
 static size_t keep_settable(struct hb_sock_list *l)
 {
@@ -336,7 +352,16 @@ static size_t keep_settable(struct hb_sock_list *l)
 	return i;
 }
 
-int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
+/* What the command line asks for. */
+struct set_args {
+	struct hb_filter flt;
+	struct hb_policy pol;		/* the values as parsed, once (libhb's ranges) */
+	bool all, on, off, dry;
+};
+
+/* Parses set's arguments into a. Returns -1 to go on, or the exit status to return at once
+ * (0 after --help, 2 after a usage error). */
+static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct set_args *a)
 {
 	static const struct option longopts[] = {
 		HB_GLOBAL_LONGOPTS,
@@ -348,20 +373,11 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ 0 }
 	};
-	struct hb_set_values v = { 0 };
-	struct hb_policy pol;		/* the values as parsed (libhb's ranges) */
-	struct hb_set_result res = { 0 };
-	struct hb_fetch fx = { .owners = true, .config = true };
-	struct hb_filter flt;
-	struct hb_sock_list l = { 0 };
-	bool all = false, on = false, off = false, dry = false;
 	char err[HB_ERR_LEN];
-	size_t skipped, i, nclosed;
-	uint64_t *closed = NULL;
 	int c, rc;
 
-	hb_filter_init(&flt);
-	hb_policy_init(&pol);
+	hb_filter_init(&a->flt);
+	hb_policy_init(&a->pol);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
 		rc = hb_cli_global_opt(o, c, optarg);
@@ -369,23 +385,27 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
 			continue;
-		rc = hb_filter_opt(&flt, c, optarg, err, sizeof(err));
+		rc = hb_filter_opt(&a->flt, c, optarg, err, sizeof(err));
 		if (rc < 0)
 			return hb_usage_err(o, "%s", err);
 		if (rc > 0)
 			continue;
-		rc = hb_cli_value_opt(o, c, optarg, &pol);
+		rc = hb_cli_value_opt(o, c, optarg, &a->pol);
 		if (rc == -2)
 			return HB_EXIT_USAGE;
-		if (rc >= 0) {
-			v.mask |= HB_BIT(rc);
+		if (rc >= 0)
 			continue;
-		}
 		switch (c) {
-		case OPT_ALL: all = true; break;
-		case OPT_ON: on = true; break;
-		case OPT_OFF: off = true; break;
-		case OPT_DRY: dry = true; break;
+		case OPT_ALL: a->all = true; break;
+		case OPT_ON:
+			a->on = true;
+			hb_policy_set(&a->pol, HB_V_KEEPALIVE, "1", err, sizeof(err));
+			break;
+		case OPT_OFF:
+			a->off = true;
+			hb_policy_set(&a->pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
+			break;
+		case OPT_DRY: a->dry = true; break;
 		case 'h':
 		case HB_OPT_HELP:
 			set_usage(stdout);
@@ -397,92 +417,127 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 	if (optind < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl set --help)",
 				    argv[optind]);
-	if (!flt.active && !all)
+	if (!a->flt.active && !a->all)
 		return hb_usage_err(o, "give a FILTER (--pid, --port, ...) or --all");
-	if (on && off)
+	if (a->on && a->off)
 		return hb_usage_err(o, "--on and --off exclude each other");
-	v.idle_s = pol.idle_s;
-	v.intvl_s = pol.intvl_s;
-	v.cnt = pol.cnt;
-	v.user_timeout_ms = pol.user_timeout_ms;
-	if (!on && !off && !v.mask)
+	if (!a->pol.set)
 		return hb_usage_err(o, "nothing to set (--on, --off, --idle, --intvl, --cnt, "
 				    "--user-timeout)");
-	/* keepalive settings without keepalive do nothing: --idle & co. imply --on */
-	if (off || on || (v.mask & (HB_BIT(HB_V_IDLE) | HB_BIT(HB_V_INTVL) | HB_BIT(HB_V_CNT)))) {
-		v.mask |= HB_BIT(HB_V_KEEPALIVE);
-		v.keepalive = !off;
-	}
-	rc = hb_cli_enter_netns(o);
+	return -1;
+}
+
+/* The sockets set acts on: listed, filtered, those a process holds. Returns 0, or the exit
+ * status after saying why (3 when nothing matched). */
+static int fetch_matching(struct hb_cli_opts *o, const struct set_args *a, struct hb_fetch *fx,
+			  struct hb_sock_list *l)
+{
+	size_t skipped;
+	int rc;
+
+	rc = hb_fetch_sockets(o, fx, l);
 	if (rc)
 		return rc;
-	rc = hb_fetch_sockets(o, &fx, &l);
-	if (rc)
-		goto out;
-	hb_filter_apply(&flt, &l);
-	skipped = keep_settable(&l);
+	hb_filter_apply(&a->flt, l);
+	skipped = keep_settable(l);
 	if (skipped)
 		hb_verbose(o, "skipped %zu matching sockets no process holds (time-wait, request, "
 			   "orphaned)", skipped);
-	if (!l.n) {
-		if (o->json)
-			puts(dry ? "{\"dry_run\":true,\"matched\":0,\"changes\":[]}"
-				 : "{\"matched\":0,\"changed\":0,\"failed\":[]}");
-		hb_err(o, "no socket matched");
-		rc = HB_EXIT_NOMATCH;
-		goto out;
-	}
-	if (dry) {
-		/* What the real set would be refused, found by its own access path without the
-		 * change: pidfd_open + pidfd_getfd per socket (the bpf back end needs nothing
-		 * more than the listing had). A socket that closed meanwhile is left out. */
-		if (!fx.used_bpf) {
-			struct hb_set_values none = { 0 };
+	if (l->n)
+		return HB_EXIT_OK;
+	if (o->json)
+		puts(a->dry ? "{\"dry_run\":true,\"matched\":0,\"changes\":[]}"
+			    : "{\"matched\":0,\"changed\":0,\"failed\":[]}");
+	hb_err(o, "no socket matched");
+	return HB_EXIT_NOMATCH;
+}
 
-			rc = hb_diag_set(l.v, l.n, &none, &res);
-			if (rc) {
-				hb_err(o, "pidfd: %s", strerror(-rc));
-				rc = HB_EXIT_RUNTIME;
-				goto out;
-			}
-			nclosed = take_closed(&res, &l, &closed);
-			free(closed);
-			closed = NULL;
-			if (nclosed)
-				hb_verbose(o, "%zu socket%s closed meanwhile", nclosed,
-					   nclosed == 1 ? "" : "s");
-			qsort(res.fail, res.failed, sizeof(*res.fail), cmp_fail);
+/* --dry-run: what the real set would be refused, found by its own access path without the
+ * change: pidfd_open + pidfd_getfd per socket (the bpf back end needs nothing more than the
+ * listing had). A socket that closed meanwhile is left out. Returns the exit status. */
+static int dry_run(struct hb_cli_opts *o, const struct hb_sock_list *l,
+		   const struct hb_set_values *v, bool used_bpf)
+{
+	struct hb_set_values none = { 0 };
+	struct hb_set_result res = { 0 };
+	uint64_t *closed = NULL;
+	size_t nclosed;
+	int rc;
+
+	if (!used_bpf) {
+		rc = hb_diag_set(l->v, l->n, &none, &res);
+		if (rc) {
+			hb_err(o, "pidfd: %s", strerror(-rc));
+			hb_set_result_free(&res);
+			return HB_EXIT_RUNTIME;
 		}
-		print_dry_run(o, &l, &v, &res, o->json);
-		rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
-		goto out;
+		nclosed = take_closed(&res, l, &closed);
+		free(closed);
+		if (nclosed)
+			hb_verbose(o, "%zu socket%s closed meanwhile", nclosed,
+				   nclosed == 1 ? "" : "s");
+		qsort(res.fail, res.failed, sizeof(*res.fail), cmp_fail);
 	}
-	if (fx.used_bpf) {
-		uint64_t *cookies = calloc(l.n, sizeof(*cookies));
+	print_dry_run(o, l, v, &res, o->json);
+	rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
+	hb_set_result_free(&res);
+	return rc;
+}
 
+/* Applies v through the back end that listed, then reports. Returns the exit status. */
+static int apply(struct hb_cli_opts *o, const struct hb_sock_list *l,
+		 const struct hb_set_values *v, bool used_bpf)
+{
+	struct hb_set_result res = { 0 };
+	uint64_t *cookies, *closed = NULL;
+	size_t i, nclosed;
+	int rc;
+
+	if (used_bpf) {
+		cookies = calloc(l->n, sizeof(*cookies));
 		if (!cookies) {
 			hb_err(o, "%s", strerror(ENOMEM));
-			rc = HB_EXIT_RUNTIME;
-			goto out;
+			return HB_EXIT_RUNTIME;
 		}
-		for (i = 0; i < l.n; i++)
-			cookies[i] = l.v[i].cookie;
-		rc = hb_iter_set(cookies, l.n, &v, &res);
+		for (i = 0; i < l->n; i++)
+			cookies[i] = l->v[i].cookie;
+		rc = hb_iter_set(cookies, l->n, v, &res);
 		free(cookies);
 	} else {
-		rc = hb_diag_set(l.v, l.n, &v, &res);
+		rc = hb_diag_set(l->v, l->n, v, &res);
 	}
 	if (rc) {
-		hb_err(o, "%s: %s", fx.used_bpf ? "bpf iterator" : "pidfd", strerror(-rc));
-		rc = HB_EXIT_RUNTIME;
-		goto out;
+		hb_err(o, "%s: %s", used_bpf ? "bpf iterator" : "pidfd", strerror(-rc));
+		hb_set_result_free(&res);
+		return HB_EXIT_RUNTIME;
 	}
-	nclosed = take_closed(&res, &l, &closed);
-	report(o, &l, &res, closed, nclosed, o->json);
+	nclosed = take_closed(&res, l, &closed);
+	report(o, l, &res, closed, nclosed, o->json);
 	free(closed);
 	rc = res.failed ? HB_EXIT_RUNTIME : HB_EXIT_OK;
-out:
 	hb_set_result_free(&res);
+	return rc;
+}
+
+int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static struct set_args a;	/* large (the match list): off the stack */
+	struct hb_fetch fx = { .owners = true, .config = true };
+	struct hb_sock_list l = { 0 };
+	struct hb_set_values v;
+	int rc;
+
+	a = (struct set_args){ 0 };
+	rc = parse_args(argc, argv, o, &a);
+	if (rc >= 0)
+		return rc;
+	set_values(&a.pol, &v);
+	rc = hb_cli_enter_netns(o);
+	if (rc)
+		return rc;
+	rc = fetch_matching(o, &a, &fx, &l);
+	if (!rc)
+		rc = a.dry ? dry_run(o, &l, &v, fx.used_bpf) : apply(o, &l, &v, fx.used_bpf);
 	hb_sock_list_free(&l);
 	return rc;
 }

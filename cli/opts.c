@@ -1,36 +1,42 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* hbctl's messages (one line each, "hbctl: CMD: ...") and the global options every command
- * accepts. Outside main.c so that the unit tests, which link everything but main.o, have them. */
+/* hbctl's messages (one line each, "hbctl: CMD: ...", one printer), the global options every
+ * command accepts, --backend's names and getopt's usage errors. Outside main.c so that the
+ * unit tests, which link everything but main.o, have them. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "cli.h"
 #include "hb/log.h"
+
+/* The one prefix printer: "hbctl: CMD: " (CMD when a command is running), the text, a
+ * newline, on stderr. */
+static void vsay(const struct hb_cli_opts *o, const char *fmt, va_list ap)
+{
+	fputs("hbctl: ", stderr);
+	if (o && o->cmd)
+		fprintf(stderr, "%s: ", o->cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
 
 void hb_err(const struct hb_cli_opts *o, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("hbctl: ", stderr);
-	if (o && o->cmd)
-		fprintf(stderr, "%s: ", o->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(o, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("hbctl: ", stderr);
-	if (o && o->cmd)
-		fprintf(stderr, "%s: ", o->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(o, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return HB_EXIT_USAGE;
 }
 
@@ -40,13 +46,9 @@ void hb_verbose(const struct hb_cli_opts *o, const char *fmt, ...)
 
 	if (!o || !o->verbose)
 		return;
-	fputs("hbctl: ", stderr);
-	if (o->cmd)
-		fprintf(stderr, "%s: ", o->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(o, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* The options whose command names the log lines: the log hook has no context argument
@@ -57,11 +59,28 @@ static const struct hb_cli_opts *log_opts;
 static void log_sink(enum hb_log_level level, const char *msg)
 {
 	(void)level;
-	fputs("hbctl: ", stderr);
-	if (log_opts && log_opts->cmd)
-		fprintf(stderr, "%s: ", log_opts->cmd);
-	fputs(msg, stderr);
-	fputc('\n', stderr);
+	hb_err(log_opts, "%s", msg);
+}
+
+int hb_backend_parse(const char *s, enum hb_backend_choice *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = HB_BACKEND_AUTO;
+	else if (strcmp(s, "bpf") == 0)
+		*out = HB_BACKEND_BPF;
+	else if (strcmp(s, "diag") == 0 || strcmp(s, "sock_diag") == 0)
+		*out = HB_BACKEND_DIAG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv)
+{
+	if (c == ':')
+		return hb_usage_err(o, "option '%s' needs a value", argv[optind - 1]);
+	return hb_usage_err(o, "unknown option '%s' (see hbctl %s --help)", argv[optind - 1],
+			    o->cmd ? o->cmd : "");
 }
 
 int hb_cli_parse_globals_only(int argc, char **argv, struct hb_cli_opts *o,

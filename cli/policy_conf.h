@@ -99,11 +99,4 @@ const char *hb_plan_op_name(enum hb_plan_op op);
 /* Whether path is dir or below it (both absolute, without a trailing '/'). */
 bool hb_conf_path_under(const char *path, const char *dir);
 
-/* ---- the command (cmd_policy_apply.c) ---- */
-
-struct hb_cli_opts;
-/* hbctl policy apply FILE [--dry-run] [--scope PATH] [-j]: argv[0] is "apply". Returns an
- * exit code. */
-int hb_policy_apply_cmd(int argc, char **argv, struct hb_cli_opts *o);
-
 #endif /* HB_POLICY_CONF_H */

@@ -298,6 +298,18 @@ static bool measured(const struct hb_pn_bracket *b)
 
 /* Whether every silence up to --max survived: the path has no idle timeout to fit, so
  * there is no idle time to recommend. */
+const char *hb_pn_outcome_name(enum hb_pn_outcome w)
+{
+	static const char *const names[HB_PN__COUNT] = {
+		[HB_PN_SURVIVED] = "survived", [HB_PN_SILENCE] = "dropped (probe unanswered)",
+		[HB_PN_RESET] = "dropped (reset)", [HB_PN_SERVER_FIN] = "closed by the server",
+		[HB_PN_CANCELLED] = "cancelled (a shorter silence was dropped)",
+		[HB_PN_CHATTY] = "never silent (the server kept sending)",
+	};
+
+	return names[w];
+}
+
 static bool no_timeout(const struct hb_pn_bracket *b, const struct hb_pn_report *rep)
 {
 	return b->dropped_ms < 0 && b->survived_ms > 0 && b->survived_ms >= rep->max_ms;

@@ -4,7 +4,8 @@
  * cut the bracket between the longest survivor and the shortest death), the bookkeeping of
  * what each flow told us, the recommendation, the target parser and the two printers.
  * No sockets and no clocks here, so that tests/unit/test_cli_probe_nat.c covers it all;
- * cmd_probe_nat.c does the waiting. All durations are milliseconds.
+ * probe_nat_flows.c does the waiting (hb_pn_flows_*, declared below), cmd_probe_nat.c the
+ * command line and the rounds. All durations are milliseconds.
  */
 #ifndef HB_PROBE_NAT_H
 #define HB_PROBE_NAT_H
@@ -80,6 +81,9 @@ void hb_pn_recommend(const struct hb_pn_bracket *b, struct hb_pn_recommend *rec)
 int hb_pn_parse_target(const char *s, char *host, size_t hostlen, char *port, size_t portlen,
 		       char *err, size_t errlen);
 
+/* A flow's verdict for -v: "survived", "dropped (probe unanswered)", ... */
+const char *hb_pn_outcome_name(enum hb_pn_outcome w);
+
 /* Seconds without trailing zeros: 4000 -> "4", 4500 -> "4.5", 250 -> "0.25". Returns buf. */
 char *hb_pn_fmt_secs(char *buf, size_t len, long long ms);
 
@@ -108,6 +112,33 @@ struct hb_pn_found {
 };
 
 struct hb_cli_opts;
+struct addrinfo;
+
+/* ---- probe_nat_flows.c: the flows, their sockets and the clock ---- */
+
+struct hb_pn_flows;
+/* The engine for one measurement, its outcomes going to res (initialised here). SIGINT and
+ * SIGTERM are caught until hb_pn_flows_end(): they stop the flows (-EINTR). NULL without
+ * memory. */
+struct hb_pn_flows *hb_pn_flows_start(struct hb_cli_opts *o, unsigned int parallel,
+				      struct hb_pn_result *res);
+/* The first flow, for a silence of target_ms, tried on each address of ai in turn: it picks
+ * the address every other flow uses, and its failure is the command's error. Returns 0,
+ * -EINTR, or an exit code after printing the error. */
+int hb_pn_flows_connect(struct hb_pn_flows *fl, struct addrinfo *ai, long long target_ms);
+/* One round: a flow per silence in targets (with first, targets[0] is the connected first
+ * flow's), opened PN_BURST handshakes at a time and watched until each has its verdict.
+ * Returns 0, -EINTR, or an exit code after printing the error. */
+int hb_pn_flows_round(struct hb_pn_flows *fl, const long long *targets, unsigned int n,
+		      bool first);
+/* The address the flows go to: "198.51.100.2:7000", "[::1]:443" ("" before a connection). */
+const char *hb_pn_flows_addr(const struct hb_pn_flows *fl);
+/* Closes every flow, puts the signal handlers back and frees fl; *elapsed_ms since the
+ * start. Returns the signal that stopped the flows, 0 for none. */
+int hb_pn_flows_end(struct hb_pn_flows *fl, long long *elapsed_ms);
+
+/* ---- cmd_probe_nat.c ---- */
+
 /* hbctl probe-nat with its arguments (argv[0] the command's name), printing its report; when
  * out is not NULL, fills it. Returns the exit status. */
 int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_found *out);

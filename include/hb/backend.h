@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "hb/sock.h"
 
 struct hb_list_opts {
@@ -58,7 +59,22 @@ int hb_iter_set(const uint64_t *cookies, size_t n, const struct hb_set_values *v
 
 /* ---- netlink sock_diag back end (cli/diag.c, cli/owners.c, cli/pidfd.c) ---- */
 
-int hb_diag_list(struct hb_sock_list *out, const struct hb_list_opts *opts);
+/* What a sock_diag listing could not read, and where it stopped. */
+struct hb_diag_stats {
+	unsigned int procs_denied;	/* processes whose /proc/PID/fd was unreadable */
+	unsigned int cfg_denied;	/* sockets whose settings pidfd_getfd could not read */
+	enum hb_diag_step {
+		HB_DIAG_STEP_DUMP,	/* the netlink dump (or writing raw) */
+		HB_DIAG_STEP_OWNERS,	/* the owners from /proc */
+		HB_DIAG_STEP_CONFIG,	/* the keepalive settings by pidfd_getfd */
+	} failed;			/* on error: the step that failed */
+};
+/* Lists the TCP sockets of the caller's network namespace into out (appending): the
+ * sock_diag dump (raw, if not NULL, receives its bytes: --dump-raw), the owners from /proc
+ * (opts->owners or opts->config) and the keepalive settings by pidfd_getfd (opts->config).
+ * Returns 0 or -errno, st->failed naming the step. */
+int hb_diag_list(struct hb_sock_list *out, const struct hb_list_opts *opts, FILE *raw,
+		 struct hb_diag_stats *st);
 /* pidfd_getfd + setsockopt in each owning process; socks must carry owners. */
 int hb_diag_set(const struct hb_sock *socks, size_t n, const struct hb_set_values *vals,
 		struct hb_set_result *res);

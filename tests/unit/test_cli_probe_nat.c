@@ -272,6 +272,20 @@ static struct hb_pn_report report(void)
 	return rep;
 }
 
+/* -v's verdict names, one per outcome */
+static void test_outcome_names(void **state)
+{
+	int w;
+
+	(void)state;
+	assert_string_equal(hb_pn_outcome_name(HB_PN_SURVIVED), "survived");
+	assert_string_equal(hb_pn_outcome_name(HB_PN_SILENCE), "dropped (probe unanswered)");
+	assert_string_equal(hb_pn_outcome_name(HB_PN_RESET), "dropped (reset)");
+	assert_string_equal(hb_pn_outcome_name(HB_PN_SERVER_FIN), "closed by the server");
+	for (w = 0; w < HB_PN__COUNT; w++)
+		assert_non_null(hb_pn_outcome_name((enum hb_pn_outcome)w));
+}
+
 static void test_print_bracket(void **state)
 {
 	struct hb_pn_report rep = report();
@@ -417,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_recommend),
 		cmocka_unit_test(test_parse_target),
 		cmocka_unit_test(test_fmt_secs),
+		cmocka_unit_test(test_outcome_names),
 		cmocka_unit_test(test_print_bracket),
 		cmocka_unit_test(test_print_no_drop),
 		cmocka_unit_test(test_print_server_close),
