@@ -348,7 +348,7 @@ static void test_policy_sources(void **state)
 	out = render(hb_print_json, &l, &po);
 	assert_non_null(strstr(out, "\"config_source\":{\"keepalive\":\"program\",\"keepidle\":"
 				    "\"program\",\"keepintvl\":\"policy\",\"keepcnt\":\"policy\","
-				    "\"user_timeout\":\"sysctl\"}"));
+				    "\"user_timeout\":null}"));
 	/* without a record, no keepalive source: nothing knows it */
 	assert_non_null(strstr(out, "\"config_source\":{\"keepidle\":\"sysctl\""));
 	free(out);
