@@ -276,7 +276,7 @@ struct hb_pol_add_res;
 void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res);
 /* ls beside kernel policies: who set each value ("program" or "policy"), from the policies'
  * SK_STORAGE records (cli/pol_src.c); under --idle auto, "path" for an idle from the path
- * table t (NULL: none loaded), whose entries hb_paths_attach() put in hb_sock.path. Returns
+ * table t (NULL: none loaded; hb_sock.path is looked up where needed). Returns
  * how many sockets got a record, or -errno; without a policy it costs one failed opendir(). */
 int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t);
 
@@ -287,6 +287,9 @@ struct hb_pol_cfg;
 /* Sets hb_sock.path of every socket with a peer (not listeners): the entry of t covering its
  * remote address and port, as the kernel policy looks it up. */
 void hb_paths_attach(struct hb_sock_list *l, const struct hb_paths *t);
+/* The same for one socket (a lookup is linear in the table: ls -j alone does it only for
+ * the sockets under a policy with --idle auto). */
+void hb_sock_path_lookup(struct hb_sock *s, const struct hb_paths *t);
 /* The entry hb_sock.path names in t, or NULL. */
 const struct hb_path *hb_sock_path(const struct hb_sock *s, const struct hb_paths *t);
 /* Under a kernel policy cfg with --idle auto (HB_POL_F_IDLE_AUTO), where a socket's idle of

@@ -208,7 +208,8 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			hb_sock_list_free(&l);
 			return rc;
 		}
-		hb_paths_attach(&l, po.paths);
+		if (po.nat_auto)		/* -j alone: pol_src looks up what it needs */
+			hb_paths_attach(&l, po.paths);
 		if (po.json && !replaying())		/* the table shows no sources */
 			hb_pol_src_attach(&l, po.paths);	/* "program" / "policy" / "path" */
 		if (watch_ms >= 0 && !po.json) {

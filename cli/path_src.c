@@ -20,32 +20,34 @@ static bool has_peer(const struct hb_sock *s)
 	return s->state != HB_TCP_LISTEN && s->rport;
 }
 
+void hb_sock_path_lookup(struct hb_sock *s, const struct hb_paths *t)
+{
+	const struct hb_path *e = NULL;
+
+	s->path = 0;
+	if (!t || !t->n || !has_peer(s))
+		return;
+	if (s->family == AF_INET) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(s->rport) };
+
+		memcpy(&a.sin_addr, s->raddr, 4);
+		e = hb_paths_lookup(t, (const struct sockaddr *)&a, sizeof(a));
+	} else if (s->family == AF_INET6) {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(s->rport) };
+
+		memcpy(&a.sin6_addr, s->raddr, 16);
+		e = hb_paths_lookup(t, (const struct sockaddr *)&a, sizeof(a));
+	}
+	if (e && e >= t->e && e - t->e < HB_PATHS_MAX)
+		s->path = (uint16_t)(e - t->e + 1);
+}
+
 void hb_paths_attach(struct hb_sock_list *l, const struct hb_paths *t)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++) {
-		struct hb_sock *s = &l->v[i];
-		const struct hb_path *e = NULL;
-
-		s->path = 0;
-		if (!t || !t->n || !has_peer(s))
-			continue;
-		if (s->family == AF_INET) {
-			struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(s->rport) };
-
-			memcpy(&a.sin_addr, s->raddr, 4);
-			e = hb_paths_lookup(t, (const struct sockaddr *)&a, sizeof(a));
-		} else if (s->family == AF_INET6) {
-			struct sockaddr_in6 a = { .sin6_family = AF_INET6,
-						  .sin6_port = htons(s->rport) };
-
-			memcpy(&a.sin6_addr, s->raddr, 16);
-			e = hb_paths_lookup(t, (const struct sockaddr *)&a, sizeof(a));
-		}
-		if (e && e >= t->e && e - t->e < HB_PATHS_MAX)
-			s->path = (uint16_t)(e - t->e + 1);
-	}
+	for (i = 0; i < l->n; i++)
+		hb_sock_path_lookup(&l->v[i], t);
 }
 
 const struct hb_path *hb_sock_path(const struct hb_sock *s, const struct hb_paths *t)

@@ -13,10 +13,8 @@
  *     cost an allocation per connection).
  * Under a policy with --idle auto the idle is its path's, not one value: the policy's idle
  * is "path DEST" when it is what the path table gives for the socket's peer (the entry
- * hb_paths_attach() found), "policy" when no entry covers the peer and it is --idle-default
- * (hb_auto_idle_src(), cli/path_src.c).
- * Either back end listed the sockets: this only adds the sources. Without a policy it costs
- * one failed opendir().
+ * hb_sock_path_lookup() finds), "policy" when no entry covers the peer and it is
+ * --idle-default (hb_auto_idle_src(), cli/path_src.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -397,8 +395,11 @@ static void apply_rec(struct hb_sock *s, const struct rec *h, const struct recs 
 	if (c && !selects(c, s))
 		c = NULL;
 	s->src_ka = src_of(h, c, HB_POL_SET_KEEPALIVE, c && s->keepalive == 1, s->src_ka);
-	if (pc && (pc->flags & HB_POL_F_IDLE_AUTO))
+	if (pc && (pc->flags & HB_POL_F_IDLE_AUTO)) {
+		if (!s->path)		/* not looked up yet (--nat-timeout auto does it for all) */
+			hb_sock_path_lookup(s, t);
 		s->src_idle = auto_idle_src(s, h, pc, c, t);
+	}
 	else
 		s->src_idle = src_of(h, c, HB_POL_SET_IDLE, c && s->keepidle_s == c->idle_s,
 				     s->src_idle);
