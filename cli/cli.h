@@ -15,6 +15,8 @@
 #include "hb/policy.h"
 #include "hb/sock.h"
 
+struct hb_paths;
+
 /* Exit codes (DESIGN.md, hbctl contract). */
 #define HB_EXIT_OK		0
 #define HB_EXIT_RUNTIME		1
@@ -204,7 +206,9 @@ struct hb_print_opts {
 	bool json;
 	bool owners;			/* -p */
 	bool color;			/* tty and no NO_COLOR */
-	long long nat_timeout_ms;	/* -1: no --nat-timeout */
+	long long nat_timeout_ms;	/* -1: no --nat-timeout; with nat_auto: 0 */
+	bool nat_auto;			/* --nat-timeout auto: each path's own (dropped=) */
+	const struct hb_paths *paths;	/* the table hb_sock.path indexes, NULL: none */
 	bool monitor;			/* a running monitor's counters: the PROBES column */
 };
 
@@ -217,8 +221,15 @@ bool hb_state_connected(unsigned int state);
  * Return 0 or -errno of a failed write. */
 int hb_print_table(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
 int hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
-/* "12 of 340 connections at risk for a 350 s NAT timeout" (+ unknown and already idle). */
-void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_timeout_ms);
+/* The NAT timeout a socket is judged by: --nat-timeout DUR's, or with --nat-timeout auto its
+ * path's dropped= (-1: not judged, no entry or no drop known for its path). */
+long long hb_sock_nat_timeout(const struct hb_sock *s, const struct hb_print_opts *po);
+/* hb_at_risk() by hb_sock_nat_timeout(): 1, 0, -1 unknown, -2 not judged (connected, but no
+ * timeout known for its path). */
+int hb_sock_at_risk(const struct hb_sock *s, const struct hb_print_opts *po);
+/* "12 of 340 connections at risk for a 350 s NAT timeout" (+ unknown and already idle);
+ * with --nat-timeout auto "... for their paths' NAT timeouts" (+ not judged). */
+void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po);
 /* One socket, for set's messages: "10.0.0.1:40000 -> 10.0.0.2:5432 (inode 1234)". */
 char *hb_fmt_sock(char *buf, size_t len, const struct hb_sock *s);
 
@@ -284,9 +295,31 @@ struct hb_pol_add_res;
  * setsockopt program (what is degraded and why). */
 void hb_pol_no_record_note(struct hb_cli_opts *o, const struct hb_pol_add_res *res);
 /* ls beside kernel policies: who set each value ("program" or "policy"), from the policies'
- * SK_STORAGE records (cli/pol_src.c). Returns how many sockets got a record, or -errno;
- * without a policy it costs one failed opendir(). */
-int hb_pol_src_attach(struct hb_sock_list *l);
+ * SK_STORAGE records (cli/pol_src.c); under --idle auto, "path" for an idle from the path
+ * table t (NULL: none loaded; hb_sock.path is looked up where needed). Returns
+ * how many sockets got a record, or -errno; without a policy it costs one failed opendir(). */
+int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t);
+
+/* ---- path_src.c: the path table beside ls (pure: no I/O) ---- */
+
+struct hb_path;
+struct hb_pol_cfg;
+/* Sets hb_sock.path of every socket with a peer (not listeners): the entry of t covering its
+ * remote address and port, as the kernel policy looks it up. */
+void hb_paths_attach(struct hb_sock_list *l, const struct hb_paths *t);
+/* The same for one socket (a lookup is linear in the table: ls -j alone does it only for
+ * the sockets under a policy with --idle auto). */
+void hb_sock_path_lookup(struct hb_sock *s, const struct hb_paths *t);
+/* The entry hb_sock.path names in t, or NULL. */
+const struct hb_path *hb_sock_path(const struct hb_sock *s, const struct hb_paths *t);
+/* Under a kernel policy cfg with --idle auto (HB_POL_F_IDLE_AUTO), where a socket's idle of
+ * keepidle_s came from, e being its path's entry (NULL: none) and decided whether the
+ * policy's record says the policy set it: HB_CFG_PATH when e's idle (hb_paths_idle() with the
+ * policy's --idle-default and --idle-max) is the socket's; HB_CFG_POLICY when no entry covers
+ * the path and it is --idle-default's, or when the record says so (the table changed since);
+ * otherwise HB_CFG_UNKNOWN: nothing tells (the caller keeps what it knew). */
+enum hb_cfg_source hb_auto_idle_src(const struct hb_pol_cfg *cfg, const struct hb_path *e,
+				    int keepidle_s, bool decided);
 
 /* Enters --netns if given (once, before any listing). Returns an exit code. */
 int hb_cli_enter_netns(struct hb_cli_opts *o);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "mon.h"
+#include "hb/paths.h"
 #include "hb/policy.h"
 
 enum {
@@ -21,7 +22,7 @@ enum {
 static void ls_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hbctl ls [FILTER] [-p] [-j] [--nat-timeout DUR] [--watch DUR] [-v]\n"
+		"Usage: hbctl ls [FILTER] [-p] [-j] [--nat-timeout DUR|auto] [--watch DUR] [-v]\n"
 		"\n"
 		"List TCP sockets (every state, like ss -ta) with their keepalive settings,\n"
 		"pending timer and idle time. Values in parentheses come from the namespace's\n"
@@ -32,6 +33,9 @@ static void ls_usage(FILE *f)
 		"  -j, --json              one JSON array\n"
 		"  --nat-timeout DUR       mark connections a middlebox with that idle timeout\n"
 		"                          would drop, and print a summary line\n"
+		"  --nat-timeout auto      judge each connection by its own path's timeout (the\n"
+		"                          dropped= of its entry in the path table, hbctl paths);\n"
+		"                          one with no entry or no drop known is not judged\n"
 		"  --watch DUR             list again every DUR until interrupted\n"
 		"  --dump-raw FILE         also write the raw netlink reply to FILE, a new file\n"
 		"                          (replay it with HB_DIAG_FILE=FILE)\n"
@@ -64,6 +68,41 @@ static bool replaying(void)
 	const char *f = getenv("HB_DIAG_FILE");
 
 	return f && *f;
+}
+
+/*
+ * The path table, for --nat-timeout auto (each connection by its path's timeout) and for -j's
+ * sources (an idle a kernel policy with --idle auto took from it). For auto a table that
+ * cannot be read is an error, and a bad line a warning (the good lines count); for the
+ * sources alone the table is best effort. po->paths is t when it has entries.
+ */
+static int load_paths(struct hb_cli_opts *o, struct hb_print_opts *po, struct hb_paths *t,
+		      int n_iter)
+{
+	const char *file;
+	char err[256];
+	int rc;
+
+	po->paths = NULL;
+	if (!po->nat_auto && !(po->json && !replaying()))
+		return 0;
+	file = hb_paths_file(NULL);
+	rc = hb_paths_load(file, t, err, sizeof(err));
+	if (rc == -EINVAL && t->n) {
+		if (po->nat_auto && !n_iter)
+			hb_err(o, "warning: %s (that line is ignored)", err);
+	} else if (rc) {
+		hb_paths_free(t);
+		if (po->nat_auto) {
+			hb_err(o, "--nat-timeout auto: %s", err);
+			return HB_EXIT_RUNTIME;
+		}
+	} else if (po->nat_auto && !t->n && !n_iter) {
+		hb_err(o, "warning: --nat-timeout auto: the path table is empty: no connection is "
+		       "judged (see hbctl paths add)");
+	}
+	po->paths = t->n ? t : NULL;
+	return 0;
 }
 
 int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
@@ -103,6 +142,12 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			po.owners = true;
 			break;
 		case OPT_NAT:
+			if (strcmp(optarg, "auto") == 0) {
+				po.nat_auto = true;
+				po.nat_timeout_ms = 0;
+				break;
+			}
+			po.nat_auto = false;
 			rc = hb_parse_duration_ms(optarg, &po.nat_timeout_ms, err, sizeof(err));
 			if (!rc && po.nat_timeout_ms <= 0)
 				return hb_usage_err(o, "--nat-timeout: must be more than 0");
@@ -148,6 +193,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 
 	for (n_iter = 0;; n_iter++) {
 		struct hb_sock_list l = { 0 };
+		struct hb_paths paths;
 
 		rc = hb_fetch_sockets(o, &fx, &l);
 		if (rc) {
@@ -156,8 +202,16 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		}
 		hb_filter_apply(&flt, &l);
 		po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
+		hb_paths_init(&paths);
+		rc = load_paths(o, &po, &paths, n_iter);
+		if (rc) {
+			hb_sock_list_free(&l);
+			return rc;
+		}
+		if (po.nat_auto)		/* -j alone: pol_src looks up what it needs */
+			hb_paths_attach(&l, po.paths);
 		if (po.json && !replaying())		/* the table shows no sources */
-			hb_pol_src_attach(&l);		/* "program" / "policy" per value */
+			hb_pol_src_attach(&l, po.paths);	/* "program" / "policy" / "path" */
 		if (watch_ms >= 0 && !po.json) {
 			time_t now = time(NULL);
 			char ts[32], d[32];
@@ -176,6 +230,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			wrc = hb_print_table(stdout, &l, &po);
 		if (wrc) {
 			hb_sock_list_free(&l);
+			hb_paths_free(&paths);
 			hb_err(o, "writing output: %s", strerror(-wrc));
 			return HB_EXIT_RUNTIME;
 		}
@@ -183,8 +238,10 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			/* stdout stays one JSON document with -j */
 			if (!po.json)
 				fputc('\n', stdout);
-			hb_print_risk_summary(po.json ? stderr : stdout, &l, po.nat_timeout_ms);
+			hb_print_risk_summary(po.json ? stderr : stdout, &l, &po);
 		}
+		po.paths = NULL;
+		hb_paths_free(&paths);
 		fflush(stdout);
 		if (watch_ms < 0) {
 			rc = flt.active && l.n == 0 ? HB_EXIT_NOMATCH : HB_EXIT_OK;

@@ -11,8 +11,10 @@
  *     equal to that policy's, on a socket its match list selects: "policy" (a non-forced
  *     policy keeps no record of a socket whose program made none of its calls: that would
  *     cost an allocation per connection).
- * Either back end listed the sockets: this only adds the sources. Without a policy it costs
- * one failed opendir().
+ * Under a policy with --idle auto the idle is its path's, not one value: the policy's idle
+ * is "path DEST" when it is what the path table gives for the socket's peer (the entry
+ * hb_sock_path_lookup() finds), "policy" when no entry covers the peer and it is
+ * --idle-default (hb_auto_idle_src(), cli/path_src.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "cli.h"
+#include "hb/paths.h"
 #include "hb/policy_bpf.h"
 
 #define MAX_MAPS	64
@@ -366,14 +369,40 @@ static uint8_t src_of(const struct rec *h, const struct hb_pol_cfg *cfg, uint32_
 	return was;
 }
 
-static void apply_rec(struct hb_sock *s, const struct rec *h, const struct recs *r)
+/* The idle's source under a policy with --idle auto (pc: the innermost policy of the
+ * socket's cgroup; c: the same when its match list selects the socket). */
+static uint8_t auto_idle_src(const struct hb_sock *s, const struct rec *h,
+			     const struct hb_pol_cfg *pc, const struct hb_pol_cfg *c,
+			     const struct hb_paths *t)
 {
-	const struct hb_pol_cfg *c = h->pol >= 0 ? &r->pol[h->pol].meta.cfg : NULL;
+	bool decided = h->have && (h->v.pol & HB_POL_SET_IDLE);
+	enum hb_cfg_source src;
+
+	if (h->have && (h->v.app & HB_POL_SET_IDLE))
+		return HB_CFG_PROGRAM;
+	if (!decided && !(c && (c->mask & HB_POL_SET_IDLE)))
+		return s->src_idle;
+	src = hb_auto_idle_src(pc, hb_sock_path(s, t), s->keepidle_s, decided);
+	return src == HB_CFG_UNKNOWN ? s->src_idle : (uint8_t)src;
+}
+
+static void apply_rec(struct hb_sock *s, const struct rec *h, const struct recs *r,
+		      const struct hb_paths *t)
+{
+	const struct hb_pol_cfg *pc = h->pol >= 0 ? &r->pol[h->pol].meta.cfg : NULL;
+	const struct hb_pol_cfg *c = pc;
 
 	if (c && !selects(c, s))
 		c = NULL;
 	s->src_ka = src_of(h, c, HB_POL_SET_KEEPALIVE, c && s->keepalive == 1, s->src_ka);
-	s->src_idle = src_of(h, c, HB_POL_SET_IDLE, c && s->keepidle_s == c->idle_s, s->src_idle);
+	if (pc && (pc->flags & HB_POL_F_IDLE_AUTO)) {
+		if (!s->path)		/* not looked up yet (--nat-timeout auto does it for all) */
+			hb_sock_path_lookup(s, t);
+		s->src_idle = auto_idle_src(s, h, pc, c, t);
+	}
+	else
+		s->src_idle = src_of(h, c, HB_POL_SET_IDLE, c && s->keepidle_s == c->idle_s,
+				     s->src_idle);
 	s->src_intvl = src_of(h, c, HB_POL_SET_INTVL, c && s->keepintvl_s == c->intvl_s,
 			      s->src_intvl);
 	s->src_cnt = src_of(h, c, HB_POL_SET_CNT, c && s->keepcnt == c->cnt, s->src_cnt);
@@ -382,7 +411,7 @@ static void apply_rec(struct hb_sock *s, const struct rec *h, const struct recs 
 			    s->src_uto);
 }
 
-int hb_pol_src_attach(struct hb_sock_list *l)
+int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t)
 {
 	int fds[MAX_MAPS];
 	struct recs r = { 0 };
@@ -448,7 +477,7 @@ int hb_pol_src_attach(struct hb_sock_list *l)
 		hit = bsearch(&key, r.v, r.n, sizeof(*r.v), by_cookie);
 		if (!hit)
 			continue;
-		apply_rec(s, hit, &r);
+		apply_rec(s, hit, &r, t);
 		hits++;
 	}
 out:

@@ -15,12 +15,16 @@
  * Listeners, syn-sent, time-wait and closed sockets hold no flow: never at risk (false, "-").
  * The summary line also counts the at-risk ones already idle for DUR or longer: those are
  * probably dead already.
+ * --nat-timeout auto: each connection by its own path's timeout, the dropped= of the path
+ * table's entry covering its peer (hb_sock.path). A connection whose path has no entry, or
+ * an entry with no drop known, is not judged: JSON null, a blank RISK cell, counted apart.
  */
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
 #include "out.h"
 #include "mon.h"
+#include "hb/paths.h"
 
 #define CELL 64		/* the longest cell: an IPv6 address with port, 54 bytes */
 
@@ -60,6 +64,26 @@ int hb_at_risk(const struct hb_sock *s, long long nat_timeout_ms)
 	if (s->keepalive < 0 || s->keepidle_s < 0)
 		return -1;
 	return (long long)s->keepidle_s * 1000 >= nat_timeout_ms;
+}
+
+long long hb_sock_nat_timeout(const struct hb_sock *s, const struct hb_print_opts *po)
+{
+	const struct hb_path *e;
+
+	if (!po->nat_auto)
+		return po->nat_timeout_ms;
+	e = hb_sock_path(s, po->paths);
+	return e && e->dropped_ms > 0 ? e->dropped_ms : -1;
+}
+
+int hb_sock_at_risk(const struct hb_sock *s, const struct hb_print_opts *po)
+{
+	long long t;
+
+	if (!hb_state_connected(s->state))
+		return 0;
+	t = hb_sock_nat_timeout(s, po);
+	return t < 0 ? -2 : hb_at_risk(s, t);
 }
 
 static const struct hb_owner *owner_at(const struct hb_sock *s, unsigned int i)
@@ -211,9 +235,10 @@ static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, s
 	CELL_END();
 	CELL_BEGIN(C_RISK);
 	if (po->nat_timeout_ms >= 0) {
-		risk = hb_at_risk(s, po->nat_timeout_ms);
-		p = !hb_state_connected(s->state) ? HB_PUT(p, "-") : risk < 0 ? HB_PUT(p, "?") :
-		    risk ? HB_PUT(p, "yes") : HB_PUT(p, "no");
+		risk = hb_sock_at_risk(s, po);
+		/* not judged (auto, no timeout known for the path): blank */
+		p = !hb_state_connected(s->state) ? HB_PUT(p, "-") : risk == -2 ? p :
+		    risk < 0 ? HB_PUT(p, "?") : risk ? HB_PUT(p, "yes") : HB_PUT(p, "no");
 	}
 	CELL_END();
 	CELL_BEGIN(C_MON);	/* hbctl monitor's keepalive probes: sent/received/unanswered */
@@ -368,6 +393,8 @@ static char *json_int(char *p, const char *key, size_t klen, long long v)
 
 static char *json_src(char *p, unsigned int src)
 {
+	if (src == HB_CFG_PATH)		/* without its entry: json_idle_src() writes DEST */
+		return HB_PUT(p, "\"path\"");
 	if (src == HB_CFG_SOCKET)
 		return HB_PUT(p, "\"socket\"");
 	if (src == HB_CFG_SYSCTL)
@@ -377,6 +404,25 @@ static char *json_src(char *p, unsigned int src)
 	if (src == HB_CFG_POLICY)
 		return HB_PUT(p, "\"policy\"");
 	return HB_PUT(p, "null");
+}
+
+/* The idle's source: "path DEST" when it came from the path table's entry. */
+static char *json_idle_src(char *p, const struct hb_sock *s, const struct hb_print_opts *po)
+{
+	const struct hb_path *e = s->src_idle == HB_CFG_PATH ? hb_sock_path(s, po->paths) : NULL;
+	char dest[80];
+	int n;
+
+	if (!e)
+		return json_src(p, s->src_idle);
+	/* an address, prefix and port: nothing to escape */
+	n = hb_pattern_format(&e->dest, dest, sizeof(dest));
+	if (n <= 0 || (size_t)n >= sizeof(dest))
+		return json_src(p, s->src_idle);
+	p = HB_PUT(p, "\"path ");
+	p = put_str(p, dest);
+	*p++ = '"';
+	return p;
 }
 
 static char *json_bool(char *p, int v)
@@ -438,7 +484,7 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 		*p++ = ',';
 	}
 	p = HB_PUT(p, "\"keepidle\":");
-	p = json_src(p, s->src_idle);
+	p = json_idle_src(p, s, po);
 	p = HB_PUT(p, ",\"keepintvl\":");
 	p = json_src(p, s->src_intvl);
 	p = HB_PUT(p, ",\"keepcnt\":");
@@ -478,10 +524,15 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	}
 	if (s->mon)
 		hb_mon_json_sock(out, s->mon);
-	p = hb_out_reserve(out, 32);
+	p = hb_out_reserve(out, 64);
 	if (po->nat_timeout_ms >= 0) {
+		int risk = hb_sock_at_risk(s, po);
+
+		if (po->nat_auto)	/* what it was judged by: its path's timeout */
+			p = JSON_INT(p, "nat_timeout_ms",
+				     hb_state_connected(s->state) ? hb_sock_nat_timeout(s, po) : -1);
 		p = HB_PUT(p, ",\"at_risk\":");
-		p = json_bool(p, hb_at_risk(s, po->nat_timeout_ms));
+		p = json_bool(p, risk < 0 ? -1 : risk);
 	}
 	*p++ = '}';
 	hb_out_commit(out, p);
@@ -509,9 +560,10 @@ int hb_print_json(FILE *f, const struct hb_sock_list *l, const struct hb_print_o
 	return hb_out_close(&out);
 }
 
-void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_timeout_ms)
+void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, const struct hb_print_opts *po)
 {
-	size_t i, conns = 0, risk = 0, unknown = 0, dead = 0;
+	size_t i, conns = 0, risk = 0, unknown = 0, dead = 0, unjudged = 0;
+	long long nat_timeout_ms = po->nat_timeout_ms;
 	char d[32];
 
 	for (i = 0; i < l->n; i++) {
@@ -521,24 +573,31 @@ void hb_print_risk_summary(FILE *f, const struct hb_sock_list *l, long long nat_
 		if (!hb_state_connected(s->state))
 			continue;
 		conns++;
-		r = hb_at_risk(s, nat_timeout_ms);
-		if (r < 0) {
+		r = hb_sock_at_risk(s, po);
+		if (r == -2) {
+			unjudged++;
+		} else if (r < 0) {
 			unknown++;
 		} else if (r) {
 			risk++;
-			if (s->idle_ms >= nat_timeout_ms)
+			if (s->idle_ms >= hb_sock_nat_timeout(s, po))
 				dead++;
 		}
 	}
-	if (nat_timeout_ms % 1000 == 0)
-		snprintf(d, sizeof(d), "%lld s", nat_timeout_ms / 1000);
+	if (po->nat_auto)
+		snprintf(d, sizeof(d), "their paths'");
+	else if (nat_timeout_ms % 1000 == 0)
+		snprintf(d, sizeof(d), "a %lld s", nat_timeout_ms / 1000);
 	else
-		snprintf(d, sizeof(d), "%lld ms", nat_timeout_ms);
-	fprintf(f, "%zu of %zu connection%s at risk for a %s NAT timeout", risk, conns,
-		conns == 1 ? "" : "s", d);
+		snprintf(d, sizeof(d), "a %lld ms", nat_timeout_ms);
+	fprintf(f, "%zu of %zu connection%s at risk for %s NAT timeout%s", risk, conns,
+		conns == 1 ? "" : "s", d, po->nat_auto ? "s" : "");
 	if (dead)
 		fprintf(f, " (%zu already idle that long)", dead);
 	if (unknown)
 		fprintf(f, "; %zu unknown (settings unreadable)", unknown);
+	if (unjudged)
+		fprintf(f, "; %zu not judged (no timeout known for %s path)", unjudged,
+			unjudged == 1 ? "its" : "their");
 	fputc('\n', f);
 }

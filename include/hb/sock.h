@@ -31,6 +31,8 @@ enum hb_cfg_source {
 	HB_CFG_SYSCTL,		/* socket field is 0: the namespace sysctl applies */
 	HB_CFG_PROGRAM,		/* the program set it itself (a kernel policy's record) */
 	HB_CFG_POLICY,		/* a kernel policy set it (its record) */
+	HB_CFG_PATH,		/* a kernel policy with --idle auto set it from the path table's
+				 * entry hb_sock.path (hbctl ls prints "path DEST") */
 };
 
 struct hb_owner {
@@ -58,6 +60,8 @@ struct hb_sock {
 	int keepidle_s, keepintvl_s, keepcnt, user_timeout_ms;
 	uint8_t src_idle, src_intvl, src_cnt, src_uto;	/* enum hb_cfg_source */
 	uint8_t src_ka;			/* SO_KEEPALIVE's: only a policy's record knows */
+	uint16_t path;			/* the path table's entry covering the peer: 1 + its
+					 * index in the table hbctl ls loaded; 0: none */
 
 	/* Pending timer. */
 	uint8_t timer;			/* enum hb_timer_kind */

@@ -302,13 +302,13 @@ static void test_at_risk(void **state)
 	assert_int_equal(hb_at_risk(&l.v[4], 350000), -1);	/* unreadable */
 	assert_int_equal(hb_at_risk(&l.v[5], 350000), 0);	/* time-wait */
 	f = open_memstream(&out, &len);
-	hb_print_risk_summary(f, &l, 350000);
+	hb_print_risk_summary(f, &l, &(struct hb_print_opts){ .nat_timeout_ms = 350000 });
 	fclose(f);
 	assert_string_equal(out, "2 of 4 connections at risk for a 350 s NAT timeout; "
 			    "1 unknown (settings unreadable)\n");
 	free(out);
 	f = open_memstream(&out, &len);
-	hb_print_risk_summary(f, &l, 1500);
+	hb_print_risk_summary(f, &l, &(struct hb_print_opts){ .nat_timeout_ms = 1500 });
 	fclose(f);
 	assert_string_equal(out, "3 of 4 connections at risk for a 1500 ms NAT timeout "
 			    "(2 already idle that long); 1 unknown (settings unreadable)\n");
