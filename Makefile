@@ -212,7 +212,7 @@ $(O)/fuzz/fuzz_policy_conf: cli/policy_conf.c cli/policy_conf.h
 $(O)/fuzz/fuzz_diag: cli/diag.c cli/sock.c cli/cli.h
 $(O)/fuzz/fuzz_diag: FUZZ_LIBS := $(LIBMNL_LIBS)
 # the exposition writer and the escapers (the HTTP request parser is libmicrohttpd's)
-$(O)/fuzz/fuzz_prom: cli/prom.c cli/out.c cli/format.c cli/mon.h cli/out.h
+$(O)/fuzz/fuzz_prom: cli/prom.c cli/out.c cli/format.c cli/file.c cli/mon.h cli/out.h cli/file.h
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(O)/fuzz
 	$(call msg,FUZZCC,$@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icli -fsanitize=fuzzer,address,undefined \
