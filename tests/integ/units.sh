@@ -115,8 +115,8 @@ else
 		"$(printf '%016x' $(( (1 << 39) | (1 << 38) | (1 << 12) )))" \
 		"$(as_unit "$P" sed -n 's/^CapEff:\t//p' /proc/self/status)"
 	as_unit "$P" "$HBCTL" policy add --cgroup "$CG" --idle 60 >"$HB_TMP/cap.out" 2>&1
-	check_eq "policy: with only its unit's capabilities: policy add (pinned in HB_PIN_DIR)" "0 1 " \
-		"$? $(ls "$HB_PIN_DIR" 2>/dev/null | wc -l) $(grep -v '^[0-9]*$' "$HB_TMP/cap.out" | head -n 2)"
+	check_eq "policy: with only its unit's capabilities: policy add (pinned in HB_PIN_DIR/policy)" "0 1 " \
+		"$? $(ls "$HB_PIN_DIR/policy" 2>/dev/null | wc -l) $(grep -v '^[0-9]*$' "$HB_TMP/cap.out" | head -n 2)"
 	printf 'cgroup=%s idle=90 retrofit=yes\n' "$CG" >"$HB_TMP/cap.conf"
 	as_unit "$P" "$HBCTL" policy apply --scope "${CG#"$CG2"}" "$HB_TMP/cap.conf" >"$HB_TMP/cap.out" 2>&1
 	check_eq "policy: with only its unit's capabilities: policy apply (replace, retrofit=yes)" "0 1 replaced" \
@@ -124,7 +124,7 @@ else
 	as_unit "$P" "$HBCTL" policy ls >"$HB_TMP/cap.out" 2>&1
 	check "policy: with only its unit's capabilities: policy ls shows it" grep -q "$CG" "$HB_TMP/cap.out"
 	as_unit "$P" "$HBCTL" policy rm --cgroup "$CG" >"$HB_TMP/cap.out" 2>&1
-	check_eq "policy: with only its unit's capabilities: policy rm" "0 " "$? $(ls "$HB_PIN_DIR" 2>/dev/null | head -n 3)"
+	check_eq "policy: with only its unit's capabilities: policy rm" "0 " "$? $(ls "$HB_PIN_DIR/policy" 2>/dev/null | head -n 3)"
 	# and the monitor (whole-host counting is not needed to load: one child cgroup, 1 s)
 	as_unit "$M" "$HBCTL" monitor --cgroup "$CG" -i 1s -d 1s --quiet -j >"$HB_TMP/cap.out" 2>&1
 	rc=$?
