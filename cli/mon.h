@@ -57,6 +57,7 @@ struct hb_mon_view {
 	long long interval_ms;
 	unsigned int top;		/* table rows of connections */
 	unsigned int peers;		/* --peers: rows of peers (0: off) */
+	struct hb_mon_learn *learn;	/* --learn (NULL: off) */
 	bool json, conns, color, tty;
 	bool no_closes;			/* close causes unavailable (tp_btf refused) */
 	unsigned long long start_ns;
@@ -87,6 +88,19 @@ void hb_mon_peers_table(FILE *f, const struct hb_mon_snap *s);
 /* ,"peers":[...] */
 void hb_mon_peers_json(FILE *f, const struct hb_mon_snap *s);
 void hb_mon_peers_prom(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+
+/* ---- mon_learn.c: hbctl monitor --learn ---- */
+struct hb_cli_opts;
+struct hb_mon_learn;
+/* NULL when out of memory. The table is hb_paths_file(NULL). */
+struct hb_mon_learn *hb_mon_learn_new(void);
+void hb_mon_learn_free(struct hb_mon_learn *l);
+const char *hb_mon_learn_file(const struct hb_mon_learn *l);
+/* Keeps the evidence of one close event (mon_learn.c says which). */
+void hb_mon_learn_note(struct hb_mon_learn *l, const struct hb_mon_close *e);
+/* Writes what was kept into the table (once, locked, atomic) and the kernel policies' map.
+ * Returns 0 or -errno (said on stderr). */
+int hb_mon_learn_flush(struct hb_cli_opts *o, struct hb_mon_learn *l);
 
 /* ---- mon_ls.c: hbctl ls beside a running monitor ---- */
 struct hb_sock_list;
