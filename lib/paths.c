@@ -136,11 +136,12 @@ int hb_paths_evidence(struct hb_paths *t, const struct hb_pattern *dest,
 		e.dropped_ms = -1;
 	}
 	if (kind == HB_PATH_EV_SURVIVED) {
-		if (old && gap_ms <= e.survived_ms)
+		/* An entry without a drop gets --idle-max (a path that survived probe-nat's
+		 * --max): a survival alone must not make one, nor turn a drop into none. It
+		 * raises the lower bound of a path whose drop is known and above it. */
+		if (!old || e.dropped_ms < 0 || gap_ms >= e.dropped_ms || gap_ms <= e.survived_ms)
 			return 0;
 		e.survived_ms = gap_ms;
-		if (e.dropped_ms >= 0 && e.dropped_ms <= gap_ms)
-			e.dropped_ms = -1;	/* the timeout grew: the old drop is stale */
 	} else {
 		if (old && e.dropped_ms >= 0 && gap_ms >= e.dropped_ms)
 			return 0;

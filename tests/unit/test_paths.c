@@ -380,34 +380,36 @@ static void test_evidence(void **state)
 	/* under 1 s: no evidence, no entry */
 	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 999, 100), 0);
 	assert_int_equal(t.n, 0);
-	/* survived 20 s: a new monitor entry, no drop known */
-	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 20000, 100), 1);
+	/* survived 20 s with no entry: nothing (an entry without a drop means --idle-max) */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 20000, 100), 0);
+	assert_int_equal(t.n, 0);
+	/* dropped after 31 s: a new monitor entry */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 31000, 100), 1);
 	e = hb_paths_find(&t, &d);
 	assert_non_null(e);
-	assert_int_equal(e->survived_ms, 20000);
-	assert_int_equal(e->dropped_ms, -1);
+	assert_int_equal(e->survived_ms, 0);
+	assert_int_equal(e->dropped_ms, 31000);
 	assert_int_equal(e->source, HB_PATH_MONITOR);
 	assert_int_equal(e->time, 100);
-	/* a shorter survival says nothing new */
-	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 15000, 200), 0);
-	assert_int_equal(e->time, 100);
-	/* dropped after 31 s: the bracket 20..31 s */
-	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 31000, 300), 1);
+	/* survived 20 s below it: the bracket 20..31 s */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 20000, 200), 1);
 	assert_int_equal(e->survived_ms, 20000);
-	assert_int_equal(e->dropped_ms, 31000);
+	assert_int_equal(e->time, 200);
 	assert_int_equal(hb_paths_idle(e, 60, 600), 24);
+	/* a shorter survival says nothing new; one at or past the drop changes nothing */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 15000, 300), 0);
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 35000, 300), 0);
+	assert_int_equal(e->dropped_ms, 31000);
+	assert_int_equal(e->time, 200);
 	/* a longer silence dropped: nothing new; a shorter one narrows it */
 	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 40000, 400), 0);
 	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 30000, 400), 1);
 	assert_int_equal(e->dropped_ms, 30000);
-	/* survived 35 s after a drop at 30 s: the timeout grew, the drop is stale */
-	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 35000, 500), 1);
-	assert_int_equal(e->survived_ms, 35000);
-	assert_int_equal(e->dropped_ms, -1);
-	/* dropped at 10 s below the survived 35 s: the timeout shrank */
+	/* dropped at 10 s below the survived 20 s: the timeout shrank */
 	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 10000, 600), 1);
 	assert_int_equal(e->survived_ms, 0);
 	assert_int_equal(e->dropped_ms, 10000);
+	assert_int_equal(hb_paths_idle(e, 60, 600), 8);
 	/* a manual entry is never changed */
 	assert_int_equal(hb_paths_parse_dest("10.0.0.0/8", &m, err, sizeof(err)), 0);
 	man.dest = m;
