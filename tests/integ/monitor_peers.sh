@@ -8,6 +8,7 @@
 #  - the polled peer: its handshakes (opened) equal the namespace's TcpActiveOpens delta while
 #    only the poller connects, every one of them closed, flagged polled with the cost of a
 #    persistent connection; the persistent peer: 1 opened, not polled, no cost
+#  - refused connections: attempts (= TcpActiveOpens delta) all failed, none opened
 #  - the same counts in the table and in Prometheus text (--textfile), top N only (--peers=1)
 #  - with HB_BPF_DENY=tp_btf (the raw_tp twin) the same counts; with tp_btf and raw_tp both
 #    refused, the feature is unavailable: said once on stderr, no "peers" in JSON, doctor says
@@ -80,6 +81,26 @@ for deny in "" tp_btf; do
 		grep -qx 'hbkeep_peer_polled{cgroup="[^"]*",peer="127.0.0.1:7000"} 1' "$HB_TMP/p$v.prom"
 	check_eq "$tag: no errors on stderr" "" "$(mon_errors)"
 done
+
+# ---- refused connections: attempts and failures, no handshake -------------------------------
+: >"$HB_TMP/mon.err"
+mon_start "$HB_TMP/f.json" -j -i 300ms --peers || { echo "Bail out! monitor"; exit 1; }
+a0=$(active_opens)
+cg_bg "$HB_TMP/refused" python3 -c '
+import socket
+for _ in range(5):
+    try:
+        socket.create_connection(("127.0.0.1", 7002))
+    except ConnectionRefusedError:
+        pass
+print("done", flush=True)'
+wait_for "$HB_TMP/refused" done 30 || diag "refused: client did not finish"
+a1=$(active_opens)
+sleep 0.7
+mon_stop
+check_eq "refused: attempts = TcpActiveOpens delta ($((a1 - a0))), all failed, none opened" \
+	"$((a1 - a0)) 0 5 0 False" \
+	"$(peer_field "$HB_TMP/f.json" 127.0.0.1:7002 "'%d %d %d %d %s' % (p['attempts'], p['opened'], p['failed'], p['closed'], p['polled'])")"
 
 # ---- table mode, --peers=1: the top peer only ------------------------------------------------
 : >"$HB_TMP/mon.err"
