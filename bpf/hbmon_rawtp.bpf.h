@@ -185,6 +185,7 @@ static __always_inline int rt_on_destroy(const struct sock *sk)
 SEC("raw_tp/inet_sock_set_state")						\
 int BPF_PROG(rt_set_state##n, const struct sock *sk, int oldstate, int newstate) \
 {										\
+	peer_set_state(sk, oldstate, newstate);					\
 	return rt_on_set_state(sk, oldstate, newstate);				\
 }										\
 SEC("raw_tp/tcp_send_reset")							\

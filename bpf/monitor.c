@@ -47,6 +47,8 @@ _Static_assert(sizeof(struct hb_mon_sk) == HB_MON_SK_SIZE, "hb_mon_sk layout");
 _Static_assert(sizeof(struct hb_mon_totals) == HB_MON_TOTALS_SIZE, "hb_mon_totals layout");
 _Static_assert(sizeof(struct hb_mon_close) == HB_MON_CLOSE_SIZE, "hb_mon_close layout");
 _Static_assert(sizeof(struct hb_mon_conn) == HB_MON_CONN_SIZE, "hb_mon_conn layout");
+_Static_assert(sizeof(struct hb_mon_peer_key) == HB_MON_PEER_KEY_SIZE, "hb_mon_peer_key layout");
+_Static_assert(sizeof(struct hb_mon_peer) == HB_MON_PEER_SIZE, "hb_mon_peer layout");
 
 #define BPFFS		"/sys/fs/bpf"
 
@@ -60,6 +62,7 @@ const char *const hb_mon_feat_name[HB_MON_NFEAT] = {
 	[HB_MON_FEAT_COUNT] = "counters",
 	[HB_MON_FEAT_CLOSES] = "close causes",
 	[HB_MON_FEAT_CONNS] = "per-connection rows",
+	[HB_MON_FEAT_PEERS] = "per-peer connections",
 };
 
 
@@ -130,18 +133,27 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void feat_set(struct hb_mon_feat *f, int state, const char *via, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Reads a monitor left pinned by --pin. */
 static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 {
-	static const char *const names[3] = { "totals", "events", "conns" };
+	static const char *const names[4] = { "totals", "events", "conns", "peers" };
 	char p[300];
 	int i;
 
 	/* set first: a failure below must leave that monitor's pins alone */
 	m->reused = true;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		pin_path(p, sizeof(p), m, names[i]);
 		m->own_fds[i] = bpf_obj_get(p);
+		if (m->own_fds[i] < 0 && i == 3 && errno == ENOENT) {
+			/* pinned by a monitor that ran without the set_state program */
+			feat_set(&m->feat[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
+				 "the monitor pinned at %s counts no peers", m->dir);
+			continue;
+		}
 		if (m->own_fds[i] < 0 && i == 2 && errno == ENOENT) {
 			/* pinned by a monitor that ran without an iterator */
 			m->feat[HB_MON_FEAT_CONNS].state = HB_FEAT_MISSING;
@@ -160,6 +172,7 @@ static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 	m->totals_fd = m->own_fds[0];
 	m->events_fd = m->own_fds[1];
 	m->iter_fd = m->own_fds[2];
+	m->peers_fd = m->own_fds[3];
 	return 0;
 }
 
@@ -228,8 +241,6 @@ static int probe_group(const struct scope *sc, unsigned int g)
 }
 
 static void feat_set(struct hb_mon_feat *f, int state, const char *via, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void feat_set(struct hb_mon_feat *f, int state, const char *via, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -261,6 +272,7 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 	feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_OK, "cgroup_skb", NULL);
 	feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_OK, "tp_btf", NULL);
 	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_OK, "iter/bpf_sk_storage_map", NULL);
+	feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_OK, "tp_btf", NULL);
 	e = load_groups(sc, g, &s);
 	if (e) {
 		/* The commonest refusal first (map iterators): the same load with iter/tcp
@@ -292,10 +304,14 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
 					 "%s; close causes come from raw_tp instead (close events "
 					 "without per-connection counters)", w1);
+				/* the same counts: the peer program reads the socket only */
+				feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_OK, "raw_tp", NULL);
 			} else {
 				hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
 				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
 					 "%s; %s: close causes are not counted", w1, w2);
+				feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
+					 "%s; %s: no per-peer connection counts (--peers)", w1, w2);
 			}
 		}
 		e = probe_group(sc, G_ITER_MAP);
@@ -389,6 +405,9 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 			feat_set(&m->feat[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
 				 "attaching %s: %s; close causes are not counted",
 				 bpf_program__section_name(tp[i]), strerror(-e));
+			feat_set(&m->feat[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
+				 "attaching %s: %s; no per-peer connection counts (--peers)",
+				 bpf_program__section_name(tp[i]), strerror(-e));
 			while (i >= 0) {
 				bpf_link__destroy(m->link[L_TP + i]);
 				m->link[L_TP + i--] = NULL;
@@ -413,6 +432,7 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 	m->totals_fd = bpf_map__fd(s->maps.totals);
 	m->events_fd = bpf_map__fd(s->maps.events);
 	m->iter_fd = m->link[L_ITER] ? bpf_link__fd(m->link[L_ITER]) : -1;
+	m->peers_fd = m->link[L_TP] ? bpf_map__fd(s->maps.peers) : -1;
 	return 0;
 }
 
@@ -439,6 +459,9 @@ static int pin_all(struct hb_monitor *m, char *err, size_t errlen)
 		goto fail;
 	pin_path(p, sizeof(p), m, "events");
 	if (bpf_map__pin(s->maps.events, p))
+		goto fail;
+	pin_path(p, sizeof(p), m, "peers");
+	if (m->peers_fd >= 0 && bpf_map__pin(s->maps.peers, p))
 		goto fail;
 	for (i = 0; i < L_ITER; i++) {
 		pin_path(p, sizeof(p), m, link_name[i]);
@@ -495,9 +518,9 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		m->own_fds[i] = -1;
-	m->totals_fd = m->events_fd = m->iter_fd = -1;
+	m->totals_fd = m->events_fd = m->iter_fd = m->peers_fd = -1;
 	m->pin = o->pin;
 	m->all_netns = !o->netns;
 	snprintf(m->cgroup, sizeof(m->cgroup), "%s", o->cgroup ? o->cgroup : "");
@@ -562,7 +585,7 @@ void hb_monitor_close(struct hb_monitor *m)
 		remove_dir(m->dir);	/* unpins; the links go with their fds below */
 	for (i = 0; i < NLINKS; i++)
 		bpf_link__destroy(m->link[i]);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (m->own_fds[i] >= 0)
 			close(m->own_fds[i]);
 	hbmon_bpf__destroy(m->skel);

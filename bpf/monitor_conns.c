@@ -3,7 +3,8 @@
  * hbctl monitor's per-connection rows (monitor.h): reading the monitor's iterator (a map
  * iterator over the socket storage, or its iter/tcp fallback, which walks the namespace of
  * whoever creates the iterator: once per network namespace of the cgroup's processes), and,
- * for hbctl ls, the iterators every running monitor pins (a plain open + read).
+ * for hbctl ls, the iterators every running monitor pins (a plain open + read); and the
+ * per-peer map (a key walk: no map iterator needed).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -160,6 +161,34 @@ int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n)
 		*n = 0;
 	}
 	return e;
+}
+
+int hb_monitor_peers(struct hb_monitor *m, struct hb_mon_peer_row **v, size_t *n)
+{
+	struct hb_mon_peer_key k, next;
+	struct hb_mon_peer_row *r;
+	void *prev = NULL;
+	size_t i = 0, steps = 0;
+
+	*v = NULL;
+	*n = 0;
+	if (m->peers_fd < 0)
+		return -EOPNOTSUPP;	/* the feature says why */
+	r = calloc(HB_MON_PEERS_MAX, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	/* an entry evicted between two calls restarts the walk: the steps are bounded */
+	while (i < HB_MON_PEERS_MAX && steps++ < 4 * HB_MON_PEERS_MAX &&
+	       !bpf_map_get_next_key(m->peers_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m->peers_fd, &k, &r[i].v))
+			continue;	/* evicted meanwhile */
+		r[i++].k = k;
+	}
+	*v = r;
+	*n = i;
+	return 0;
 }
 
 int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)

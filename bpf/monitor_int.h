@@ -21,7 +21,8 @@ struct hb_monitor {
 	struct hbmon_bpf *skel;		/* NULL when reading a pinned monitor */
 	struct bpf_link *link[NLINKS];
 	int totals_fd, events_fd, iter_fd;	/* maps and iterator link in use */
-	int own_fds[3];			/* fds opened from pins (reused mode), -1 if none */
+	int own_fds[4];			/* fds opened from pins (reused mode), -1 if none */
+	int peers_fd;			/* the peers map, -1 if none */
 	struct ring_buffer *rb;
 	void (*fn)(const struct hb_mon_close *, void *);
 	void *fn_ctx;

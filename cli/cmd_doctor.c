@@ -491,11 +491,13 @@ static void check_monitor(struct report *r, bool bpf_ok, bool cg2)
 		[HB_MON_FEAT_COUNT] = "monitor",
 		[HB_MON_FEAT_CLOSES] = "monitor/closes",
 		[HB_MON_FEAT_CONNS] = "monitor/conns",
+		[HB_MON_FEAT_PEERS] = "monitor/peers",
 	};
 	static const char *const what[HB_MON_NFEAT] = {
 		[HB_MON_FEAT_COUNT] = "probes, heartbeats, idle gaps",
 		[HB_MON_FEAT_CLOSES] = "how connections end",
 		[HB_MON_FEAT_CONNS] = "per-connection rows: --conns, hbctl ls columns",
+		[HB_MON_FEAT_PEERS] = "client connections per peer: --peers",
 	};
 	struct hb_mon_feat f[HB_MON_NFEAT];
 	char err[320];
@@ -521,7 +523,8 @@ static void check_monitor(struct report *r, bool bpf_ok, bool cg2)
 			    f[i].via, f[i].why);
 		else
 			add(r, row[i], D_MISSING, fix_refused(f[i].why), "%s", f[i].why);
-		if (f[i].via[0])
+		/* the peers ride on the close causes' program kind: named once */
+		if (f[i].via[0] && i != HB_MON_FEAT_PEERS)
 			snprintf(r->monitor_via + strlen(r->monitor_via),
 				 sizeof(r->monitor_via) - strlen(r->monitor_via), "%s%s",
 				 r->monitor_via[0] ? "+" : "", f[i].via);

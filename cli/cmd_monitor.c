@@ -31,6 +31,8 @@ enum {
 	OPT_PIN,
 	OPT_UNPIN,
 	OPT_TOP,
+	OPT_PEERS,
+	OPT_LEARN,
 };
 
 static volatile sig_atomic_t exiting;
@@ -44,7 +46,8 @@ static void on_signal(int sig)
 static void monitor_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: hbctl monitor [--cgroup PATH] [-i DUR] [-d DUR] [-j] [--conns]\n"
+		"Usage: hbctl monitor [--cgroup PATH] [-i DUR] [-d DUR] [-j] [--conns] [--peers[=N]]\n"
+		"                     [--learn]\n"
 		"                     [--prometheus ADDR:PORT] [--textfile FILE] [--pin|--unpin]\n"
 		"\n"
 		"Count TCP keepalive probes (sent, received, answered, unanswered), zero-window\n"
@@ -61,6 +64,16 @@ static void monitor_usage(FILE *f)
 		"  -j, --json              one JSON object per line and interval\n"
 		"  --conns                 per-connection rows (JSON, Prometheus)\n"
 		"  --top N                 connections in the table (default 10)\n"
+		"  --peers[=N]             client connections per peer:port, top N peers by\n"
+		"                          connections opened (default 10): opened per minute,\n"
+		"                          median lifetime, bytes per connection, handshakes and\n"
+		"                          closes; flags a polled peer (>= 10 opened, >= 10 per\n"
+		"                          minute, median lifetime < 5 s) with what one persistent\n"
+		"                          connection would cost instead (table, JSON, Prometheus)\n"
+		"  --learn                 add passive evidence to the path table (hbctl paths):\n"
+		"                          a normal close survived its longest silence; a\n"
+		"                          retransmission or keepalive timeout (or a reset right\n"
+		"                          after a silence) dropped; manual entries stay\n"
 		"  --prometheus ADDR:PORT  serve Prometheus text on ADDR:PORT (/metrics; ADDR\n"
 		"                          defaults to 127.0.0.1) from a thread of its own,\n"
 		"                          the counters of the last interval\n"
@@ -114,6 +127,8 @@ static void on_close(const struct hb_mon_close *e, void *ctx)
 {
 	struct hb_mon_view *v = ctx;
 
+	if (v->learn)
+		hb_mon_learn_note(v->learn, e);
 	v->recent[v->recent_head] = *e;
 	v->recent_head = (v->recent_head + 1) % HB_MON_RECENT;
 	if (v->n_recent < HB_MON_RECENT)
@@ -134,6 +149,9 @@ static void on_close(const struct hb_mon_close *e, void *ctx)
 
 static void snap_free(struct hb_mon_snap *s)
 {
+	free(s->peers);
+	s->peers = NULL;
+	s->n_peers = 0;
 	free(s->conns);
 	free(s->owner);
 	s->conns = NULL;
@@ -167,6 +185,11 @@ static int take_snap(struct loop *L, struct hb_mon_snap *s, bool conns)
 			return rc;
 		s->have_conns = true;
 		hb_mon_fill_owners(s);
+	}
+	if (L->v.peers) {
+		rc = hb_mon_peers_snap(L->m, &L->v, s);
+		if (rc && rc != -EOPNOTSUPP)	/* missing: said once at the start */
+			return rc;
 	}
 	return 0;
 }
@@ -210,6 +233,8 @@ static int tick(struct loop *L, struct hb_cli_opts *o, bool first)
 		hb_err(o, "reading the counters: %s", strerror(-rc));
 		return HB_EXIT_RUNTIME;
 	}
+	if (L->v.learn)
+		hb_mon_learn_flush(o, L->v.learn);	/* a failure is said; counting goes on */
 	if (!L->quiet) {
 		if (L->v.json)
 			hb_mon_print_json(stdout, &L->v, &s);
@@ -323,13 +348,16 @@ static int check_textfile(struct hb_cli_opts *o, const char *path)
 	return HB_EXIT_OK;
 }
 
-/* Once, on stderr: each feature that runs on a fallback or not at all, and why. */
-static void say_degraded(struct hb_cli_opts *o, const struct hb_monitor *m)
+/* Once, on stderr: each feature that runs on a fallback or not at all, and why (the peers
+ * only when asked for: their program is the close causes'). */
+static void say_degraded(struct hb_cli_opts *o, const struct hb_monitor *m, bool peers)
 {
 	const struct hb_mon_feat *f = hb_monitor_features(m);
 	int i;
 
 	for (i = 0; i < HB_MON_NFEAT; i++) {
+		if (i == HB_MON_FEAT_PEERS && !peers)
+			continue;
 		if (f[i].state != HB_FEAT_OK)
 			hb_err(o, "%s", f[i].why);
 		else if (f[i].via[0])
@@ -356,6 +384,8 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "conns", no_argument, NULL, OPT_CONNS },
 		{ "top", required_argument, NULL, OPT_TOP },
+		{ "peers", optional_argument, NULL, OPT_PEERS },
+		{ "learn", no_argument, NULL, OPT_LEARN },
 		{ "prometheus", required_argument, NULL, OPT_PROM },
 		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -369,7 +399,7 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 	char err[256], dir[PATH_MAX], label[PATH_MAX];
 	long long duration_ms = -1, v;
 	struct sigaction sa;
-	bool unpin = false;
+	bool unpin = false, learn = false;
 	char *end;
 	int c, rc;
 
@@ -410,6 +440,20 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 				return hb_usage_err(o, "--top: '%.40s' is not a number 0..100000",
 						    optarg);
 			L.v.top = (unsigned int)v;
+			break;
+		case OPT_PEERS:
+			L.v.peers = 10;
+			if (!optarg)
+				break;
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > HB_MON_PEERS_MAX)
+				return hb_usage_err(o, "--peers: '%.40s' is not a number 1..%d",
+						    optarg, HB_MON_PEERS_MAX);
+			L.v.peers = (unsigned int)v;
+			break;
+		case OPT_LEARN:
+			learn = true;
 			break;
 		case OPT_PROM:
 			prom = optarg;
@@ -501,7 +545,13 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		rc = HB_EXIT_RUNTIME;
 		goto out_prom;
 	}
-	say_degraded(o, L.m);
+	say_degraded(o, L.m, L.v.peers > 0);
+	if (learn && L.v.no_closes)
+		hb_err(o, "--learn: no close causes on this kernel: nothing is learned");
+	else if (learn && !(L.v.learn = hb_mon_learn_new()))
+		hb_err(o, "--learn: %s", strerror(ENOMEM));
+	else if (learn)
+		hb_verbose(o, "--learn: evidence into %s", hb_mon_learn_file(L.v.learn));
 	L.v.no_closes = hb_monitor_features(L.m)[HB_MON_FEAT_CLOSES].state == HB_FEAT_MISSING;
 	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", dir,
 		   hb_monitor_reused(L.m) ? " (reusing the monitor pinned by --pin)" : "",
@@ -521,6 +571,11 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		L.prom_fd = -1;	/* the server's now */
 	}
 	rc = exiting ? HB_EXIT_OK : run_loop(&L, o, duration_ms);
+	if (L.v.learn) {
+		hb_monitor_consume(L.m, on_close, &L.v);	/* the last closes count too */
+		hb_mon_learn_flush(o, L.v.learn);
+		hb_mon_learn_free(L.v.learn);
+	}
 	hb_prom_stop(L.srv);
 	if (!rc && L.textfile_failed)
 		rc = HB_EXIT_RUNTIME;

@@ -20,6 +20,22 @@ struct hb_mon_owner {
 	char comm[16];
 };
 
+/* One peer's row (mon_peers.c): the BPF counters and what they mean. */
+struct hb_mon_peer_stat {
+	char peer[56];			/* "10.0.0.1:80", "[::1]:443" */
+	unsigned long long attempts, opened, failed, closed;
+	unsigned long long bytes_per_conn;	/* of the closed ones */
+	unsigned long long median_lifetime_ms;	/* histogram approximation (mon_peers.c) */
+	double opened_per_min;
+	bool polled;
+};
+/* The polling rule: at least this many opened, at this rate, living shorter than this. */
+#define HB_MON_POLL_MIN_OPENED		10
+#define HB_MON_POLL_MIN_PER_MIN		10.0
+#define HB_MON_POLL_MAX_LIFE_MS		5000
+/* What a persistent connection is priced at: the policy's default idle. */
+#define HB_MON_PERSIST_IDLE_S		60
+
 /* What one interval saw. */
 struct hb_mon_snap {
 	unsigned long long now_ns;	/* CLOCK_MONOTONIC */
@@ -30,6 +46,9 @@ struct hb_mon_snap {
 	struct hb_mon_owner *owner;	/* parallel to conns */
 	size_t n_conns;
 	bool have_conns;
+	struct hb_mon_peer_stat *peers;	/* top peers by opened (NULL unless --peers) */
+	size_t n_peers;
+	bool have_peers;
 };
 
 struct hb_mon_view {
@@ -37,6 +56,8 @@ struct hb_mon_view {
 	const char *cgroup_dir;		/* the directory attached to */
 	long long interval_ms;
 	unsigned int top;		/* table rows of connections */
+	unsigned int peers;		/* --peers: rows of peers (0: off) */
+	struct hb_mon_learn *learn;	/* --learn (NULL: off) */
 	bool json, conns, color, tty;
 	bool no_closes;			/* close causes unavailable (tp_btf refused) */
 	unsigned long long start_ns;
@@ -56,6 +77,30 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 const char *hb_mon_cause_name(unsigned int cause);
 /* Upper bound of histogram bucket i in ms; 0 for the last (open) one. */
 unsigned long long hb_mon_bucket_le_ms(unsigned int i);
+
+/* ---- mon_peers.c: hbctl monitor --peers ---- */
+/* Fills s->peers with the top v->peers peers. Returns 0, -EOPNOTSUPP (feature missing) or
+ * -errno. */
+int hb_mon_peers_snap(struct hb_monitor *m, const struct hb_mon_view *v, struct hb_mon_snap *s);
+/* The persistent alternative of a polled peer, one line (no newline). */
+void hb_mon_peer_cost(char *buf, size_t len, const struct hb_mon_peer_stat *p);
+void hb_mon_peers_table(FILE *f, const struct hb_mon_snap *s);
+/* ,"peers":[...] */
+void hb_mon_peers_json(FILE *f, const struct hb_mon_snap *s);
+void hb_mon_peers_prom(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);
+
+/* ---- mon_learn.c: hbctl monitor --learn ---- */
+struct hb_cli_opts;
+struct hb_mon_learn;
+/* NULL when out of memory. The table is hb_paths_file(NULL). */
+struct hb_mon_learn *hb_mon_learn_new(void);
+void hb_mon_learn_free(struct hb_mon_learn *l);
+const char *hb_mon_learn_file(const struct hb_mon_learn *l);
+/* Keeps the evidence of one close event (mon_learn.c says which). */
+void hb_mon_learn_note(struct hb_mon_learn *l, const struct hb_mon_close *e);
+/* Writes what was kept into the table (once, locked, atomic) and the kernel policies' map.
+ * Returns 0 or -errno (said on stderr). */
+int hb_mon_learn_flush(struct hb_cli_opts *o, struct hb_mon_learn *l);
 
 /* ---- mon_ls.c: hbctl ls beside a running monitor ---- */
 struct hb_sock_list;

@@ -285,6 +285,8 @@ void hb_mon_print_table(FILE *f, const struct hb_mon_view *v, const struct hb_mo
 		fprintf(f, "  %-28s %12llu %12llu\n", cause_name[p], (unsigned long long)t->closed[p],
 			(unsigned long long)d->closed[p]);
 	print_conns(f, v, s);
+	if (v->peers)
+		hb_mon_peers_table(f, s);
 	fputc('\n', f);
 	print_hist(f, t);
 	print_recent(f, v, s);
@@ -416,6 +418,8 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 			json_close(f, &v->tick[i], i == 0);
 		fputc(']', f);
 	}
+	if (v->peers)
+		hb_mon_peers_json(f, s);
 	if (v->conns && s->have_conns) {
 		fputs(",\"conns\":[", f);
 		for (i = 0; i < (int)s->n_conns; i++) {

@@ -189,6 +189,8 @@ void hb_prom_render(FILE *f, const struct hb_mon_view *v, const struct hb_mon_sn
 		label(f, "cause", hb_mon_cause_name((unsigned int)k), false);
 		fprintf(f, "} %llu\n", (unsigned long long)t->closed[k]);
 	}
+	if (v->peers)
+		hb_mon_peers_prom(f, v, s);
 	if (s->have_conns) {
 		open_conns(f, v, s);
 		if (v->conns)

@@ -118,6 +118,43 @@ int hb_paths_set(struct hb_paths *t, const struct hb_path *e)
 	return 0;
 }
 
+int hb_paths_evidence(struct hb_paths *t, const struct hb_pattern *dest,
+		      enum hb_path_evidence kind, long long gap_ms, long long now)
+{
+	struct hb_path *old = hb_paths_find(t, dest), e;
+	int rc;
+
+	if (gap_ms < HB_PATHS_EVIDENCE_MIN_MS)
+		return 0;
+	if (old && old->source == HB_PATH_MANUAL)
+		return 0;	/* what a person measured or knows wins */
+	if (old) {
+		e = *old;
+	} else {
+		memset(&e, 0, sizeof(e));
+		e.dest = *dest;
+		e.dropped_ms = -1;
+	}
+	if (kind == HB_PATH_EV_SURVIVED) {
+		/* An entry without a drop gets --idle-max (a path that survived probe-nat's
+		 * --max): a survival alone must not make one, nor turn a drop into none. It
+		 * raises the lower bound of a path whose drop is known and above it. */
+		if (!old || e.dropped_ms < 0 || gap_ms >= e.dropped_ms || gap_ms <= e.survived_ms)
+			return 0;
+		e.survived_ms = gap_ms;
+	} else {
+		if (old && e.dropped_ms >= 0 && gap_ms >= e.dropped_ms)
+			return 0;
+		e.dropped_ms = gap_ms;
+		if (e.survived_ms >= gap_ms)
+			e.survived_ms = 0;	/* the timeout shrank */
+	}
+	e.source = HB_PATH_MONITOR;
+	e.time = now;
+	rc = hb_paths_set(t, &e);
+	return rc ? rc : 1;
+}
+
 int hb_paths_remove(struct hb_paths *t, const struct hb_pattern *dest)
 {
 	struct hb_path *e = hb_paths_find(t, dest);

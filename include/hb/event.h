@@ -132,4 +132,42 @@ struct hb_mon_conn {
 };
 #define HB_MON_CONN_SIZE	200
 
+/*
+ * Per peer (`hbctl monitor --peers`): the client connections (active opens) that processes of
+ * the monitored cgroup made to one address and port, counted from inet_sock_set_state:
+ * CLOSE->SYN_SENT an attempt (what TcpActiveOpens counts), SYN_SENT->ESTABLISHED a handshake
+ * (opened), SYN_SENT->CLOSE a failed attempt, an opened connection reaching CLOSE a close,
+ * with its lifetime (ESTABLISHED to CLOSE) and bytes (acked sent + received). A BPF LRU_HASH
+ * of HB_MON_PEERS_MAX entries: the least recently used peer goes first.
+ */
+#define HB_MON_PEERS_MAX	1024
+#define HB_MON_LIFE_N		32	/* lifetime buckets: [2^i, 2^(i+1)) us; 0: under 2 us */
+
+struct hb_mon_peer_key {
+	__u8 addr[16];			/* network byte order; IPv4 in the first 4 bytes */
+	__u16 port;			/* host byte order */
+	__u8 family;			/* AF_INET, AF_INET6 */
+	__u8 pad[5];
+};
+#define HB_MON_PEER_KEY_SIZE	24
+
+struct hb_mon_peer {
+	__u64 attempts;			/* SYN_SENT entered */
+	__u64 opened;			/* handshakes: SYN_SENT -> ESTABLISHED */
+	__u64 failed;			/* SYN_SENT -> CLOSE */
+	__u64 closed;			/* opened connections that reached CLOSE */
+	__u64 bytes;			/* of the closed ones: bytes_acked + bytes_received */
+	__u64 life_sum_us;		/* of the closed ones */
+	__u64 first_ns;			/* first attempt seen */
+	__u64 last_ns;			/* latest attempt */
+	__u64 life_hist[HB_MON_LIFE_N];
+};
+#define HB_MON_PEER_SIZE	(8 * (8 + 32))
+
+/* One client connection in progress (peer_socks, keyed by the struct sock's address). */
+struct hb_mon_peer_sock {
+	__u64 start_ns;			/* SYN_SENT */
+	__u64 estab_ns;			/* ESTABLISHED; 0: not yet */
+};
+
 #endif /* HB_EVENT_H */

@@ -30,6 +30,8 @@ enum hb_mon_feat_id {
 	HB_MON_FEAT_COUNT,	/* counters, histograms, heartbeats: cgroup_skb (essential) */
 	HB_MON_FEAT_CLOSES,	/* close causes: tp_btf, else raw_tp (no per-connection counters) */
 	HB_MON_FEAT_CONNS,	/* per-connection rows: iter/bpf_sk_storage_map, else iter/tcp */
+	HB_MON_FEAT_PEERS,	/* per-peer client connections: the set_state program, tp_btf
+				 * or raw_tp (the same counts) */
 	HB_MON_NFEAT,
 };
 enum hb_feat_state { HB_FEAT_OK, HB_FEAT_DEGRADED, HB_FEAT_MISSING };
@@ -65,6 +67,14 @@ const char *hb_monitor_pin_dir(const struct hb_monitor *m);
 int hb_monitor_totals(struct hb_monitor *m, struct hb_mon_totals *t);
 /* The open connections (malloc'd array in *v, free() it). Returns 0 or -errno. */
 int hb_monitor_conns(struct hb_monitor *m, struct hb_mon_conn **v, size_t *n);
+/* One peer's counters (event.h: struct hb_mon_peer). */
+struct hb_mon_peer_row {
+	struct hb_mon_peer_key k;
+	struct hb_mon_peer v;
+};
+/* Every peer in the monitor's LRU map (at most HB_MON_PEERS_MAX; malloc'd array in *v, free()
+ * it). -EOPNOTSUPP when the feature is missing. Returns 0 or -errno. */
+int hb_monitor_peers(struct hb_monitor *m, struct hb_mon_peer_row **v, size_t *n);
 /* An fd that poll() reports readable when close events wait. */
 int hb_monitor_poll_fd(struct hb_monitor *m);
 /* Passes each waiting close event to fn. Returns the number consumed or -errno. */

@@ -92,6 +92,22 @@ const struct hb_path *hb_paths_lookup(const struct hb_paths *t, const struct soc
  * idle_default with no entry (e NULL). */
 int hb_paths_idle(const struct hb_path *e, int idle_default, int idle_max);
 
+/*
+ * Passive evidence (hbctl monitor --learn) for the entry of exactly dest: a connection on the
+ * path survived a silence of gap_ms (data or a probe ACK came after it), or failed right after
+ * one (retransmission or keepalive timeout, a reset received). The rule: a manual entry is
+ * never changed; gaps under HB_PATHS_EVIDENCE_MIN_MS say nothing; dropped falls to gap_ms
+ * (making the entry if there is none; a survived bound at or above it is cleared: the path's
+ * timeout shrank); survived rises to gap_ms only on an entry whose drop is known and above
+ * gap_ms (an entry without a drop means --idle-max to hb_paths_idle: a survival alone must
+ * not make one, nor turn a known drop into none); the entry becomes source=monitor,
+ * time=now. Returns 1 when the table changed, 0 when not, -E2BIG or -ENOMEM.
+ */
+#define HB_PATHS_EVIDENCE_MIN_MS	1000
+enum hb_path_evidence { HB_PATH_EV_SURVIVED, HB_PATH_EV_DROPPED };
+int hb_paths_evidence(struct hb_paths *t, const struct hb_pattern *dest,
+		      enum hb_path_evidence kind, long long gap_ms, long long now);
+
 /* "manual", "probe", "monitor"; and back (-1 when unknown). */
 const char *hb_path_source_name(enum hb_path_source s);
 int hb_path_source_parse(const char *s);

@@ -82,7 +82,7 @@ mon_start() {
 mon_errors() {
 	grep -v -e '^$' -e 'per-connection rows come from iter/tcp instead' \
 		-e 'close causes are not counted' -e 'close causes come from raw_tp instead' \
-		-e 'no per-connection rows' "$HB_TMP/mon.err"
+		-e 'no per-connection rows' -e 'no per-peer connection counts' "$HB_TMP/mon.err"
 }
 # mon_stop: SIGTERM and wait; its exit status in MON_RC
 mon_stop() {

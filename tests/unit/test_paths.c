@@ -366,6 +366,67 @@ static void test_file(void **state)
 	assert_string_equal(hb_paths_file(env_set), "/tmp/x/paths");
 }
 
+/* hbctl monitor --learn's rule: evidence -> entry, never over a manual one. */
+static void test_evidence(void **state)
+{
+	struct hb_pattern d, m;
+	struct hb_paths t;
+	struct hb_path man = { 0 }, *e;
+	char err[256];
+
+	(void)state;
+	hb_paths_init(&t);
+	assert_int_equal(hb_paths_parse_dest("10.0.0.5", &d, err, sizeof(err)), 0);
+	/* under 1 s: no evidence, no entry */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 999, 100), 0);
+	assert_int_equal(t.n, 0);
+	/* survived 20 s with no entry: nothing (an entry without a drop means --idle-max) */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 20000, 100), 0);
+	assert_int_equal(t.n, 0);
+	/* dropped after 31 s: a new monitor entry */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 31000, 100), 1);
+	e = hb_paths_find(&t, &d);
+	assert_non_null(e);
+	assert_int_equal(e->survived_ms, 0);
+	assert_int_equal(e->dropped_ms, 31000);
+	assert_int_equal(e->source, HB_PATH_MONITOR);
+	assert_int_equal(e->time, 100);
+	/* survived 20 s below it: the bracket 20..31 s */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 20000, 200), 1);
+	assert_int_equal(e->survived_ms, 20000);
+	assert_int_equal(e->time, 200);
+	assert_int_equal(hb_paths_idle(e, 60, 600), 24);
+	/* a shorter survival says nothing new; one at or past the drop changes nothing */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 15000, 300), 0);
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_SURVIVED, 35000, 300), 0);
+	assert_int_equal(e->dropped_ms, 31000);
+	assert_int_equal(e->time, 200);
+	/* a longer silence dropped: nothing new; a shorter one narrows it */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 40000, 400), 0);
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 30000, 400), 1);
+	assert_int_equal(e->dropped_ms, 30000);
+	/* dropped at 10 s below the survived 20 s: the timeout shrank */
+	assert_int_equal(hb_paths_evidence(&t, &d, HB_PATH_EV_DROPPED, 10000, 600), 1);
+	assert_int_equal(e->survived_ms, 0);
+	assert_int_equal(e->dropped_ms, 10000);
+	assert_int_equal(hb_paths_idle(e, 60, 600), 8);
+	/* a manual entry is never changed */
+	assert_int_equal(hb_paths_parse_dest("10.0.0.0/8", &m, err, sizeof(err)), 0);
+	man.dest = m;
+	man.dropped_ms = 350000;
+	man.source = HB_PATH_MANUAL;
+	man.time = 1;
+	assert_int_equal(hb_paths_set(&t, &man), 0);
+	assert_int_equal(hb_paths_evidence(&t, &m, HB_PATH_EV_DROPPED, 5000, 700), 0);
+	assert_int_equal(hb_paths_evidence(&t, &m, HB_PATH_EV_SURVIVED, 400000, 700), 0);
+	e = hb_paths_find(&t, &m);
+	assert_int_equal(e->dropped_ms, 350000);
+	assert_int_equal(e->survived_ms, 0);
+	assert_int_equal(e->source, HB_PATH_MANUAL);
+	assert_int_equal(e->time, 1);
+	hb_paths_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_set_remove),
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_evidence),
 	};
 
 	return cmocka_run_group_tests_name("paths", tests, NULL, NULL);
