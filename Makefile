@@ -209,7 +209,7 @@ FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_TIME	?= 0
 # A target that tests a pure cli/ source names it as a prerequisite; it is linked in too.
 $(O)/fuzz/fuzz_policy_conf: cli/policy_conf.c cli/policy_conf.h
-$(O)/fuzz/fuzz_diag: cli/diag.c cli/sock.c cli/cli.h
+$(O)/fuzz/fuzz_diag: cli/diag.c cli/cli.h
 $(O)/fuzz/fuzz_diag: FUZZ_LIBS := $(LIBMNL_LIBS)
 # the exposition writer and the escapers (the HTTP request parser is libmicrohttpd's)
 $(O)/fuzz/fuzz_prom: cli/prom.c cli/out.c cli/format.c cli/file.c cli/mon.h cli/out.h cli/file.h

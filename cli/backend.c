@@ -325,3 +325,12 @@ int hb_cli_enter_netns(struct hb_cli_opts *o)
 		hb_verbose(o, "entered network namespace %s", path);
 	return rc ? HB_EXIT_RUNTIME : HB_EXIT_OK;
 }
+
+void hb_set_result_free(struct hb_set_result *r)
+{
+	if (!r)
+		return;
+	free(r->fail);
+	r->fail = NULL;
+	r->changed = r->failed = 0;
+}

@@ -79,12 +79,6 @@ int hb_diag_list(struct hb_sock_list *out, const struct hb_list_opts *opts, FILE
 int hb_diag_set(const struct hb_sock *socks, size_t n, const struct hb_set_values *vals,
 		struct hb_set_result *res);
 
-/* ---- shared ---- */
-void hb_sock_list_free(struct hb_sock_list *l);
-/* Appends a zeroed record (all unknown values HB_UNKNOWN) and returns it, NULL on ENOMEM. */
-struct hb_sock *hb_sock_list_add(struct hb_sock_list *l);
-/* Adds an owner to s (inline slots, then more_owners). Returns 0 or -ENOMEM. */
-int hb_sock_add_owner(struct hb_sock *s, int pid, int fd, const char *comm);
 void hb_set_result_free(struct hb_set_result *r);
 
 #endif /* HB_BACKEND_H */

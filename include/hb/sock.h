@@ -90,4 +90,13 @@ struct hb_sock_list {
 	void *mon_buf;			/* the records hb_sock.mon points into (freed with v) */
 };
 
+/* The list helpers both back ends fill it with (lib/sock.c: neutral ground, so that bpf/ and
+ * cli/ each call down into lib/, never one into the other). */
+/* Frees the records, their owners and the monitor records; l is empty after. */
+void hb_sock_list_free(struct hb_sock_list *l);
+/* Appends a zeroed record (all unknown values HB_UNKNOWN) and returns it, NULL on ENOMEM. */
+struct hb_sock *hb_sock_list_add(struct hb_sock_list *l);
+/* Adds an owner to s (inline slots, then more_owners). Returns 0 or -ENOMEM. */
+int hb_sock_add_owner(struct hb_sock *s, int pid, int fd, const char *comm);
+
 #endif /* HB_SOCK_H */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* The shared struct hb_sock_list helpers both back ends use (backend.h). */
+/* The struct hb_sock_list helpers both back ends (bpf/iter.c, cli/diag.c) fill it with. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hb/backend.h"
+#include "hb/sock.h"
 
 struct hb_sock *hb_sock_list_add(struct hb_sock_list *l)
 {
@@ -73,13 +73,4 @@ int hb_sock_add_owner(struct hb_sock *s, int pid, int fd, const char *comm)
 		strncpy(o->comm, comm, sizeof(o->comm) - 1);
 	s->n_owners++;
 	return 0;
-}
-
-void hb_set_result_free(struct hb_set_result *r)
-{
-	if (!r)
-		return;
-	free(r->fail);
-	r->fail = NULL;
-	r->changed = r->failed = 0;
 }
