@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "hb/log.h"
+#include "../lib/internal.h"
 #include "shim.h"
 
 /* ---- real symbols ------------------------------------------------------------------------ */
@@ -311,20 +312,6 @@ void hb_shim_log_applied(int fd, int family, const struct sockaddr *addr, sockle
 	hb_log(HB_LOG_INFO, "%s", line);
 }
 
-/* Copies a user value for a message: printable ASCII only, at most 40 bytes. */
-static void quote(char *dst, size_t len, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < len && i < 40; i++)
-		dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (s[i] && i + 4 <= len) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
-}
-
 /* ---- configuration ------------------------------------------------------------------------- */
 
 struct hb_shim_cfg hb_cfg;
@@ -360,7 +347,7 @@ static const char *env_auto(const char *name)
 static void load_paths(void)
 {
 	const char *file = hb_paths_file(env);
-	char err[HB_ERR_LEN], q[48];
+	char err[HB_ERR_LEN], q[HB_QUOTE_LEN];
 	int rc;
 
 	hb_paths_init(&hb_cfg.paths);
@@ -372,12 +359,12 @@ static void load_paths(void)
 		hb_log(HB_LOG_ERROR, "HB_KEEPIDLE=auto: path table %s: every connection gets idle "
 		       "%d s (HB_IDLE_DEFAULT)", err, hb_cfg.autoidle.idle_default);
 	} else if (!hb_cfg.paths.n && access(file, F_OK) < 0 && errno == ENOENT) {
-		quote(q, sizeof(q), file);
+		hb__quote(q, sizeof(q), file);
 		hb_log(HB_LOG_ERROR, "HB_KEEPIDLE=auto: no path table at %s (hbctl paths add, "
 		       "HB_PATHS_FILE): every connection gets idle %d s (HB_IDLE_DEFAULT)", q,
 		       hb_cfg.autoidle.idle_default);
 	}
-	quote(q, sizeof(q), file);
+	hb__quote(q, sizeof(q), file);
 	hb_log(HB_LOG_DEBUG, "HB_KEEPIDLE=auto: %u path%s from %s; HB_IDLE_DEFAULT %d s, "
 	       "HB_IDLE_MAX %d s", hb_cfg.paths.n, hb_cfg.paths.n == 1 ? "" : "s", q,
 	       hb_cfg.autoidle.idle_default, hb_cfg.autoidle.idle_max);
@@ -456,7 +443,7 @@ static void configure(const char **fallback, unsigned int nfallback)
 {
 	enum hb_log_level level = HB_LOG_ERROR;
 	const char *s, *bad_level = NULL, *log_path = NULL, *what = NULL;
-	char q[48];
+	char q[HB_QUOTE_LEN];
 	int fd = -1;
 	unsigned int i;
 
@@ -479,13 +466,13 @@ static void configure(const char **fallback, unsigned int nfallback)
 		atomic_store_explicit(&hb_log_fd, -1, memory_order_relaxed);
 	hb_set_log_fn(log_sink, level);
 	if (bad_level) {
-		quote(q, sizeof(q), bad_level);
+		hb__quote(q, sizeof(q), bad_level);
 		hb_log(HB_LOG_ERROR, "HB_LOG: invalid level '%s' (off, error, info, debug)", q);
 	}
 	if (log_path && fd < 0) {
 		char e[96];
 
-		quote(q, sizeof(q), log_path);
+		hb__quote(q, sizeof(q), log_path);
 		hb_log(HB_LOG_ERROR, "HB_LOG_FILE: %s: %s: logging to stderr", q,
 		       what ? what : strerror_r(-fd, e, sizeof(e)));
 	}
