@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,11 +53,6 @@ _Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
 	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
 	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
 
-
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Writes a message into err and returns rc (negative errno). */
 const char *hb_pol_pin_dir(void)
 {
 	return hb_pin_policy_dir();
@@ -68,9 +62,9 @@ const char *hb_pol_pin_dir(void)
 static int make_pin_dirs(char *err, size_t errlen)
 {
 	if (mkdir(hb_pin_root(), 0700) && errno != EEXIST)
-		return errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
 	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
 	return 0;
 }
 
@@ -123,7 +117,7 @@ static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
 		memset(&v, 0, sizeof(v));
 		v.idle_s = e->dropped_ms < 0 ? 0 : (__u32)hb_paths_idle(e, 0, HB_IDLE_MAX);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
-			rc = errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+			rc = hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
 			goto out;
 		}
 	}
@@ -131,7 +125,7 @@ static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
 	 * LPM trie restarts the walk) */
 	stale = calloc(HB_PATHS_MAX + 1, sizeof(*stale));
 	if (!stale) {
-		rc = errf(-ENOMEM, err, errlen, "out of memory");
+		rc = hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
 	while (nstale <= HB_PATHS_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
@@ -162,11 +156,11 @@ int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;	/* no policy with --idle auto */
-		return errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
 	}
 	if (!path_map_ok(fd)) {
 		close(fd);
-		return errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
+		return hb_bpf_errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
 			    hb_paths_pin_path());
 	}
 	rc = map_fill(fd, t, err, errlen);
@@ -174,17 +168,6 @@ int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
 	return rc;
 }
 
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- compiling the policy ----------------------------------------------------------------- */
 
@@ -276,7 +259,7 @@ int hb_pol_check_caps(char *err, size_t errlen)
 {
 	if (hb_bpf_have_caps(HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN))
 		return 0;
-	return errf(-EPERM, err, errlen,
+	return hb_bpf_errf(-EPERM, err, errlen,
 		    "not permitted: a cgroup policy needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
 		    "(or CAP_SYS_ADMIN): run as root");
 }
@@ -288,12 +271,12 @@ static int bpffs_ready(char *err, size_t errlen)
 
 	if (statfs(HB_POL_PIN_ROOT, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
 		if (geteuid() != 0)
-			return errf(-ENOENT, err, errlen,
+			return hb_bpf_errf(-ENOENT, err, errlen,
 				    "bpffs is not mounted on %s (as root: mount -t bpf bpf %s)",
 				    HB_POL_PIN_ROOT, HB_POL_PIN_ROOT);
 		if (mount("bpf", HB_POL_PIN_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=0700"))
-			return errf(-errno, err, errlen,
+			return hb_bpf_errf(-errno, err, errlen,
 				    "bpffs is not mounted on %s, and mounting it failed: %s",
 				    HB_POL_PIN_ROOT, strerror(errno));
 	}
@@ -309,13 +292,13 @@ static int lock_dir(char *err, size_t errlen)
 		return rc;
 	fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
 	while (flock(fd, LOCK_EX)) {
 		if (errno != EINTR) {
 			int rc = -errno;
 
 			close(fd);
-			return errf(rc, err, errlen, "flock %s: %s", HB_POL_PIN_DIR, strerror(-rc));
+			return hb_bpf_errf(rc, err, errlen, "flock %s: %s", HB_POL_PIN_DIR, strerror(-rc));
 		}
 	}
 	return fd;
@@ -356,7 +339,7 @@ static int migrate_legacy(uint64_t id, char *err, size_t errlen)
 	snprintf(from, sizeof(from), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
 	snprintf(to, sizeof(to), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
 	if (rename(from, to))
-		return errf(-errno, err, errlen, "moving %s to %s: %s", from, to, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "moving %s to %s: %s", from, to, strerror(errno));
 	return 0;
 }
 
@@ -433,9 +416,9 @@ static int load_err(int rc, char *err, size_t errlen)
 		return hb_bpf_load_err(rc, "sockops_policy", "sockops",
 				       HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
 	if (rc == -EACCES || rc == -EINVAL)
-		return errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
+		return hb_bpf_errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
 			    "HB_DEBUG=1 shows its log)", strerror(-rc));
-	return errf(rc, err, errlen, "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
+	return hb_bpf_errf(rc, err, errlen, "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
 		    "log)", strerror(-rc));
 }
 
@@ -450,10 +433,10 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 
 	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
 	if (!link)
-		return errf(-errno, err, errlen, "--retrofit: iter/tcp: %s", strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "--retrofit: iter/tcp: %s", strerror(errno));
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
-		rc = errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
+		rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
 		goto cleanup;
 	}
 	for (;;) {
@@ -461,7 +444,7 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got < 0)
-			rc = errf(-errno, err, errlen, "--retrofit: reading the iterator: %s",
+			rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: reading the iterator: %s",
 				  strerror(errno));
 		if (got <= 0)
 			break;
@@ -573,12 +556,12 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	memset(res, 0, sizeof(*res));
 	meta = calloc(1, sizeof(*meta));
 	if (!meta)
-		return errf(-ENOMEM, err, errlen, "out of memory");
+		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
 	rc = hb_pol_check_caps(err, errlen);
 	if (rc)
 		goto out_free;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		rc = errf(-EOPNOTSUPP, err, errlen,
+		rc = hb_bpf_errf(-EOPNOTSUPP, err, errlen,
 			  "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's program "
 			  "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		goto out_free;
@@ -626,7 +609,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	}
 	replace = link_fd >= 0;
 	if (replace && (flags & HB_POL_ADD_NO_REPLACE)) {
-		rc = errf(-EEXIST, err, errlen,
+		rc = hb_bpf_errf(-EEXIST, err, errlen,
 			  "%.300s has a policy already (id %llu); without --no-replace it is "
 			  "replaced", cgroup_abs, (unsigned long long)cgroup_id);
 		goto cleanup;
@@ -634,7 +617,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	if (!replace) {
 		rc = unpin_all(cgroup_id);	/* leftovers of a crash, if any */
 		if (rc) {
-			rc = errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
+			rc = hb_bpf_errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
 			goto cleanup;
 		}
 	}
@@ -686,14 +669,14 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			if (!rc && sk_fd >= 0)
 				rc = bpf_map__reuse_fd(skel->maps.sk_rec, sk_fd);
 			if (rc) {
-				rc = errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
+				rc = hb_bpf_errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
 					  "%s (policy rm it first)", (unsigned long long)cgroup_id,
 					  strerror(-rc));
 				goto cleanup;
 			}
 		}
 		if (paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, paths_fd))) {
-			rc = errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
+			rc = hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
 				  strerror(-rc));
 			goto cleanup;
 		}
@@ -719,7 +702,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	}
 	if ((c.flags & HB_POL_F_IDLE_AUTO) && paths_fd < 0 &&
 	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
-		rc = errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
+		rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
 		goto cleanup;
 	}
 	if (c.flags & HB_POL_F_IDLE_AUTO) {
@@ -753,13 +736,13 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", cgroup_abs);
 	snprintf(meta->match, sizeof(meta->match), "%s", match_text ? match_text : "");
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &key, meta, BPF_ANY)) {
-		rc = errf(-errno, err, errlen, "writing the policy's metadata: %s", strerror(errno));
+		rc = hb_bpf_errf(-errno, err, errlen, "writing the policy's metadata: %s", strerror(errno));
 		goto cleanup;
 	}
 
 	if (replace) {
 		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.sockops_policy), NULL)) {
-			rc = errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
+			rc = hb_bpf_errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
 				  (unsigned long long)cgroup_id, strerror(errno));
 			goto cleanup;
 		}
@@ -768,7 +751,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		if (sk_fd < 0) {
 			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
 			if (rc) {
-				rc = errf(rc, err, errlen, "pinning %s: %s", p_sk, strerror(-rc));
+				rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", p_sk, strerror(-rc));
 				goto cleanup;
 			}
 		}
@@ -786,11 +769,11 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	} else {
 		cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg_fd < 0) {
-			rc = errf(-errno, err, errlen, "%.300s: %s", cgroup_abs, strerror(errno));
+			rc = hb_bpf_errf(-errno, err, errlen, "%.300s: %s", cgroup_abs, strerror(errno));
 			goto cleanup;
 		}
 		if (mkdir(dir, 0700)) {
-			rc = errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+			rc = hb_bpf_errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 			goto cleanup;
 		}
 		made_dir = true;
@@ -800,13 +783,13 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		if (!rc)
 			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
 		if (rc) {
-			rc = errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
+			rc = hb_bpf_errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
 			goto cleanup;
 		}
 		link = bpf_program__attach_cgroup(skel->progs.sockops_policy, cg_fd);
 		if (!link) {
 			rc = -errno;
-			rc = errf(rc, err, errlen, "attaching to %.300s: %s%s", cgroup_abs,
+			rc = hb_bpf_errf(rc, err, errlen, "attaching to %.300s: %s%s", cgroup_abs,
 				  strerror(-rc), rc == -EPERM ?
 				  " (an ancestor cgroup has a sock_ops program without "
 				  "BPF_F_ALLOW_MULTI?)" : "");
@@ -814,7 +797,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		}
 		rc = bpf_link__pin(link, p_link);
 		if (rc) {
-			rc = errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
+			rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
 			goto cleanup;
 		}
 		link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
@@ -959,9 +942,9 @@ static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;	/* bpffs not mounted, or no policy ever: none */
 		if (errno == EACCES || errno == EPERM)
-			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
 				    dir, strerror(errno));
-		return errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		errno = 0;
@@ -977,7 +960,7 @@ static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t
 			nv = realloc(*v, *cap * sizeof(**v));
 			if (!nv) {
 				closedir(d);
-				return errf(-ENOMEM, err, errlen, "out of memory");
+				return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
 			}
 			*v = nv;
 		}
@@ -1024,13 +1007,13 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 	pin_path(dir, sizeof(dir), id, NULL);
 	if (stat(dir, &st)) {
 		if (errno == EACCES || errno == EPERM)
-			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
 				    dir, strerror(errno));
-		return errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
+		return hb_bpf_errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return errf(-ENOMEM, err, errlen, "out of memory");
+		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
 	lock_fd = lock_dir(err, errlen);
 	if (lock_fd < 0) {
 		free(m);
@@ -1058,7 +1041,7 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 	}
 	rc = unpin_all(id);
 	if (rc) {
-		rc = errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
+		rc = hb_bpf_errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
 		goto out;
 	}
 	unpin_paths_unused();
@@ -1066,7 +1049,7 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
 		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);
 		if (rc)
-			rc = errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
+			rc = hb_bpf_errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
 				  (unsigned long long)id, m->cgroup, strerror(-rc));
 	}
 out:
