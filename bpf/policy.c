@@ -10,7 +10,8 @@
  * built shows as "broken" for that instant at worst).
  *
  * The cgroup helpers (mount, PATH, ids, the transient cgroup of `run --kernel`) are in
- * bpf/policy_cgroup.c.
+ * bpf/policy_cgroup.c, the compiling of a policy in bpf/policy_compile.c, listing and removal
+ * in bpf/policy_list.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -38,20 +39,8 @@
 #include "hb/policy.h"
 #include "hb/pins.h"
 #include "hb/policy_bpf.h"
+#include "policy_int.h"
 #include "policy.skel.h"
-
-_Static_assert(sizeof(struct hb_pol_pat) == HB_POL_PAT_SIZE, "hb_pol_pat layout");
-_Static_assert(sizeof(struct hb_pol_cfg) == HB_POL_CFG_SIZE, "hb_pol_cfg layout");
-_Static_assert(sizeof(struct hb_pol_stats) == HB_POL_STATS_SIZE, "hb_pol_stats layout");
-_Static_assert(sizeof(struct hb_pol_meta) == HB_POL_META_SIZE, "hb_pol_meta layout");
-_Static_assert(HB_POL_MATCH_MAX == HB_MATCH_MAX, "match list sizes");
-_Static_assert(sizeof(struct hb_path_key) == HB_PATH_KEY_SIZE, "hb_path_key layout");
-_Static_assert(sizeof(struct hb_path_val) == HB_PATH_VAL_SIZE, "hb_path_val layout");
-_Static_assert(HB_POL_PATHS_MAX == HB_PATHS_MAX, "path table sizes");
-_Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
-	       HB_POL_SET_IDLE == HB_BIT(HB_V_IDLE) && HB_POL_SET_INTVL == HB_BIT(HB_V_INTVL) &&
-	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
-	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
 
 const char *hb_pol_pin_dir(void)
 {
@@ -169,90 +158,6 @@ int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
 }
 
 
-/* ---- compiling the policy ----------------------------------------------------------------- */
-
-static __u32 mask_word(int bits)
-{
-	if (bits <= 0)
-		return 0;
-	if (bits >= 32)
-		return 0xffffffffu;
-	return htonl(0xffffffffu << (32 - bits));
-}
-
-int hb_pol_compile_match(const struct hb_match *m, struct hb_pol_cfg *cfg)
-{
-	unsigned int i, w;
-
-	if (m->n > HB_POL_MATCH_MAX)
-		return -E2BIG;
-	memset(cfg->pat, 0, sizeof(cfg->pat));
-	cfg->n = m->n;
-	cfg->n_include = 0;
-	for (i = 0; i < m->n; i++) {
-		const struct hb_pattern *p = &m->pat[i];
-		struct hb_pol_pat *q = &cfg->pat[i];
-
-		q->family = p->family;
-		q->exclude = p->exclude ? 1 : 0;
-		q->port = p->port;
-		if (!q->exclude)
-			cfg->n_include++;
-		if (p->family == AF_INET) {
-			memcpy(&q->addr[0], p->addr, 4);
-			q->mask[0] = mask_word(p->prefix > 32 ? 32 : p->prefix);
-			q->addr[0] &= q->mask[0];
-		} else if (p->family == AF_INET6) {
-			for (w = 0; w < 4; w++) {
-				memcpy(&q->addr[w], p->addr + 4 * w, 4);
-				q->mask[w] = mask_word((p->prefix > 128 ? 128 : p->prefix) - 32 * (int)w);
-				q->addr[w] &= q->mask[w];
-			}
-		}
-	}
-	return 0;
-}
-
-int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg)
-{
-	struct hb_effective e;
-	int rc;
-
-	memset(cfg, 0, sizeof(*cfg));
-	/* No sysctl: a value that would come from it is simply not set, and each socket keeps
-	 * its own network namespace's. */
-	hb_policy_effective(p, NULL, &e);
-	if (e.keepalive) {
-		cfg->mask |= HB_POL_SET_KEEPALIVE;
-		if (e.src[HB_V_IDLE] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_IDLE;
-			cfg->idle_s = e.idle_s;
-		}
-		if (e.src[HB_V_INTVL] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_INTVL;
-			cfg->intvl_s = e.intvl_s;
-		}
-		if (e.src[HB_V_CNT] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_CNT;
-			cfg->cnt = e.cnt;
-		}
-	}
-	/* 0 is the kernel's own behaviour: nothing to set (as hb_policy_plan()). */
-	if (e.user_timeout_ms && e.src[HB_V_USER_TIMEOUT] == HB_SRC_USER) {
-		cfg->mask |= HB_POL_SET_UTO;
-		cfg->user_timeout_ms = e.user_timeout_ms;
-	}
-	if (p->force)
-		cfg->flags |= HB_POL_F_FORCE;
-	if (p->has_match) {
-		rc = hb_pol_compile_match(&p->match, cfg);
-		if (rc)
-			return rc;
-		cfg->flags |= HB_POL_F_MATCH;
-	}
-	return 0;
-}
-
 /* ---- privileges, BTF, bpffs --------------------------------------------------------------- */
 
 int hb_pol_check_caps(char *err, size_t errlen)
@@ -284,7 +189,7 @@ static int bpffs_ready(char *err, size_t errlen)
 }
 
 /* Takes the policies' lock. Returns the fd to close, or -errno. */
-static int lock_dir(char *err, size_t errlen)
+int hb__pol_lock_dir(char *err, size_t errlen)
 {
 	int fd, rc = make_pin_dirs(err, errlen);
 
@@ -320,7 +225,7 @@ static const char *pin_dir_of(uint64_t id)
 	return HB_POL_PIN_DIR;
 }
 
-static void pin_path(char *buf, size_t len, uint64_t id, const char *name)
+void hb__pol_pin_path(char *buf, size_t len, uint64_t id, const char *name)
 {
 	if (name)
 		snprintf(buf, len, "%s/%llu/%s", pin_dir_of(id), (unsigned long long)id, name);
@@ -345,14 +250,14 @@ static int migrate_legacy(uint64_t id, char *err, size_t errlen)
 
 
 /* Removes the policy's directory and whatever is in it. */
-static int unpin_all(uint64_t id)
+int hb__pol_unpin_all(uint64_t id)
 {
 	char dir[PATH_MAX], p[PATH_MAX + 300];
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
 
-	pin_path(dir, sizeof(dir), id, NULL);
+	hb__pol_pin_path(dir, sizeof(dir), id, NULL);
 	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -370,7 +275,7 @@ static int unpin_all(uint64_t id)
 }
 
 /* Start time of a process (/proc/PID/stat field 22), 0 when it is gone. */
-static uint64_t proc_start(pid_t pid)
+uint64_t hb__pol_proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long v = 0;
@@ -456,7 +361,7 @@ cleanup:
 }
 
 /* Sums the per-CPU counters of the stats map fd. Returns 0 or -errno. */
-static int read_stats(int fd, struct hb_pol_stats *out)
+int hb__pol_read_stats(int fd, struct hb_pol_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct hb_pol_stats *v;
@@ -502,7 +407,7 @@ static __u32 map_value_size(int fd)
 	return info.value_size;
 }
 
-static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t *cg_id)
+void hb__pol_link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t *cg_id)
 {
 	struct bpf_link_info info;
 	__u32 len = sizeof(info);
@@ -516,24 +421,6 @@ static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t
 		*prog_id = info.prog_id;
 	if (cg_id && info.type == BPF_LINK_TYPE_CGROUP)
 		*cg_id = info.cgroup.cgroup_id;
-}
-
-/* Unpins the paths map when no policy with --idle auto is left (unpin what we pin). Called
- * under the lock. */
-static void unpin_paths_unused(void)
-{
-	struct hb_pol_info *v;
-	char err[128];
-	size_t n, i;
-	bool used = false;
-
-	if (hb_pol_list(&v, &n, err, sizeof(err)))
-		return;
-	for (i = 0; i < n; i++)
-		used |= v[i].state != HB_POL_BROKEN && (v[i].meta.cfg.flags & HB_POL_F_IDLE_AUTO);
-	free(v);
-	if (!used)
-		unlink(hb_paths_pin_path());
 }
 
 int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
@@ -569,7 +456,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	rc = bpffs_ready(err, errlen);
 	if (rc)
 		goto out_free;
-	lock_fd = lock_dir(err, errlen);
+	lock_fd = hb__pol_lock_dir(err, errlen);
 	if (lock_fd < 0) {
 		rc = lock_fd;
 		goto out_free;
@@ -580,12 +467,12 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 	rc = migrate_legacy(cgroup_id, err, errlen);
 	if (rc)
 		goto cleanup;
-	pin_path(dir, sizeof(dir), cgroup_id, NULL);
-	pin_path(p_link, sizeof(p_link), cgroup_id, "link");
-	pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
-	pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
-	pin_path(p_sk, sizeof(p_sk), cgroup_id, "sk");
-	pin_path(p_solink, sizeof(p_solink), cgroup_id, "sockopt_link");
+	hb__pol_pin_path(dir, sizeof(dir), cgroup_id, NULL);
+	hb__pol_pin_path(p_link, sizeof(p_link), cgroup_id, "link");
+	hb__pol_pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
+	hb__pol_pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
+	hb__pol_pin_path(p_sk, sizeof(p_sk), cgroup_id, "sk");
+	hb__pol_pin_path(p_solink, sizeof(p_solink), cgroup_id, "sockopt_link");
 
 	link_fd = bpf_obj_get(p_link);
 	if (link_fd >= 0) {
@@ -615,7 +502,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		goto cleanup;
 	}
 	if (!replace) {
-		rc = unpin_all(cgroup_id);	/* leftovers of a crash, if any */
+		rc = hb__pol_unpin_all(cgroup_id);	/* leftovers of a crash, if any */
 		if (rc) {
 			rc = hb_bpf_errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
 			goto cleanup;
@@ -728,7 +615,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 		if (flags & HB_POL_ADD_TRANSIENT) {
 			meta->flags |= HB_POL_M_TRANSIENT;
 			meta->owner_pid = (__u32)getpid();
-			meta->owner_start = proc_start(getpid());
+			meta->owner_start = hb__pol_proc_start(getpid());
 		}
 	}
 	meta->updated_ns = now_ns();
@@ -747,7 +634,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			goto cleanup;
 		}
 		res->replaced = true;
-		link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
+		hb__pol_link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
 		if (sk_fd < 0) {
 			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
 			if (rc) {
@@ -800,7 +687,7 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 			rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
 			goto cleanup;
 		}
-		link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
+		hb__pol_link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
 	}
 	if (!res->no_record && solink_fd < 0) {
 		/* the recorder, beside the sock_ops link; the policy works without it */
@@ -821,12 +708,12 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 
 	if (flags & HB_POL_ADD_RETROFIT) {
 		int sfd = bpf_map__fd(skel->maps.stats);
-		bool counted = !read_stats(sfd, &before);
+		bool counted = !hb__pol_read_stats(sfd, &before);
 
 		/* the policy stays whatever happens here: an error is the retrofit's (res->id
 		 * tells the caller that the policy is in place) */
 		retro_rc = retrofit(skel, err, errlen);
-		if (counted && !read_stats(sfd, &after)) {
+		if (counted && !hb__pol_read_stats(sfd, &after)) {
 			res->retrofit_applied = after.retrofitted - before.retrofitted;
 			res->retrofit_failed = after.failed - before.failed;
 		}
@@ -836,7 +723,7 @@ cleanup:
 	if (rc && !replace && made_dir) {
 		if (link)
 			bpf_link__unpin(link);
-		unpin_all(cgroup_id);
+		hb__pol_unpin_all(cgroup_id);
 	}
 	if (link)
 		bpf_link__destroy(link);	/* closes our fd; the pin keeps it attached */
@@ -858,235 +745,11 @@ cleanup:
 	if (paths_fd >= 0)
 		close(paths_fd);
 	if (rc && (c.flags & HB_POL_F_IDLE_AUTO))
-		unpin_paths_unused();
+		hb__pol_unpin_paths_unused();
 	close(lock_fd);
 out_free:
 	free(meta);
 	return rc ? rc : retro_rc;
-}
-
-/* ---- list --------------------------------------------------------------------------------- */
-
-static void info_one(uint64_t id, struct hb_pol_info *pi)
-{
-	char p[PATH_MAX];
-	uint64_t link_cg = UINT64_MAX, cur_id = 0;
-	__u32 key = 0;
-	int fd;
-
-	memset(pi, 0, sizeof(*pi));
-	pi->id = id;
-	pi->state = HB_POL_BROKEN;
-	pin_path(p, sizeof(p), id, "meta");
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return;
-	if (bpf_map_lookup_elem(fd, &key, &pi->meta) || pi->meta.version != HB_POL_META_VERSION) {
-		memset(&pi->meta, 0, sizeof(pi->meta));
-		close(fd);
-		return;
-	}
-	close(fd);
-	pin_path(p, sizeof(p), id, "stats");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		read_stats(fd, &pi->stats);
-		close(fd);
-	}
-	pin_path(p, sizeof(p), id, "link");
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return;
-	link_ids(fd, &pi->link_id, &pi->prog_id, &link_cg);
-	close(fd);
-
-	pi->meta.cgroup[sizeof(pi->meta.cgroup) - 1] = '\0';
-	pi->meta.match[sizeof(pi->meta.match) - 1] = '\0';
-	/* The kernel detaches a cgroup's links when the cgroup is released (id 0 then); until
-	 * then, a missing directory, or one of that name that is another cgroup, tells. */
-	if (link_cg == 0 || hb_cgroup_id(pi->meta.cgroup, &cur_id) || cur_id != id) {
-		pi->state = HB_POL_ORPHAN_GONE;
-		return;
-	}
-	pi->state = HB_POL_ACTIVE;
-	if (pi->meta.flags & HB_POL_M_TRANSIENT) {
-		uint64_t st = proc_start((pid_t)pi->meta.owner_pid);
-
-		if (!st || st != pi->meta.owner_start)
-			pi->state = hb_cgroup_populated(pi->meta.cgroup) == 1 ? HB_POL_ORPHAN_OWNER :
-									     HB_POL_ORPHAN_EMPTY;
-	}
-}
-
-static int cmp_info(const void *a, const void *b)
-{
-	const struct hb_pol_info *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Adds the policies pinned in dir to *v (those not there already: a policy is listed once).
- * Returns 0 or -errno with a message. */
-static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t *cap,
-		    char *err, size_t errlen)
-{
-	struct hb_pol_info *nv;
-	struct dirent *de;
-	char *end;
-	DIR *d;
-	uint64_t id;
-	size_t i;
-
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;	/* bpffs not mounted, or no policy ever: none */
-		if (errno == EACCES || errno == EPERM)
-			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
-				    dir, strerror(errno));
-		return hb_bpf_errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		errno = 0;
-		id = strtoull(de->d_name, &end, 10);
-		if (errno || *end || end == de->d_name)
-			continue;
-		for (i = 0; i < *cnt && (*v)[i].id != id; i++)
-			;
-		if (i < *cnt)
-			continue;
-		if (*cnt == *cap) {
-			*cap = *cap ? 2 * *cap : 8;
-			nv = realloc(*v, *cap * sizeof(**v));
-			if (!nv) {
-				closedir(d);
-				return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
-			}
-			*v = nv;
-		}
-		info_one(id, &(*v)[(*cnt)++]);
-	}
-	closedir(d);
-	return 0;
-}
-
-int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
-{
-	struct hb_pol_info *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	/* the policies' directory, then where a previous version pinned them */
-	rc = list_dir(HB_POL_PIN_DIR, &v, &cnt, &cap, err, errlen);
-	if (!rc)
-		rc = list_dir(hb_pin_policy_legacy_dir(), &v, &cnt, &cap, err, errlen);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_info);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-/* ---- remove ------------------------------------------------------------------------------- */
-
-int hb_pol_remove(uint64_t id, char *err, size_t errlen)
-{
-	char dir[PATH_MAX], p[PATH_MAX];
-	struct hb_pol_meta *m;
-	struct stat st;
-	bool have_meta = false;
-	__u32 key = 0;
-	int lock_fd, fd, rc;
-
-	pin_path(dir, sizeof(dir), id, NULL);
-	if (stat(dir, &st)) {
-		if (errno == EACCES || errno == EPERM)
-			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
-				    dir, strerror(errno));
-		return hb_bpf_errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
-	lock_fd = lock_dir(err, errlen);
-	if (lock_fd < 0) {
-		free(m);
-		return lock_fd;
-	}
-	pin_path(p, sizeof(p), id, "meta");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		have_meta = !bpf_map_lookup_elem(fd, &key, m) && m->version == HB_POL_META_VERSION;
-		close(fd);
-	}
-	pin_path(p, sizeof(p), id, "link");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		/* Detach now, even if some other process holds the link open: new connections
-		 * get nothing from here on. A link whose cgroup is gone is detached already. */
-		bpf_link_detach(fd);
-		close(fd);
-	}
-	pin_path(p, sizeof(p), id, "sockopt_link");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		bpf_link_detach(fd);
-		close(fd);
-	}
-	rc = unpin_all(id);
-	if (rc) {
-		rc = hb_bpf_errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
-		goto out;
-	}
-	unpin_paths_unused();
-	if (have_meta && (m->flags & HB_POL_M_TRANSIENT)) {
-		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
-		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);
-		if (rc)
-			rc = hb_bpf_errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
-				  (unsigned long long)id, m->cgroup, strerror(-rc));
-	}
-out:
-	close(lock_fd);
-	free(m);
-	return rc;
-}
-
-const char *hb_pol_state_name(enum hb_pol_state s)
-{
-	switch (s) {
-	case HB_POL_ACTIVE:
-		return "active";
-	case HB_POL_ORPHAN_GONE:
-	case HB_POL_ORPHAN_EMPTY:
-	case HB_POL_ORPHAN_OWNER:
-		return "orphan";
-	case HB_POL_BROKEN:
-		return "broken";
-	}
-	return "?";
-}
-
-const char *hb_pol_state_reason(enum hb_pol_state s)
-{
-	switch (s) {
-	case HB_POL_ORPHAN_GONE:
-		return "cgroup gone";
-	case HB_POL_ORPHAN_EMPTY:
-		return "cgroup empty, owner gone";
-	case HB_POL_ORPHAN_OWNER:
-		return "owner gone";
-	case HB_POL_BROKEN:
-		return "incomplete pins";
-	default:
-		return "";
-	}
 }
 
 /* For hbctl doctor: loads (and frees) the policy program, as hb_pol_add() would, attaching
