@@ -57,107 +57,6 @@ static int make_pin_dirs(char *err, size_t errlen)
 	return 0;
 }
 
-const char *hb_paths_pin_path(void)
-{
-	return hb_pin_paths();
-}
-
-/* The map key of a path table entry (policy_bpf.h: port, then the address as IPv6). */
-static void path_key(const struct hb_pattern *d, struct hb_path_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->data[0] = (__u8)(d->port >> 8);
-	k->data[1] = (__u8)d->port;
-	if (d->family == AF_INET) {
-		k->data[12] = 0xff;
-		k->data[13] = 0xff;
-		memcpy(&k->data[14], d->addr, 4);
-		k->prefixlen = 16 + 96 + d->prefix;
-	} else {
-		memcpy(&k->data[2], d->addr, 16);
-		k->prefixlen = 16 + d->prefix;
-	}
-}
-
-static bool path_map_ok(int fd)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_LPM_TRIE &&
-	       info.key_size == sizeof(struct hb_path_key) &&
-	       info.value_size == sizeof(struct hb_path_val);
-}
-
-/* Makes the paths map fd hold exactly table t. Returns t->n or -errno with err set. */
-static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
-{
-	struct hb_path_key k, next, *stale = NULL;
-	struct hb_path_val v;
-	size_t nstale = 0;
-	unsigned int i;
-	int rc = 0;
-	void *prev = NULL;
-
-	for (i = 0; i < t->n; i++) {
-		const struct hb_path *e = &t->e[i];
-
-		path_key(&e->dest, &k);
-		memset(&v, 0, sizeof(v));
-		v.idle_s = e->dropped_ms < 0 ? 0 : (__u32)hb_paths_idle(e, 0, HB_IDLE_MAX);
-		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
-			rc = hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
-			goto out;
-		}
-	}
-	/* then the keys the table no longer has (collected first: deleting while walking an
-	 * LPM trie restarts the walk) */
-	stale = calloc(HB_PATHS_MAX + 1, sizeof(*stale));
-	if (!stale) {
-		rc = hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
-		goto out;
-	}
-	while (nstale <= HB_PATHS_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
-		bool keep = false;
-
-		for (i = 0; i < t->n && !keep; i++) {
-			path_key(&t->e[i].dest, &k);
-			keep = !memcmp(&k, &next, sizeof(k));
-		}
-		if (!keep)
-			stale[nstale++] = next;
-		k = next;
-		prev = &k;
-	}
-	for (i = 0; i < nstale; i++)
-		bpf_map_delete_elem(fd, &stale[i]);
-	rc = (int)t->n;
-out:
-	free(stale);
-	return rc;
-}
-
-int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
-{
-	int fd, rc;
-
-	fd = bpf_obj_get(hb_paths_pin_path());
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;	/* no policy with --idle auto */
-		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
-	}
-	if (!path_map_ok(fd)) {
-		close(fd);
-		return hb_bpf_errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
-			    hb_paths_pin_path());
-	}
-	rc = map_fill(fd, t, err, errlen);
-	close(fd);
-	return rc;
-}
-
-
 /* ---- privileges, BTF, bpffs --------------------------------------------------------------- */
 
 int hb_pol_check_caps(char *err, size_t errlen)
@@ -423,176 +322,185 @@ void hb__pol_link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_
 		*cg_id = info.cgroup.cgroup_id;
 }
 
-int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
-	       unsigned level, const char *match_text, unsigned flags,
-	       struct hb_pol_add_res *res, char *err, size_t errlen)
-{
+/* What hb_pol_add() holds while it builds or replaces a policy: its steps below fill it, and
+ * add_cleanup() releases it. */
+struct pol_add {
+	const char *cgroup_abs;
+	uint64_t id;
+	unsigned int flags;
+	struct hb_pol_cfg c;
+	struct hb_pol_meta *meta;
+	struct hb_pol_add_res *res;
 	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
 	char p_sk[PATH_MAX], p_solink[PATH_MAX];
-	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, sk_fd = -1, rc;
-	int solink_fd = -1, paths_fd = -1, denied;
-	struct policy_bpf *skel = NULL;
-	struct bpf_link *link = NULL, *solink = NULL;
-	struct hb_pol_meta *meta;
-	struct hb_pol_cfg c = *cfg;
-	bool replace = false, made_dir = false;
-	struct hb_pol_stats before, after;
-	int retro_rc = 0;
+	int cg_fd, link_fd, stats_fd, meta_fd, sk_fd, solink_fd, paths_fd;
+	struct policy_bpf *skel;
+	struct bpf_link *link, *solink;
+	bool replace, made_dir;
+};
+
+/* Before the lock: privileges, BTF, bpffs and our directories in it. */
+static int add_preflight(char *err, size_t errlen)
+{
+	int rc = hb_pol_check_caps(err, errlen);
+
+	if (rc)
+		return rc;
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return hb_bpf_errf(-EOPNOTSUPP, err, errlen,
+				   "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's "
+				   "program needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	return bpffs_ready(err, errlen);
+}
+
+/* The pins of the cgroup's policy, if it has one: a replacement reuses its maps (and the
+ * recorder's link); a half-made one or one of another version goes. The shared paths map
+ * for --idle auto. Under the lock. */
+static int add_open_pins(struct pol_add *a, char *err, size_t errlen)
+{
 	__u32 key = 0;
+	int rc;
 
-	memset(res, 0, sizeof(*res));
-	meta = calloc(1, sizeof(*meta));
-	if (!meta)
-		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
-	rc = hb_pol_check_caps(err, errlen);
+	rc = migrate_legacy(a->id, err, errlen);
 	if (rc)
-		goto out_free;
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		rc = hb_bpf_errf(-EOPNOTSUPP, err, errlen,
-			  "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's program "
-			  "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		goto out_free;
-	}
-	rc = bpffs_ready(err, errlen);
-	if (rc)
-		goto out_free;
-	lock_fd = hb__pol_lock_dir(err, errlen);
-	if (lock_fd < 0) {
-		rc = lock_fd;
-		goto out_free;
-	}
+		return rc;
+	hb__pol_pin_path(a->dir, sizeof(a->dir), a->id, NULL);
+	hb__pol_pin_path(a->p_link, sizeof(a->p_link), a->id, "link");
+	hb__pol_pin_path(a->p_stats, sizeof(a->p_stats), a->id, "stats");
+	hb__pol_pin_path(a->p_meta, sizeof(a->p_meta), a->id, "meta");
+	hb__pol_pin_path(a->p_sk, sizeof(a->p_sk), a->id, "sk");
+	hb__pol_pin_path(a->p_solink, sizeof(a->p_solink), a->id, "sockopt_link");
 
-	c.cgroup_id = cgroup_id;
-	c.cgroup_level = level;
-	rc = migrate_legacy(cgroup_id, err, errlen);
-	if (rc)
-		goto cleanup;
-	hb__pol_pin_path(dir, sizeof(dir), cgroup_id, NULL);
-	hb__pol_pin_path(p_link, sizeof(p_link), cgroup_id, "link");
-	hb__pol_pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
-	hb__pol_pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
-	hb__pol_pin_path(p_sk, sizeof(p_sk), cgroup_id, "sk");
-	hb__pol_pin_path(p_solink, sizeof(p_solink), cgroup_id, "sockopt_link");
-
-	link_fd = bpf_obj_get(p_link);
-	if (link_fd >= 0) {
-		stats_fd = bpf_obj_get(p_stats);
-		meta_fd = bpf_obj_get(p_meta);
-		if (stats_fd < 0 || meta_fd < 0 ||
-		    map_value_size(stats_fd) != sizeof(struct hb_pol_stats) ||
-		    map_value_size(meta_fd) != sizeof(*meta) ||
-		    bpf_map_lookup_elem(meta_fd, &key, meta) || meta->version != HB_POL_META_VERSION) {
+	a->link_fd = bpf_obj_get(a->p_link);
+	if (a->link_fd >= 0) {
+		a->stats_fd = bpf_obj_get(a->p_stats);
+		a->meta_fd = bpf_obj_get(a->p_meta);
+		if (a->stats_fd < 0 || a->meta_fd < 0 ||
+		    map_value_size(a->stats_fd) != sizeof(struct hb_pol_stats) ||
+		    map_value_size(a->meta_fd) != sizeof(*a->meta) ||
+		    bpf_map_lookup_elem(a->meta_fd, &key, a->meta) ||
+		    a->meta->version != HB_POL_META_VERSION) {
 			/* half made or of another version: start afresh (the old link goes) */
-			bpf_link_detach(link_fd);
-			close(link_fd);
-			link_fd = -1;
-			if (stats_fd >= 0)
-				close(stats_fd);
-			if (meta_fd >= 0)
-				close(meta_fd);
-			stats_fd = meta_fd = -1;
-			memset(meta, 0, sizeof(*meta));
+			bpf_link_detach(a->link_fd);
+			close(a->link_fd);
+			a->link_fd = -1;
+			if (a->stats_fd >= 0)
+				close(a->stats_fd);
+			if (a->meta_fd >= 0)
+				close(a->meta_fd);
+			a->stats_fd = a->meta_fd = -1;
+			memset(a->meta, 0, sizeof(*a->meta));
 		}
 	}
-	replace = link_fd >= 0;
-	if (replace && (flags & HB_POL_ADD_NO_REPLACE)) {
-		rc = hb_bpf_errf(-EEXIST, err, errlen,
-			  "%.300s has a policy already (id %llu); without --no-replace it is "
-			  "replaced", cgroup_abs, (unsigned long long)cgroup_id);
-		goto cleanup;
-	}
-	if (!replace) {
-		rc = hb__pol_unpin_all(cgroup_id);	/* leftovers of a crash, if any */
-		if (rc) {
-			rc = hb_bpf_errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
-			goto cleanup;
-		}
+	a->replace = a->link_fd >= 0;
+	if (a->replace && (a->flags & HB_POL_ADD_NO_REPLACE))
+		return hb_bpf_errf(-EEXIST, err, errlen,
+				   "%.300s has a policy already (id %llu); without --no-replace it "
+				   "is replaced", a->cgroup_abs, (unsigned long long)a->id);
+	if (!a->replace) {
+		rc = hb__pol_unpin_all(a->id);	/* leftovers of a crash, if any */
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen, "%s: %s", a->dir, strerror(-rc));
 	}
 
-	if (replace) {
+	if (a->replace) {
 		/* the records of who set what carry over too (a policy of an older version
 		 * has none: a new map is pinned) */
-		sk_fd = bpf_obj_get(p_sk);
-		if (sk_fd >= 0 && map_value_size(sk_fd) != sizeof(struct hb_pol_sk)) {
-			close(sk_fd);
-			sk_fd = -1;
-			unlink(p_sk);
+		a->sk_fd = bpf_obj_get(a->p_sk);
+		if (a->sk_fd >= 0 && map_value_size(a->sk_fd) != sizeof(struct hb_pol_sk)) {
+			close(a->sk_fd);
+			a->sk_fd = -1;
+			unlink(a->p_sk);
 		}
-		solink_fd = bpf_obj_get(p_solink);
+		a->solink_fd = bpf_obj_get(a->p_solink);
 	}
 	if (getenv("HB_TEST_NO_SOCKOPT")) {
 		/* the tests' way to see the fallback on a kernel that has no need of it */
-		res->no_record = true;
-		snprintf(res->note, sizeof(res->note), "refused (HB_TEST_NO_SOCKOPT)");
+		a->res->no_record = true;
+		snprintf(a->res->note, sizeof(a->res->note), "refused (HB_TEST_NO_SOCKOPT)");
 	}
 
-	if (c.flags & HB_POL_F_IDLE_AUTO) {
+	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* --idle auto: the one paths map every such policy shares (paths add/rm/learn
 		 * keep it in step with the table); made and pinned by the first */
-		paths_fd = bpf_obj_get(hb_paths_pin_path());
-		if (paths_fd >= 0 && !path_map_ok(paths_fd)) {
-			close(paths_fd);
-			paths_fd = -1;
+		a->paths_fd = bpf_obj_get(hb_paths_pin_path());
+		if (a->paths_fd >= 0 && !hb__pol_path_map_ok(a->paths_fd)) {
+			close(a->paths_fd);
+			a->paths_fd = -1;
 			unlink(hb_paths_pin_path());	/* of another version: made afresh */
 		}
 	}
+	return 0;
+}
+
+/* Opens the skeleton with the policy as rodata, reusing the pinned maps of a replaced policy
+ * and the paths map. Returns 0, or -errno with a message. */
+static int add_open_skel(struct pol_add *a, char *err, size_t errlen)
+{
+	struct policy_bpf *skel;
+	int rc = 0;
+
+	a->skel = skel = policy_bpf__open();
+	if (!skel)
+		return load_err(-errno, err, errlen);
+	memcpy((void *)&skel->rodata->targ_cfg, &a->c, sizeof(a->c));
+	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit,
+				  !!(a->flags & HB_POL_ADD_RETROFIT));
+	bpf_program__set_autoload(skel->progs.setsockopt_policy, !a->res->no_record);
+	if (a->replace) {
+		/* the counters and the metadata carry over; only the program changes */
+		rc = bpf_map__reuse_fd(skel->maps.stats, a->stats_fd);
+		if (!rc)
+			rc = bpf_map__reuse_fd(skel->maps.meta, a->meta_fd);
+		if (!rc && a->sk_fd >= 0)
+			rc = bpf_map__reuse_fd(skel->maps.sk_rec, a->sk_fd);
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
+					   "%s (policy rm it first)", (unsigned long long)a->id,
+					   strerror(-rc));
+	}
+	if (a->paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, a->paths_fd)))
+		return hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
+				   strerror(-rc));
+	return 0;
+}
+
+/* Loads the program: without the recorder when the kernel refuses it (a note in res says
+ * so). Then the paths map of --idle auto, pinned and filled before the program runs. */
+static int add_load(struct pol_add *a, char *err, size_t errlen)
+{
+	int rc, denied;
 
 	for (;;) {
-		skel = policy_bpf__open();
-		if (!skel) {
-			rc = load_err(-errno, err, errlen);
-			goto cleanup;
-		}
-		memcpy((void *)&skel->rodata->targ_cfg, &c, sizeof(c));
-		bpf_program__set_autoload(skel->progs.iter_tcp_retrofit,
-					  !!(flags & HB_POL_ADD_RETROFIT));
-		bpf_program__set_autoload(skel->progs.setsockopt_policy, !res->no_record);
-		rc = 0;
-		if (replace) {
-			/* the counters and the metadata carry over; only the program changes */
-			rc = bpf_map__reuse_fd(skel->maps.stats, stats_fd);
-			if (!rc)
-				rc = bpf_map__reuse_fd(skel->maps.meta, meta_fd);
-			if (!rc && sk_fd >= 0)
-				rc = bpf_map__reuse_fd(skel->maps.sk_rec, sk_fd);
-			if (rc) {
-				rc = hb_bpf_errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
-					  "%s (policy rm it first)", (unsigned long long)cgroup_id,
-					  strerror(-rc));
-				goto cleanup;
-			}
-		}
-		if (paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, paths_fd))) {
-			rc = hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
-				  strerror(-rc));
-			goto cleanup;
-		}
+		rc = add_open_skel(a, err, errlen);
+		if (rc)
+			return rc;
 		/* HB_BPF_DENY refuses a program as the kernel would (bpf_loader.h) */
-		denied = hb_bpf_deny_check(skel->obj, err, errlen);
-		rc = denied ? denied : policy_bpf__load(skel);
+		denied = hb_bpf_deny_check(a->skel->obj, err, errlen);
+		rc = denied ? denied : policy_bpf__load(a->skel);
 		if (!rc)
 			break;
-		if (res->no_record) {
+		if (a->res->no_record) {
 			if (!denied)
 				rc = load_err(rc, err, errlen);
-			goto cleanup;
+			return rc;
 		}
 		/* Without the cgroup setsockopt program (older kernels refuse it, or its
 		 * SK_STORAGE use), the policy still works as it did before it existed. */
-		res->no_record = true;
+		a->res->no_record = true;
 		if (denied)
-			snprintf(res->note, sizeof(res->note), "not loaded: %s", err);
+			snprintf(a->res->note, sizeof(a->res->note), "not loaded: %s", err);
 		else
-			snprintf(res->note, sizeof(res->note), "not loaded: %s", strerror(-rc));
-		policy_bpf__destroy(skel);
-		skel = NULL;
+			snprintf(a->res->note, sizeof(a->res->note), "not loaded: %s",
+				 strerror(-rc));
+		policy_bpf__destroy(a->skel);
+		a->skel = NULL;
 	}
-	if ((c.flags & HB_POL_F_IDLE_AUTO) && paths_fd < 0 &&
-	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
-		rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
-		goto cleanup;
-	}
-	if (c.flags & HB_POL_F_IDLE_AUTO) {
+	if ((a->c.flags & HB_POL_F_IDLE_AUTO) && a->paths_fd < 0 &&
+	    (rc = bpf_map__pin(a->skel->maps.paths, hb_paths_pin_path())))
+		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(),
+				   strerror(-rc));
+	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* the table in the map before the program runs (and before a retrofit): a line
 		 * that cannot be read is left out here; the caller says so */
 		struct hb_paths t;
@@ -600,155 +508,225 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 
 		hb_paths_init(&t);
 		hb_paths_load(hb_paths_file(NULL), &t, e2, sizeof(e2));
-		rc = map_fill(bpf_map__fd(skel->maps.paths), &t, err, errlen);
+		rc = hb__pol_map_fill(bpf_map__fd(a->skel->maps.paths), &t, err, errlen);
 		hb_paths_free(&t);
 		if (rc < 0)
-			goto cleanup;
-		rc = 0;
+			return rc;
 	}
+	return 0;
+}
 
-	/* metadata first, so that the policy is complete when its link appears */
-	if (!replace) {
+/* The metadata, first, so that the policy is complete when its link appears. */
+static int add_write_meta(struct pol_add *a, const char *match_text, char *err, size_t errlen)
+{
+	struct hb_pol_meta *meta = a->meta;
+	__u32 key = 0;
+
+	if (!a->replace) {
 		meta->version = HB_POL_META_VERSION;
-		meta->cgroup_id = cgroup_id;
+		meta->cgroup_id = a->id;
 		meta->created_ns = now_ns();
-		if (flags & HB_POL_ADD_TRANSIENT) {
+		if (a->flags & HB_POL_ADD_TRANSIENT) {
 			meta->flags |= HB_POL_M_TRANSIENT;
 			meta->owner_pid = (__u32)getpid();
 			meta->owner_start = hb__pol_proc_start(getpid());
 		}
 	}
 	meta->updated_ns = now_ns();
-	meta->cfg = c;
-	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", cgroup_abs);
+	meta->cfg = a->c;
+	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", a->cgroup_abs);
 	snprintf(meta->match, sizeof(meta->match), "%s", match_text ? match_text : "");
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &key, meta, BPF_ANY)) {
-		rc = hb_bpf_errf(-errno, err, errlen, "writing the policy's metadata: %s", strerror(errno));
-		goto cleanup;
-	}
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.meta), &key, meta, BPF_ANY))
+		return hb_bpf_errf(-errno, err, errlen, "writing the policy's metadata: %s",
+				   strerror(errno));
+	return 0;
+}
 
-	if (replace) {
-		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.sockops_policy), NULL)) {
-			rc = hb_bpf_errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
-				  (unsigned long long)cgroup_id, strerror(errno));
-			goto cleanup;
-		}
-		res->replaced = true;
-		hb__pol_link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
-		if (sk_fd < 0) {
-			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
-			if (rc) {
-				rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", p_sk, strerror(-rc));
-				goto cleanup;
-			}
-		}
-		if (solink_fd >= 0 && !res->no_record &&
-		    bpf_link_update(solink_fd, bpf_program__fd(skel->progs.setsockopt_policy),
-				    NULL)) {
-			res->no_record = true;
-			snprintf(res->note, sizeof(res->note), "not replaced: %s", strerror(errno));
-		}
-		if (solink_fd >= 0 && res->no_record) {
-			/* the old recorder would apply the old policy's --force: it goes */
-			bpf_link_detach(solink_fd);
-			unlink(p_solink);
-		}
-	} else {
-		cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cg_fd < 0) {
-			rc = hb_bpf_errf(-errno, err, errlen, "%.300s: %s", cgroup_abs, strerror(errno));
-			goto cleanup;
-		}
-		if (mkdir(dir, 0700)) {
-			rc = hb_bpf_errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
-			goto cleanup;
-		}
-		made_dir = true;
-		rc = bpf_map__pin(skel->maps.stats, p_stats);
-		if (!rc)
-			rc = bpf_map__pin(skel->maps.meta, p_meta);
-		if (!rc)
-			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
-		if (rc) {
-			rc = hb_bpf_errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
-			goto cleanup;
-		}
-		link = bpf_program__attach_cgroup(skel->progs.sockops_policy, cg_fd);
-		if (!link) {
-			rc = -errno;
-			rc = hb_bpf_errf(rc, err, errlen, "attaching to %.300s: %s%s", cgroup_abs,
-				  strerror(-rc), rc == -EPERM ?
-				  " (an ancestor cgroup has a sock_ops program without "
-				  "BPF_F_ALLOW_MULTI?)" : "");
-			goto cleanup;
-		}
-		rc = bpf_link__pin(link, p_link);
-		if (rc) {
-			rc = hb_bpf_errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
-			goto cleanup;
-		}
-		hb__pol_link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
-	}
-	if (!res->no_record && solink_fd < 0) {
-		/* the recorder, beside the sock_ops link; the policy works without it */
-		if (cg_fd < 0)
-			cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		solink = cg_fd >= 0 ? bpf_program__attach_cgroup(skel->progs.setsockopt_policy,
-								 cg_fd) : NULL;
-		if (!solink || bpf_link__pin(solink, p_solink)) {
-			res->no_record = true;
-			snprintf(res->note, sizeof(res->note), "not attached: %s", strerror(errno));
-			if (solink) {
-				bpf_link__destroy(solink);
-				solink = NULL;
-			}
-		}
-	}
-	res->id = cgroup_id;
+/* Swaps the new program into the pinned links: atomic for every socket of the cgroup. */
+static int add_replace(struct pol_add *a, char *err, size_t errlen)
+{
+	struct hb_pol_add_res *res = a->res;
+	int rc;
 
-	if (flags & HB_POL_ADD_RETROFIT) {
-		int sfd = bpf_map__fd(skel->maps.stats);
-		bool counted = !hb__pol_read_stats(sfd, &before);
+	if (bpf_link_update(a->link_fd, bpf_program__fd(a->skel->progs.sockops_policy), NULL))
+		return hb_bpf_errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
+				   (unsigned long long)a->id, strerror(errno));
+	res->replaced = true;
+	hb__pol_link_ids(a->link_fd, &res->link_id, &res->prog_id, NULL);
+	if (a->sk_fd < 0) {
+		rc = bpf_map__pin(a->skel->maps.sk_rec, a->p_sk);
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", a->p_sk,
+					   strerror(-rc));
+	}
+	if (a->solink_fd >= 0 && !res->no_record &&
+	    bpf_link_update(a->solink_fd, bpf_program__fd(a->skel->progs.setsockopt_policy),
+			    NULL)) {
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "not replaced: %s", strerror(errno));
+	}
+	if (a->solink_fd >= 0 && res->no_record) {
+		/* the old recorder would apply the old policy's --force: it goes */
+		bpf_link_detach(a->solink_fd);
+		unlink(a->p_solink);
+	}
+	return 0;
+}
 
-		/* the policy stays whatever happens here: an error is the retrofit's (res->id
-		 * tells the caller that the policy is in place) */
-		retro_rc = retrofit(skel, err, errlen);
-		if (counted && !hb__pol_read_stats(sfd, &after)) {
-			res->retrofit_applied = after.retrofitted - before.retrofitted;
-			res->retrofit_failed = after.failed - before.failed;
+/* A new policy: its directory, the maps pinned, the sock_ops program attached to the
+ * cgroup and its link pinned (the pin keeps it attached after hbctl). */
+static int add_attach(struct pol_add *a, char *err, size_t errlen)
+{
+	int rc;
+
+	a->cg_fd = open(a->cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->cg_fd < 0)
+		return hb_bpf_errf(-errno, err, errlen, "%.300s: %s", a->cgroup_abs,
+				   strerror(errno));
+	if (mkdir(a->dir, 0700))
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", a->dir, strerror(errno));
+	a->made_dir = true;
+	rc = bpf_map__pin(a->skel->maps.stats, a->p_stats);
+	if (!rc)
+		rc = bpf_map__pin(a->skel->maps.meta, a->p_meta);
+	if (!rc)
+		rc = bpf_map__pin(a->skel->maps.sk_rec, a->p_sk);
+	if (rc)
+		return hb_bpf_errf(rc, err, errlen, "pinning under %s: %s", a->dir, strerror(-rc));
+	a->link = bpf_program__attach_cgroup(a->skel->progs.sockops_policy, a->cg_fd);
+	if (!a->link) {
+		rc = -errno;
+		return hb_bpf_errf(rc, err, errlen, "attaching to %.300s: %s%s", a->cgroup_abs,
+				   strerror(-rc), rc == -EPERM ?
+				   " (an ancestor cgroup has a sock_ops program without "
+				   "BPF_F_ALLOW_MULTI?)" : "");
+	}
+	rc = bpf_link__pin(a->link, a->p_link);
+	if (rc)
+		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", a->p_link, strerror(-rc));
+	hb__pol_link_ids(bpf_link__fd(a->link), &a->res->link_id, &a->res->prog_id, NULL);
+	return 0;
+}
+
+/* The recorder, beside the sock_ops link; the policy works without it (a note says why). */
+static void add_recorder(struct pol_add *a)
+{
+	struct hb_pol_add_res *res = a->res;
+
+	if (res->no_record || a->solink_fd >= 0)
+		return;
+	if (a->cg_fd < 0)
+		a->cg_fd = open(a->cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	a->solink = a->cg_fd >= 0 ?
+		    bpf_program__attach_cgroup(a->skel->progs.setsockopt_policy, a->cg_fd) : NULL;
+	if (!a->solink || bpf_link__pin(a->solink, a->p_solink)) {
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "not attached: %s", strerror(errno));
+		if (a->solink) {
+			bpf_link__destroy(a->solink);
+			a->solink = NULL;
 		}
 	}
+}
 
-cleanup:
-	if (rc && !replace && made_dir) {
-		if (link)
-			bpf_link__unpin(link);
-		hb__pol_unpin_all(cgroup_id);
+/* --retrofit: the sockets already there, counted. The policy stays whatever happens here:
+ * an error is the retrofit's (res->id tells the caller that the policy is in place). */
+static int add_retrofit(struct pol_add *a, char *err, size_t errlen)
+{
+	struct hb_pol_stats before, after;
+	int sfd = bpf_map__fd(a->skel->maps.stats), rc;
+	bool counted = !hb__pol_read_stats(sfd, &before);
+
+	rc = retrofit(a->skel, err, errlen);
+	if (counted && !hb__pol_read_stats(sfd, &after)) {
+		a->res->retrofit_applied = after.retrofitted - before.retrofitted;
+		a->res->retrofit_failed = after.failed - before.failed;
 	}
-	if (link)
-		bpf_link__destroy(link);	/* closes our fd; the pin keeps it attached */
-	if (solink)
-		bpf_link__destroy(solink);
-	if (sk_fd >= 0)
-		close(sk_fd);
-	if (solink_fd >= 0)
-		close(solink_fd);
-	policy_bpf__destroy(skel);
-	if (cg_fd >= 0)
-		close(cg_fd);
-	if (link_fd >= 0)
-		close(link_fd);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	if (meta_fd >= 0)
-		close(meta_fd);
-	if (paths_fd >= 0)
-		close(paths_fd);
-	if (rc && (c.flags & HB_POL_F_IDLE_AUTO))
+	return rc;
+}
+
+/* Undoes what a failed (rc) add made and closes what it opened. */
+static void add_cleanup(struct pol_add *a, int rc)
+{
+	if (rc && !a->replace && a->made_dir) {
+		if (a->link)
+			bpf_link__unpin(a->link);
+		hb__pol_unpin_all(a->id);
+	}
+	if (a->link)
+		bpf_link__destroy(a->link);	/* closes our fd; the pin keeps it attached */
+	if (a->solink)
+		bpf_link__destroy(a->solink);
+	if (a->sk_fd >= 0)
+		close(a->sk_fd);
+	if (a->solink_fd >= 0)
+		close(a->solink_fd);
+	policy_bpf__destroy(a->skel);
+	if (a->cg_fd >= 0)
+		close(a->cg_fd);
+	if (a->link_fd >= 0)
+		close(a->link_fd);
+	if (a->stats_fd >= 0)
+		close(a->stats_fd);
+	if (a->meta_fd >= 0)
+		close(a->meta_fd);
+	if (a->paths_fd >= 0)
+		close(a->paths_fd);
+	if (rc && (a->c.flags & HB_POL_F_IDLE_AUTO))
 		hb__pol_unpin_paths_unused();
+}
+
+int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
+	       unsigned level, const char *match_text, unsigned flags,
+	       struct hb_pol_add_res *res, char *err, size_t errlen)
+{
+	struct pol_add *a;
+	int lock_fd, rc, retro_rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	a = calloc(1, sizeof(*a));
+	if (a)
+		a->meta = calloc(1, sizeof(*a->meta));
+	if (!a || !a->meta) {
+		free(a);
+		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
+	}
+	a->cgroup_abs = cgroup_abs;
+	a->id = cgroup_id;
+	a->flags = flags;
+	a->res = res;
+	a->c = *cfg;
+	a->c.cgroup_id = cgroup_id;
+	a->c.cgroup_level = level;
+	a->cg_fd = a->link_fd = a->stats_fd = a->meta_fd = -1;
+	a->sk_fd = a->solink_fd = a->paths_fd = -1;
+
+	rc = add_preflight(err, errlen);
+	if (rc)
+		goto out_free;
+	lock_fd = hb__pol_lock_dir(err, errlen);
+	if (lock_fd < 0) {
+		rc = lock_fd;
+		goto out_free;
+	}
+	rc = add_open_pins(a, err, errlen);
+	if (!rc)
+		rc = add_load(a, err, errlen);
+	if (!rc)
+		rc = add_write_meta(a, match_text, err, errlen);
+	if (!rc)
+		rc = a->replace ? add_replace(a, err, errlen) : add_attach(a, err, errlen);
+	if (!rc) {
+		add_recorder(a);
+		res->id = cgroup_id;
+		if (flags & HB_POL_ADD_RETROFIT)
+			retro_rc = add_retrofit(a, err, errlen);
+	}
+	add_cleanup(a, rc);
 	close(lock_fd);
 out_free:
-	free(meta);
+	free(a->meta);
+	free(a);
 	return rc ? rc : retro_rc;
 }
 

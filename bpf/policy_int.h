@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Inside the policy loader: what bpf/policy.c (add, probe) and bpf/policy_list.c (ls, rm)
- * share. Not for callers outside bpf/policy*.c.
+ * Inside the policy loader: what bpf/policy.c (add, probe) and bpf/policy_list.c (ls, rm) and
+ * bpf/policy_paths.c share. Not for callers outside bpf/policy*.c.
  */
 #ifndef HB_BPF_POLICY_INT_H
 #define HB_BPF_POLICY_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct hb_pol_stats;
+struct hb_paths;
+
+/* Whether fd is hbkeep's paths map (an LPM trie of this version's key and value). */
+bool hb__pol_path_map_ok(int fd);
+/* Makes the paths map fd hold exactly table t. Returns t->n or -errno with err set. */
+int hb__pol_map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen);
 
 /* Takes the policies' lock (flock on their directory). Returns the fd to close, or -errno
  * with a message in err. */
