@@ -38,8 +38,8 @@
 #include <bpf/libbpf.h>
 
 #include "hb/bpf_loader.h"
+#include "hb/cgroup.h"
 #include "hb/monitor.h"
-#include "hb/policy_bpf.h"
 #include "hbmon.skel.h"
 #include "monitor_int.h"
 

@@ -38,7 +38,7 @@
 #include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/pins.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "policy_int.h"
 #include "policy.skel.h"
 

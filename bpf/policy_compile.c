@@ -11,7 +11,7 @@
 
 #include "hb/paths.h"
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 _Static_assert(sizeof(struct hb_pol_pat) == HB_POL_PAT_SIZE, "hb_pol_pat layout");
 _Static_assert(sizeof(struct hb_pol_cfg) == HB_POL_CFG_SIZE, "hb_pol_cfg layout");

@@ -20,7 +20,7 @@
 #include "hb/bpf_loader.h"
 #include "hb/cgroup.h"
 #include "hb/pins.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "policy_int.h"
 
 /* Unpins the paths map when no policy with --idle auto is left (unpin what we pin). Called

@@ -15,7 +15,7 @@
 #include "hb/bpf_loader.h"
 #include "hb/paths.h"
 #include "hb/pins.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "policy_int.h"
 
 const char *hb_paths_pin_path(void)

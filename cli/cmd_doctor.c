@@ -25,7 +25,7 @@
 #include <sys/utsname.h>
 #include "cli.h"
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "hb/bpf_loader.h"
 #include "hb/monitor.h"
 #include "hb_paths.h"	/* HB_LIBDIR: where `hbctl run` looks for the installed shim */

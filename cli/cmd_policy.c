@@ -29,7 +29,7 @@
 #include "cli.h"
 #include "hb/paths.h"
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "policy_conf.h"
 
 enum {

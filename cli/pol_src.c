@@ -29,7 +29,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "cli.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 #define MAX_MAPS	64
 
