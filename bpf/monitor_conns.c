@@ -174,7 +174,7 @@ int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
 
 	*v = NULL;
 	*n = 0;
-	dp = opendir(HB_MON_PIN_ROOT);
+	dp = opendir(hb_pin_root());
 	if (!dp)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	while ((d = readdir(dp))) {
@@ -185,7 +185,7 @@ int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
 			if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH))
 				continue;	/* a dead monitor's leftovers */
 		}
-		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
+		snprintf(p, sizeof(p), "%s/%s/conns", hb_pin_root(), d->d_name);
 		fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			/* a monitor without an iterator (refused by the kernel), or one starting */

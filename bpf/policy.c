@@ -3,7 +3,7 @@
  * The loader of the per-cgroup policy (policy_bpf.h): the only file that includes
  * policy.skel.h. libbpf-bootstrap's sequence (open, set rodata, load, attach) with a cleanup:
  * that always destroys the skeleton; what outlives hbctl is pinned under /sys/fs/bpf/hbkeep/policy/<id>/
- * (hb_pin_dir(); policies an older version pinned in /sys/fs/bpf/hb/<id>/ are still found).
+ * (hb_pin_policy_dir(); policies an older version pinned in /sys/fs/bpf/hb/<id>/ are still found).
  *
  * Every add and remove holds an exclusive flock() on the policy pin directory, so that two hbctl
  * never build or tear down the same policy at once; listing takes no lock (a policy being
@@ -42,18 +42,15 @@
 #include "policy_int.h"
 #include "policy.skel.h"
 
-const char *hb_pol_pin_dir(void)
-{
-	return hb_pin_policy_dir();
-}
 
 /* The root and the policies' directory in it (0700: policies are root's). */
 static int make_pin_dirs(char *err, size_t errlen)
 {
 	if (mkdir(hb_pin_root(), 0700) && errno != EEXIST)
 		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
-	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
-		return hb_bpf_errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+	if (mkdir(hb_pin_policy_dir(), 0700) && errno != EEXIST)
+		return hb_bpf_errf(-errno, err, errlen,
+				   "%s: %s", hb_pin_policy_dir(), strerror(errno));
 	return 0;
 }
 
@@ -73,16 +70,16 @@ static int bpffs_ready(char *err, size_t errlen)
 {
 	struct statfs sfs;
 
-	if (statfs(HB_POL_PIN_ROOT, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
+	if (statfs(HB_PIN_BPFFS, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
 		if (geteuid() != 0)
 			return hb_bpf_errf(-ENOENT, err, errlen,
 				    "bpffs is not mounted on %s (as root: mount -t bpf bpf %s)",
-				    HB_POL_PIN_ROOT, HB_POL_PIN_ROOT);
-		if (mount("bpf", HB_POL_PIN_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    HB_PIN_BPFFS, HB_PIN_BPFFS);
+		if (mount("bpf", HB_PIN_BPFFS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=0700"))
 			return hb_bpf_errf(-errno, err, errlen,
 				    "bpffs is not mounted on %s, and mounting it failed: %s",
-				    HB_POL_PIN_ROOT, strerror(errno));
+				    HB_PIN_BPFFS, strerror(errno));
 	}
 	return make_pin_dirs(err, errlen);
 }
@@ -94,15 +91,17 @@ int hb__pol_lock_dir(char *err, size_t errlen)
 
 	if (rc)
 		return rc;
-	fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(hb_pin_policy_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return hb_bpf_errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen,
+				   "%s: %s", hb_pin_policy_dir(), strerror(errno));
 	while (flock(fd, LOCK_EX)) {
 		if (errno != EINTR) {
 			int rc = -errno;
 
 			close(fd);
-			return hb_bpf_errf(rc, err, errlen, "flock %s: %s", HB_POL_PIN_DIR, strerror(-rc));
+			return hb_bpf_errf(rc, err, errlen,
+					   "flock %s: %s", hb_pin_policy_dir(), strerror(-rc));
 		}
 	}
 	return fd;
@@ -115,13 +114,13 @@ static const char *pin_dir_of(uint64_t id)
 	char p[PATH_MAX];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	snprintf(p, sizeof(p), "%s/%llu", hb_pin_policy_dir(), (unsigned long long)id);
 	if (stat(p, &st) == 0)
-		return HB_POL_PIN_DIR;
+		return hb_pin_policy_dir();
 	snprintf(p, sizeof(p), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
 	if (stat(p, &st) == 0)
 		return hb_pin_policy_legacy_dir();
-	return HB_POL_PIN_DIR;
+	return hb_pin_policy_dir();
 }
 
 void hb__pol_pin_path(char *buf, size_t len, uint64_t id, const char *name)
@@ -138,12 +137,13 @@ static int migrate_legacy(uint64_t id, char *err, size_t errlen)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 
-	if (pin_dir_of(id) == HB_POL_PIN_DIR)
+	if (pin_dir_of(id) == hb_pin_policy_dir())
 		return 0;
 	snprintf(from, sizeof(from), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
-	snprintf(to, sizeof(to), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	snprintf(to, sizeof(to), "%s/%llu", hb_pin_policy_dir(), (unsigned long long)id);
 	if (rename(from, to))
-		return hb_bpf_errf(-errno, err, errlen, "moving %s to %s: %s", from, to, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen,
+				   "moving %s to %s: %s", from, to, strerror(errno));
 	return 0;
 }
 
@@ -220,9 +220,11 @@ static int load_err(int rc, char *err, size_t errlen)
 		return hb_bpf_load_err(rc, "sockops_policy", "sockops",
 				       HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
 	if (rc == -EACCES || rc == -EINVAL)
-		return hb_bpf_errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
+		return hb_bpf_errf(rc, err, errlen,
+				   "the kernel's verifier rejected the program (%s; "
 			    "HB_DEBUG=1 shows its log)", strerror(-rc));
-	return hb_bpf_errf(rc, err, errlen, "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
+	return hb_bpf_errf(rc, err, errlen,
+			   "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
 		    "log)", strerror(-rc));
 }
 
@@ -237,7 +239,8 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 
 	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
 	if (!link)
-		return hb_bpf_errf(-errno, err, errlen, "--retrofit: iter/tcp: %s", strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen,
+				   "--retrofit: iter/tcp: %s", strerror(errno));
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
 		rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
@@ -248,7 +251,8 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got < 0)
-			rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: reading the iterator: %s",
+			rc = hb_bpf_errf(-errno, err, errlen,
+					 "--retrofit: reading the iterator: %s",
 				  strerror(errno));
 		if (got <= 0)
 			break;
@@ -423,11 +427,11 @@ static int add_open_pins(struct pol_add *a, char *err, size_t errlen)
 	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* --idle auto: the one paths map every such policy shares (paths add/rm/learn
 		 * keep it in step with the table); made and pinned by the first */
-		a->paths_fd = bpf_obj_get(hb_paths_pin_path());
+		a->paths_fd = bpf_obj_get(hb_pin_paths());
 		if (a->paths_fd >= 0 && !hb__pol_path_map_ok(a->paths_fd)) {
 			close(a->paths_fd);
 			a->paths_fd = -1;
-			unlink(hb_paths_pin_path());	/* of another version: made afresh */
+			unlink(hb_pin_paths());	/* of another version: made afresh */
 		}
 	}
 	return 0;
@@ -455,12 +459,13 @@ static int add_open_skel(struct pol_add *a, char *err, size_t errlen)
 		if (!rc && a->sk_fd >= 0)
 			rc = bpf_map__reuse_fd(skel->maps.sk_rec, a->sk_fd);
 		if (rc)
-			return hb_bpf_errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
+			return hb_bpf_errf(rc, err, errlen,
+					   "reusing the pinned maps of policy %llu: "
 					   "%s (policy rm it first)", (unsigned long long)a->id,
 					   strerror(-rc));
 	}
 	if (a->paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, a->paths_fd)))
-		return hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
+		return hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_pin_paths(),
 				   strerror(-rc));
 	return 0;
 }
@@ -497,8 +502,8 @@ static int add_load(struct pol_add *a, char *err, size_t errlen)
 		a->skel = NULL;
 	}
 	if ((a->c.flags & HB_POL_F_IDLE_AUTO) && a->paths_fd < 0 &&
-	    (rc = bpf_map__pin(a->skel->maps.paths, hb_paths_pin_path())))
-		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(),
+	    (rc = bpf_map__pin(a->skel->maps.paths, hb_pin_paths())))
+		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_pin_paths(),
 				   strerror(-rc));
 	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* the table in the map before the program runs (and before a retrofit): a line

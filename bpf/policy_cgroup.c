@@ -172,13 +172,15 @@ int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, 
 	 * An absolute path elsewhere that exists (a cgroup v1 directory, say) is taken as it
 	 * is when the mount has no such cgroup, so that the error says what it is. */
 	if (hb_cgroup_candidate(mnt, spec, cand, sizeof(cand)))
-		return hb_bpf_errf(-ENAMETOOLONG, err, errlen, "cgroup '%.200s': path too long", spec);
+		return hb_bpf_errf(-ENAMETOOLONG, err, errlen,
+				   "cgroup '%.200s': path too long", spec);
 	if (spec[0] == '/' && strcmp(cand, spec) && stat(cand, &st) && stat(spec, &st) == 0)
 		snprintf(cand, sizeof(cand), "%s", spec);
 	if (!realpath(cand, real)) {
 		rc = -errno;
 		if (rc == -ENOENT)
-			return hb_bpf_errf(rc, err, errlen, "cgroup '%.200s' does not exist (looked for %.300s)",
+			return hb_bpf_errf(rc, err, errlen,
+					   "cgroup '%.200s' does not exist (looked for %.300s)",
 				    spec, cand);
 		return hb_bpf_errf(rc, err, errlen, "%.300s: %s", cand, strerror(-rc));
 	}
@@ -214,7 +216,8 @@ int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen)
 
 	rc = hb_cgroup2_mount(mnt, sizeof(mnt));
 	if (rc == -ENOENT)
-		return hb_bpf_errf(rc, err, errlen, "no cgroup v2 hierarchy is mounted (run --kernel needs "
+		return hb_bpf_errf(rc, err, errlen,
+				   "no cgroup v2 hierarchy is mounted (run --kernel needs "
 			    "cgroup v2; mount -t cgroup2 none /sys/fs/cgroup)");
 	if (rc)
 		return hb_bpf_errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));

@@ -38,7 +38,7 @@ void hb__pol_unpin_paths_unused(void)
 		used |= v[i].state != HB_POL_BROKEN && (v[i].meta.cfg.flags & HB_POL_F_IDLE_AUTO);
 	free(v);
 	if (!used)
-		unlink(hb_paths_pin_path());
+		unlink(hb_pin_paths());
 }
 
 /* ---- list --------------------------------------------------------------------------------- */
@@ -118,7 +118,8 @@ static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;	/* bpffs not mounted, or no policy ever: none */
 		if (errno == EACCES || errno == EPERM)
-			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+			return hb_bpf_errf(-errno, err, errlen,
+					   "%s: %s (policies are root's: run as root)",
 				    dir, strerror(errno));
 		return hb_bpf_errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 	}
@@ -155,7 +156,7 @@ int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
 	*out = NULL;
 	*n = 0;
 	/* the policies' directory, then where a previous version pinned them */
-	rc = list_dir(HB_POL_PIN_DIR, &v, &cnt, &cap, err, errlen);
+	rc = list_dir(hb_pin_policy_dir(), &v, &cnt, &cap, err, errlen);
 	if (!rc)
 		rc = list_dir(hb_pin_policy_legacy_dir(), &v, &cnt, &cap, err, errlen);
 	if (rc) {
@@ -183,7 +184,8 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 	hb__pol_pin_path(dir, sizeof(dir), id, NULL);
 	if (stat(dir, &st)) {
 		if (errno == EACCES || errno == EPERM)
-			return hb_bpf_errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
+			return hb_bpf_errf(-errno, err, errlen,
+					   "%s: %s (policies are root's: run as root)",
 				    dir, strerror(errno));
 		return hb_bpf_errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
 	}
@@ -225,7 +227,8 @@ int hb_pol_remove(uint64_t id, char *err, size_t errlen)
 		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
 		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);
 		if (rc)
-			rc = hb_bpf_errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
+			rc = hb_bpf_errf(rc, err, errlen,
+					 "policy %llu removed, but not its cgroup %.300s: %s",
 				  (unsigned long long)id, m->cgroup, strerror(-rc));
 	}
 out:

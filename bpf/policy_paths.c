@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The paths map of --idle auto (policy_bpf.h): one LPM trie every such policy shares, pinned
- * at hb_paths_pin_path(), that `hbctl paths add/rm/learn` keep in step with the paths table
+ * at hb_pin_paths(), that `hbctl paths add/rm/learn` keep in step with the paths table
  * (hb/paths.h) and that hb_pol_add() fills before the program runs.
  */
 #include <errno.h>
@@ -18,10 +18,6 @@
 #include "hb/policy_loader.h"
 #include "policy_int.h"
 
-const char *hb_paths_pin_path(void)
-{
-	return hb_pin_paths();
-}
 
 /* The map key of a path table entry (policy_bpf.h: port, then the address as IPv6). */
 static void path_key(const struct hb_pattern *d, struct hb_path_key *k)
@@ -67,7 +63,8 @@ int hb__pol_map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
 		memset(&v, 0, sizeof(v));
 		v.idle_s = e->dropped_ms < 0 ? 0 : (__u32)hb_paths_idle(e, 0, HB_IDLE_MAX);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
-			rc = hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+			rc = hb_bpf_errf(-errno, err, errlen,
+					 "%s: %s", hb_pin_paths(), strerror(errno));
 			goto out;
 		}
 	}
@@ -102,16 +99,17 @@ int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
 {
 	int fd, rc;
 
-	fd = bpf_obj_get(hb_paths_pin_path());
+	fd = bpf_obj_get(hb_pin_paths());
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;	/* no policy with --idle auto */
-		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_pin_paths(), strerror(errno));
 	}
 	if (!hb__pol_path_map_ok(fd)) {
 		close(fd);
-		return hb_bpf_errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
-			    hb_paths_pin_path());
+		return hb_bpf_errf(-EINVAL, err, errlen,
+				   "%s: not hbkeep's paths map (of another version?)",
+			    hb_pin_paths());
 	}
 	rc = hb__pol_map_fill(fd, t, err, errlen);
 	close(fd);

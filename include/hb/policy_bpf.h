@@ -93,7 +93,7 @@ struct hb_pol_cfg {
 
 /*
  * --idle auto: the table of path timeouts (include/hb/paths.h) as an LPM trie pinned at
- * ROOT/paths (hb_paths_pin_path(), hb/pins.h), shared by every policy with --idle auto and
+ * ROOT/paths (hb_pin_paths(), hb/pins.h), shared by every policy with --idle auto and
  * kept in step by `hbctl paths add/rm/learn`. The key is the remote port (network byte
  * order; 0 for an entry without a port) followed by the IPv6 address (IPv4 as ::ffff:a.b.c.d),
  * the prefix length counting the port's 16 bits: the program looks up (port, address) first,

@@ -19,19 +19,15 @@
 #include <stdint.h>
 #include "hb/policy.h"
 #include "hb/cgroup.h"
+#include "hb/pins.h"
 
-#define HB_POL_PIN_ROOT		"/sys/fs/bpf"
 /*
- * Where policies are pinned: /sys/fs/bpf/hbkeep/policy, or $HB_PIN_DIR/policy (hb/pins.h).
- * The override lets a test keep its policies apart from the host's, so that a test's
- * `policy rm --all` can never remove a policy it did not create. Policies a previous
- * version pinned in /sys/fs/bpf/hb (or directly in $HB_PIN_DIR) are listed and removed too.
+ * Policies are pinned in hb_pin_policy_dir(): /sys/fs/bpf/hbkeep/policy, or
+ * $HB_PIN_DIR/policy (hb/pins.h). The override lets a test keep its policies apart from the
+ * host's, so that a test's `policy rm --all` can never remove a policy it did not create.
+ * Policies a previous version pinned in /sys/fs/bpf/hb (or directly in $HB_PIN_DIR) are
+ * listed and removed too. The paths map of --idle auto is pinned at hb_pin_paths().
  */
-const char *hb_pol_pin_dir(void);
-#define HB_POL_PIN_DIR		hb_pol_pin_dir()
-
-/* Where the paths map is pinned: hb_pin_paths(), ROOT/paths (pins.h). */
-const char *hb_paths_pin_path(void);
 
 struct hb_paths;
 /* Brings the pinned paths map (if a policy with --idle auto pinned it) in line with table t.
@@ -86,7 +82,7 @@ struct hb_pol_add_res {
 
 /*
  * Loads the program with cfg, attaches it to the cgroup (resolved by the caller) with a BPF
- * link and pins link, counters and metadata under HB_POL_PIN_DIR/<id>/; or, when the cgroup
+ * link and pins link, counters and metadata under hb_pin_policy_dir()/<id>/; or, when the cgroup
  * has a policy already, loads the new program and swaps it in with bpf_link_update(). Mounts
  * bpffs on /sys/fs/bpf when it is not (as root). Checks privileges, BTF and bpffs first.
  * Returns 0 or -errno with a one-line message in err; when only the retrofit failed, the
