@@ -234,29 +234,21 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 {
 	struct bpf_link *link;
 	char buf[64];
-	ssize_t got;
-	int fd, rc = 0;
+	int fd, rc;
 
 	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
 	if (!link)
-		return hb_bpf_errf(-errno, err, errlen,
-				   "--retrofit: iter/tcp: %s", strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "--retrofit: iter/tcp: %s",
+				   strerror(errno));
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
 		rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
 		goto cleanup;
 	}
-	for (;;) {
-		got = read(fd, buf, sizeof(buf));
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got < 0)
-			rc = hb_bpf_errf(-errno, err, errlen,
-					 "--retrofit: reading the iterator: %s",
-				  strerror(errno));
-		if (got <= 0)
-			break;
-	}
+	rc = hb_bpf_iter_read(fd, buf, sizeof(buf), 1, NULL, NULL);
+	if (rc)
+		rc = hb_bpf_errf(rc, err, errlen, "--retrofit: reading the iterator: %s",
+				 strerror(-rc));
 	close(fd);
 cleanup:
 	bpf_link__destroy(link);
