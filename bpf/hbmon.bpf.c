@@ -38,12 +38,11 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "hb/event.h"
+#include "common.bpf.h"
 
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
 #define IPPROTO_TCP	6
-#define AF_INET		2
-#define AF_INET6	10
 
 #define TH_FIN		0x01
 #define TH_SYN		0x02
@@ -705,22 +704,6 @@ static __always_inline void peer_set_state(const struct sock *sk, int oldstate, 
 }
 
 /* ---- iterator: open connections -------------------------------------------------------- */
-
-/* sock_i_ino(), as in iter.bpf.c: the inode of the socket_alloc around sk->sk_socket. */
-static __always_inline __u64 sock_ino(const struct sock *sk)
-{
-	struct socket *so = sk->sk_socket;
-	unsigned long ino = 0;
-	__u64 a;
-
-	if (!so)
-		return 0;
-	a = (__u64)so - bpf_core_field_offset(struct socket_alloc, socket) +
-	    bpf_core_field_offset(struct socket_alloc, vfs_inode) +
-	    bpf_core_field_offset(struct inode, i_ino);
-	bpf_probe_read_kernel(&ino, sizeof(ino), (const void *)a);
-	return ino;
-}
 
 /* One record per open connection of the monitored cgroup: sk with its storage s. */
 static __always_inline void conn_record(struct seq_file *seq, struct sock *sk,

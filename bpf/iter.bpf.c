@@ -18,17 +18,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "hb/iter.h"
-
-#define AF_INET		2
-#define AF_INET6	10
-
-#define SOL_SOCKET	1
-#define SO_KEEPALIVE	9
-#define SOL_TCP		6
-#define TCP_KEEPIDLE	4
-#define TCP_KEEPINTVL	5
-#define TCP_KEEPCNT	6
-#define TCP_USER_TIMEOUT 18
+#include "common.bpf.h"
 
 #define EINVAL		22
 
@@ -73,23 +63,6 @@ static __always_inline __u64 icsk_timeout(const struct inet_connection_sock *ics
 	if (bpf_core_field_exists(old->icsk_timeout))
 		return BPF_CORE_READ(old, icsk_timeout);
 	return icsk->icsk_retransmit_timer.expires;
-}
-
-/* sock_i_ino(): the inode of the struct socket_alloc around sk->sk_socket. One read of one
- * cache line; going through sk_socket->file->f_inode would touch two more per socket. */
-static __always_inline __u64 sock_ino(const struct sock *sk)
-{
-	struct socket *so = sk->sk_socket;
-	unsigned long ino = 0;
-	__u64 a;
-
-	if (!so)
-		return 0;
-	a = (__u64)so - bpf_core_field_offset(struct socket_alloc, socket) +
-	    bpf_core_field_offset(struct socket_alloc, vfs_inode) +
-	    bpf_core_field_offset(struct inode, i_ino);
-	bpf_probe_read_kernel(&ino, sizeof(ino), (const void *)a);
-	return ino;
 }
 
 static __always_inline void fill_full(struct hb_iter_sock *r, struct tcp_sock *tp)

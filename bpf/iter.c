@@ -160,7 +160,7 @@ int hb_iter_probe(void)
 
 /* ---- running an iterator ---------------------------------------------------------------- */
 
-typedef int (*rec_fn)(const void *rec, void *ctx);
+typedef hb_bpf_rec_fn rec_fn;
 
 /* Starts prog's iterator in the caller's current network namespace. Returns the fd to read
  * (*link to destroy after closing it) or -errno. */
@@ -180,43 +180,7 @@ static int iter_open(struct bpf_program *prog, struct bpf_link **link)
 	return fd;
 }
 
-/* Reads an iterator fd to its end and passes each record of rec_size bytes to fn (NULL:
- * discard the output). Plain system calls: safe on another thread. Returns 0 or -errno (fn's
- * first error stops the read). */
-static int iter_read(int fd, char *buf, size_t buf_size, size_t rec_size, rec_fn fn, void *ctx)
-{
-	size_t have = 0, off;
-	ssize_t got;
-	int err = 0;
-
-	for (;;) {
-		got = read(fd, buf + have, buf_size - have);
-		if (got < 0) {
-			/* EAGAIN: a million sockets went by without output (the set program) */
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		if (got == 0)
-			break;
-		have += (size_t)got;
-		if (!fn) {
-			have = 0;
-			continue;
-		}
-		for (off = 0; off + rec_size <= have; off += rec_size) {
-			err = fn(buf + off, ctx);
-			if (err)
-				return err;
-		}
-		/* The kernel writes whole records, but do not rely on it. */
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	return have ? -EPROTO : 0;
-}
-
-/* Runs prog's iterator (iter_open + iter_read). Returns 0 or -errno. */
+/* Runs prog's iterator (iter_open + hb_bpf_iter_read). Returns 0 or -errno. */
 static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t rec_size,
 		    rec_fn fn, void *ctx)
 {
@@ -226,7 +190,7 @@ static int run_iter(struct bpf_program *prog, char *buf, size_t buf_size, size_t
 	fd = iter_open(prog, &link);
 	if (fd < 0)
 		return fd;
-	err = iter_read(fd, buf, buf_size, rec_size, fn, ctx);
+	err = hb_bpf_iter_read(fd, buf, buf_size, rec_size, fn, ctx);
 	close(fd);
 	bpf_link__destroy(link);
 	return err;
@@ -457,7 +421,7 @@ static void *files_thread(void *arg)
 {
 	struct files_job *j = arg;
 
-	j->err = iter_read(j->fd, j->buf, sizeof(j->buf), sizeof(struct hb_iter_file),
+	j->err = hb_bpf_iter_read(j->fd, j->buf, sizeof(j->buf), sizeof(struct hb_iter_file),
 			   collect_file, j);
 	return NULL;
 }

@@ -38,8 +38,8 @@
 #include <bpf/libbpf.h>
 
 #include "hb/bpf_loader.h"
+#include "hb/cgroup.h"
 #include "hb/monitor.h"
-#include "hb/policy_bpf.h"
 #include "hbmon.skel.h"
 #include "monitor_int.h"
 
@@ -99,7 +99,7 @@ static void remove_stale(void)
 {
 	char p[300];
 	struct dirent *d;
-	DIR *dp = opendir(HB_MON_PIN_ROOT);
+	DIR *dp = opendir(hb_pin_root());
 	long pid;
 	char *end;
 
@@ -111,7 +111,7 @@ static void remove_stale(void)
 		pid = strtol(d->d_name + 8, &end, 10);
 		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", HB_MON_PIN_ROOT, d->d_name);
+		snprintf(p, sizeof(p), "%s/%s", hb_pin_root(), d->d_name);
 		remove_dir(p);
 	}
 	closedir(dp);
@@ -442,7 +442,7 @@ static int pin_all(struct hb_monitor *m, char *err, size_t errlen)
 	char p[300];
 	int i, e;
 
-	if (mkdir(HB_MON_PIN_ROOT, 0700) && errno != EEXIST)
+	if (mkdir(hb_pin_root(), 0700) && errno != EEXIST)
 		goto fail;
 	if (mkdir(m->dir, 0700))
 		goto fail;
@@ -536,9 +536,9 @@ int hb_monitor_open(const struct hb_monitor_opts *o, struct hb_monitor **out, ch
 	}
 	remove_stale();
 	if (o->pin)
-		snprintf(m->dir, sizeof(m->dir), "%s", HB_MON_PIN_KEPT);
+		snprintf(m->dir, sizeof(m->dir), "%s", hb_pin_monitor_dir());
 	else
-		snprintf(m->dir, sizeof(m->dir), "%s/monitor_%d", HB_MON_PIN_ROOT, (int)getpid());
+		snprintf(m->dir, sizeof(m->dir), "%s/monitor_%d", hb_pin_root(), (int)getpid());
 
 	if (o->pin && stat(m->dir, &st) == 0) {
 		e = open_pinned(m, err, errlen);
@@ -590,7 +590,7 @@ void hb_monitor_close(struct hb_monitor *m)
 			close(m->own_fds[i]);
 	hbmon_bpf__destroy(m->skel);
 	if (!m->pin && !m->reused)
-		rmdir(HB_MON_PIN_ROOT);	/* only if empty */
+		rmdir(hb_pin_root());	/* only if empty */
 	free(m);
 }
 
@@ -647,11 +647,11 @@ int hb_monitor_unpin(void)
 {
 	struct stat st;
 
-	if (stat(HB_MON_PIN_KEPT, &st))
+	if (stat(hb_pin_monitor_dir(), &st))
 		return -errno;
-	remove_dir(HB_MON_PIN_KEPT);
-	if (stat(HB_MON_PIN_KEPT, &st) == 0)
+	remove_dir(hb_pin_monitor_dir());
+	if (stat(hb_pin_monitor_dir(), &st) == 0)
 		return -EBUSY;
-	rmdir(HB_MON_PIN_ROOT);
+	rmdir(hb_pin_root());
 	return 0;
 }

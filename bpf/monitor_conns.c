@@ -18,45 +18,42 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
+#include "hb/bpf_loader.h"
 #include "hb/log.h"
 #include "hb/monitor.h"
 #include "monitor_int.h"
+
+struct conns_acc {
+	struct hb_mon_conn **v;
+	size_t *n, *cap;
+};
+
+/* One record into the growing array (hb_bpf_rec_fn). */
+static int conns_add(const void *rec, void *ctx)
+{
+	struct conns_acc *a = ctx;
+	struct hb_mon_conn *nv;
+
+	if (*a->n == *a->cap) {
+		size_t c = *a->cap ? *a->cap * 2 : 64;
+
+		nv = realloc(*a->v, c * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*a->v = nv;
+		*a->cap = c;
+	}
+	memcpy(&(*a->v)[(*a->n)++], rec, sizeof(struct hb_mon_conn));
+	return 0;
+}
 
 /* Reads the records of one iterator instance (fd) into *v. */
 static int read_records(int fd, struct hb_mon_conn **v, size_t *n, size_t *cap)
 {
 	char buf[64 * sizeof(struct hb_mon_conn)];
-	size_t have = 0, off;
-	ssize_t got;
-	struct hb_mon_conn *nv;
+	struct conns_acc a = { v, n, cap };
 
-	for (;;) {
-		got = read(fd, buf + have, sizeof(buf) - have);
-		if (got < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		if (got == 0)
-			break;
-		have += (size_t)got;
-		for (off = 0; off + sizeof(struct hb_mon_conn) <= have;
-		     off += sizeof(struct hb_mon_conn)) {
-			if (*n == *cap) {
-				size_t c = *cap ? *cap * 2 : 64;
-
-				nv = realloc(*v, c * sizeof(*nv));
-				if (!nv)
-					return -ENOMEM;
-				*v = nv;
-				*cap = c;
-			}
-			memcpy(&(*v)[(*n)++], buf + off, sizeof(struct hb_mon_conn));
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	return have ? -EPROTO : 0;
+	return hb_bpf_iter_read(fd, buf, sizeof(buf), sizeof(struct hb_mon_conn), conns_add, &a);
 }
 
 /* The network namespaces (open fds, up to max) of the processes in cgroup dir and below,
@@ -203,7 +200,7 @@ int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
 
 	*v = NULL;
 	*n = 0;
-	dp = opendir(HB_MON_PIN_ROOT);
+	dp = opendir(hb_pin_root());
 	if (!dp)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	while ((d = readdir(dp))) {
@@ -214,7 +211,7 @@ int hb_monitor_pinned_conns(struct hb_mon_conn **v, size_t *n)
 			if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH))
 				continue;	/* a dead monitor's leftovers */
 		}
-		snprintf(p, sizeof(p), "%s/%s/conns", HB_MON_PIN_ROOT, d->d_name);
+		snprintf(p, sizeof(p), "%s/%s/conns", hb_pin_root(), d->d_name);
 		fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			/* a monitor without an iterator (refused by the kernel), or one starting */

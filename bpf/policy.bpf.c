@@ -39,16 +39,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "hb/policy_bpf.h"
+#include "common.bpf.h"
 
-#define AF_INET		2
-#define AF_INET6	10
-#define SOL_SOCKET	1
-#define SO_KEEPALIVE	9
-#define SOL_TCP		6
-#define TCP_KEEPIDLE	4
-#define TCP_KEEPINTVL	5
-#define TCP_KEEPCNT	6
-#define TCP_USER_TIMEOUT 18
 #define SOCK_BINDPORT_LOCK 4
 #define SOCK_STREAM	1
 #define IPPROTO_TCP	6

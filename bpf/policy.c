@@ -3,21 +3,21 @@
  * The loader of the per-cgroup policy (policy_bpf.h): the only file that includes
  * policy.skel.h. libbpf-bootstrap's sequence (open, set rodata, load, attach) with a cleanup:
  * that always destroys the skeleton; what outlives hbctl is pinned under /sys/fs/bpf/hbkeep/policy/<id>/
- * (hb_pin_dir(); policies an older version pinned in /sys/fs/bpf/hb/<id>/ are still found).
+ * (hb_pin_policy_dir(); policies an older version pinned in /sys/fs/bpf/hb/<id>/ are still found).
  *
  * Every add and remove holds an exclusive flock() on the policy pin directory, so that two hbctl
  * never build or tear down the same policy at once; listing takes no lock (a policy being
  * built shows as "broken" for that instant at worst).
  *
  * The cgroup helpers (mount, PATH, ids, the transient cgroup of `run --kernel`) are in
- * bpf/policy_cgroup.c.
+ * bpf/policy_cgroup.c, the compiling of a policy in bpf/policy_compile.c, listing and removal
+ * in bpf/policy_list.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,235 +38,19 @@
 #include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/pins.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
+#include "policy_int.h"
 #include "policy.skel.h"
 
-_Static_assert(sizeof(struct hb_pol_pat) == HB_POL_PAT_SIZE, "hb_pol_pat layout");
-_Static_assert(sizeof(struct hb_pol_cfg) == HB_POL_CFG_SIZE, "hb_pol_cfg layout");
-_Static_assert(sizeof(struct hb_pol_stats) == HB_POL_STATS_SIZE, "hb_pol_stats layout");
-_Static_assert(sizeof(struct hb_pol_meta) == HB_POL_META_SIZE, "hb_pol_meta layout");
-_Static_assert(HB_POL_MATCH_MAX == HB_MATCH_MAX, "match list sizes");
-_Static_assert(sizeof(struct hb_path_key) == HB_PATH_KEY_SIZE, "hb_path_key layout");
-_Static_assert(sizeof(struct hb_path_val) == HB_PATH_VAL_SIZE, "hb_path_val layout");
-_Static_assert(HB_POL_PATHS_MAX == HB_PATHS_MAX, "path table sizes");
-_Static_assert(HB_POL_SET_KEEPALIVE == HB_BIT(HB_V_KEEPALIVE) &&
-	       HB_POL_SET_IDLE == HB_BIT(HB_V_IDLE) && HB_POL_SET_INTVL == HB_BIT(HB_V_INTVL) &&
-	       HB_POL_SET_CNT == HB_BIT(HB_V_CNT) &&
-	       HB_POL_SET_UTO == HB_BIT(HB_V_USER_TIMEOUT), "value bits");
-
-
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Writes a message into err and returns rc (negative errno). */
-const char *hb_pol_pin_dir(void)
-{
-	return hb_pin_policy_dir();
-}
 
 /* The root and the policies' directory in it (0700: policies are root's). */
 static int make_pin_dirs(char *err, size_t errlen)
 {
 	if (mkdir(hb_pin_root(), 0700) && errno != EEXIST)
-		return errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
-	if (mkdir(HB_POL_PIN_DIR, 0700) && errno != EEXIST)
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
-	return 0;
-}
-
-const char *hb_paths_pin_path(void)
-{
-	return hb_pin_paths();
-}
-
-/* The map key of a path table entry (policy_bpf.h: port, then the address as IPv6). */
-static void path_key(const struct hb_pattern *d, struct hb_path_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->data[0] = (__u8)(d->port >> 8);
-	k->data[1] = (__u8)d->port;
-	if (d->family == AF_INET) {
-		k->data[12] = 0xff;
-		k->data[13] = 0xff;
-		memcpy(&k->data[14], d->addr, 4);
-		k->prefixlen = 16 + 96 + d->prefix;
-	} else {
-		memcpy(&k->data[2], d->addr, 16);
-		k->prefixlen = 16 + d->prefix;
-	}
-}
-
-static bool path_map_ok(int fd)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_LPM_TRIE &&
-	       info.key_size == sizeof(struct hb_path_key) &&
-	       info.value_size == sizeof(struct hb_path_val);
-}
-
-/* Makes the paths map fd hold exactly table t. Returns t->n or -errno with err set. */
-static int map_fill(int fd, const struct hb_paths *t, char *err, size_t errlen)
-{
-	struct hb_path_key k, next, *stale = NULL;
-	struct hb_path_val v;
-	size_t nstale = 0;
-	unsigned int i;
-	int rc = 0;
-	void *prev = NULL;
-
-	for (i = 0; i < t->n; i++) {
-		const struct hb_path *e = &t->e[i];
-
-		path_key(&e->dest, &k);
-		memset(&v, 0, sizeof(v));
-		v.idle_s = e->dropped_ms < 0 ? 0 : (__u32)hb_paths_idle(e, 0, HB_IDLE_MAX);
-		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
-			rc = errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
-			goto out;
-		}
-	}
-	/* then the keys the table no longer has (collected first: deleting while walking an
-	 * LPM trie restarts the walk) */
-	stale = calloc(HB_PATHS_MAX + 1, sizeof(*stale));
-	if (!stale) {
-		rc = errf(-ENOMEM, err, errlen, "out of memory");
-		goto out;
-	}
-	while (nstale <= HB_PATHS_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
-		bool keep = false;
-
-		for (i = 0; i < t->n && !keep; i++) {
-			path_key(&t->e[i].dest, &k);
-			keep = !memcmp(&k, &next, sizeof(k));
-		}
-		if (!keep)
-			stale[nstale++] = next;
-		k = next;
-		prev = &k;
-	}
-	for (i = 0; i < nstale; i++)
-		bpf_map_delete_elem(fd, &stale[i]);
-	rc = (int)t->n;
-out:
-	free(stale);
-	return rc;
-}
-
-int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen)
-{
-	int fd, rc;
-
-	fd = bpf_obj_get(hb_paths_pin_path());
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;	/* no policy with --idle auto */
-		return errf(-errno, err, errlen, "%s: %s", hb_paths_pin_path(), strerror(errno));
-	}
-	if (!path_map_ok(fd)) {
-		close(fd);
-		return errf(-EINVAL, err, errlen, "%s: not hbkeep's paths map (of another version?)",
-			    hb_paths_pin_path());
-	}
-	rc = map_fill(fd, t, err, errlen);
-	close(fd);
-	return rc;
-}
-
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* ---- compiling the policy ----------------------------------------------------------------- */
-
-static __u32 mask_word(int bits)
-{
-	if (bits <= 0)
-		return 0;
-	if (bits >= 32)
-		return 0xffffffffu;
-	return htonl(0xffffffffu << (32 - bits));
-}
-
-int hb_pol_compile_match(const struct hb_match *m, struct hb_pol_cfg *cfg)
-{
-	unsigned int i, w;
-
-	if (m->n > HB_POL_MATCH_MAX)
-		return -E2BIG;
-	memset(cfg->pat, 0, sizeof(cfg->pat));
-	cfg->n = m->n;
-	cfg->n_include = 0;
-	for (i = 0; i < m->n; i++) {
-		const struct hb_pattern *p = &m->pat[i];
-		struct hb_pol_pat *q = &cfg->pat[i];
-
-		q->family = p->family;
-		q->exclude = p->exclude ? 1 : 0;
-		q->port = p->port;
-		if (!q->exclude)
-			cfg->n_include++;
-		if (p->family == AF_INET) {
-			memcpy(&q->addr[0], p->addr, 4);
-			q->mask[0] = mask_word(p->prefix > 32 ? 32 : p->prefix);
-			q->addr[0] &= q->mask[0];
-		} else if (p->family == AF_INET6) {
-			for (w = 0; w < 4; w++) {
-				memcpy(&q->addr[w], p->addr + 4 * w, 4);
-				q->mask[w] = mask_word((p->prefix > 128 ? 128 : p->prefix) - 32 * (int)w);
-				q->addr[w] &= q->mask[w];
-			}
-		}
-	}
-	return 0;
-}
-
-int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg)
-{
-	struct hb_effective e;
-	int rc;
-
-	memset(cfg, 0, sizeof(*cfg));
-	/* No sysctl: a value that would come from it is simply not set, and each socket keeps
-	 * its own network namespace's. */
-	hb_policy_effective(p, NULL, &e);
-	if (e.keepalive) {
-		cfg->mask |= HB_POL_SET_KEEPALIVE;
-		if (e.src[HB_V_IDLE] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_IDLE;
-			cfg->idle_s = e.idle_s;
-		}
-		if (e.src[HB_V_INTVL] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_INTVL;
-			cfg->intvl_s = e.intvl_s;
-		}
-		if (e.src[HB_V_CNT] != HB_SRC_SYSCTL) {
-			cfg->mask |= HB_POL_SET_CNT;
-			cfg->cnt = e.cnt;
-		}
-	}
-	/* 0 is the kernel's own behaviour: nothing to set (as hb_policy_plan()). */
-	if (e.user_timeout_ms && e.src[HB_V_USER_TIMEOUT] == HB_SRC_USER) {
-		cfg->mask |= HB_POL_SET_UTO;
-		cfg->user_timeout_ms = e.user_timeout_ms;
-	}
-	if (p->force)
-		cfg->flags |= HB_POL_F_FORCE;
-	if (p->has_match) {
-		rc = hb_pol_compile_match(&p->match, cfg);
-		if (rc)
-			return rc;
-		cfg->flags |= HB_POL_F_MATCH;
-	}
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", hb_pin_root(), strerror(errno));
+	if (mkdir(hb_pin_policy_dir(), 0700) && errno != EEXIST)
+		return hb_bpf_errf(-errno, err, errlen,
+				   "%s: %s", hb_pin_policy_dir(), strerror(errno));
 	return 0;
 }
 
@@ -276,7 +60,7 @@ int hb_pol_check_caps(char *err, size_t errlen)
 {
 	if (hb_bpf_have_caps(HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN))
 		return 0;
-	return errf(-EPERM, err, errlen,
+	return hb_bpf_errf(-EPERM, err, errlen,
 		    "not permitted: a cgroup policy needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
 		    "(or CAP_SYS_ADMIN): run as root");
 }
@@ -286,36 +70,38 @@ static int bpffs_ready(char *err, size_t errlen)
 {
 	struct statfs sfs;
 
-	if (statfs(HB_POL_PIN_ROOT, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
+	if (statfs(HB_PIN_BPFFS, &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
 		if (geteuid() != 0)
-			return errf(-ENOENT, err, errlen,
+			return hb_bpf_errf(-ENOENT, err, errlen,
 				    "bpffs is not mounted on %s (as root: mount -t bpf bpf %s)",
-				    HB_POL_PIN_ROOT, HB_POL_PIN_ROOT);
-		if (mount("bpf", HB_POL_PIN_ROOT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    HB_PIN_BPFFS, HB_PIN_BPFFS);
+		if (mount("bpf", HB_PIN_BPFFS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "mode=0700"))
-			return errf(-errno, err, errlen,
+			return hb_bpf_errf(-errno, err, errlen,
 				    "bpffs is not mounted on %s, and mounting it failed: %s",
-				    HB_POL_PIN_ROOT, strerror(errno));
+				    HB_PIN_BPFFS, strerror(errno));
 	}
 	return make_pin_dirs(err, errlen);
 }
 
 /* Takes the policies' lock. Returns the fd to close, or -errno. */
-static int lock_dir(char *err, size_t errlen)
+int hb__pol_lock_dir(char *err, size_t errlen)
 {
 	int fd, rc = make_pin_dirs(err, errlen);
 
 	if (rc)
 		return rc;
-	fd = open(HB_POL_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(hb_pin_policy_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return errf(-errno, err, errlen, "%s: %s", HB_POL_PIN_DIR, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen,
+				   "%s: %s", hb_pin_policy_dir(), strerror(errno));
 	while (flock(fd, LOCK_EX)) {
 		if (errno != EINTR) {
 			int rc = -errno;
 
 			close(fd);
-			return errf(rc, err, errlen, "flock %s: %s", HB_POL_PIN_DIR, strerror(-rc));
+			return hb_bpf_errf(rc, err, errlen,
+					   "flock %s: %s", hb_pin_policy_dir(), strerror(-rc));
 		}
 	}
 	return fd;
@@ -328,16 +114,16 @@ static const char *pin_dir_of(uint64_t id)
 	char p[PATH_MAX];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	snprintf(p, sizeof(p), "%s/%llu", hb_pin_policy_dir(), (unsigned long long)id);
 	if (stat(p, &st) == 0)
-		return HB_POL_PIN_DIR;
+		return hb_pin_policy_dir();
 	snprintf(p, sizeof(p), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
 	if (stat(p, &st) == 0)
 		return hb_pin_policy_legacy_dir();
-	return HB_POL_PIN_DIR;
+	return hb_pin_policy_dir();
 }
 
-static void pin_path(char *buf, size_t len, uint64_t id, const char *name)
+void hb__pol_pin_path(char *buf, size_t len, uint64_t id, const char *name)
 {
 	if (name)
 		snprintf(buf, len, "%s/%llu/%s", pin_dir_of(id), (unsigned long long)id, name);
@@ -351,25 +137,26 @@ static int migrate_legacy(uint64_t id, char *err, size_t errlen)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 
-	if (pin_dir_of(id) == HB_POL_PIN_DIR)
+	if (pin_dir_of(id) == hb_pin_policy_dir())
 		return 0;
 	snprintf(from, sizeof(from), "%s/%llu", hb_pin_policy_legacy_dir(), (unsigned long long)id);
-	snprintf(to, sizeof(to), "%s/%llu", HB_POL_PIN_DIR, (unsigned long long)id);
+	snprintf(to, sizeof(to), "%s/%llu", hb_pin_policy_dir(), (unsigned long long)id);
 	if (rename(from, to))
-		return errf(-errno, err, errlen, "moving %s to %s: %s", from, to, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen,
+				   "moving %s to %s: %s", from, to, strerror(errno));
 	return 0;
 }
 
 
 /* Removes the policy's directory and whatever is in it. */
-static int unpin_all(uint64_t id)
+int hb__pol_unpin_all(uint64_t id)
 {
 	char dir[PATH_MAX], p[PATH_MAX + 300];
 	struct dirent *de;
 	DIR *d;
 	int rc = 0;
 
-	pin_path(dir, sizeof(dir), id, NULL);
+	hb__pol_pin_path(dir, sizeof(dir), id, NULL);
 	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -387,7 +174,7 @@ static int unpin_all(uint64_t id)
 }
 
 /* Start time of a process (/proc/PID/stat field 22), 0 when it is gone. */
-static uint64_t proc_start(pid_t pid)
+uint64_t hb__pol_proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long v = 0;
@@ -433,9 +220,11 @@ static int load_err(int rc, char *err, size_t errlen)
 		return hb_bpf_load_err(rc, "sockops_policy", "sockops",
 				       HB_BPF_NEED_PERFMON | HB_BPF_NEED_NET_ADMIN, err, errlen);
 	if (rc == -EACCES || rc == -EINVAL)
-		return errf(rc, err, errlen, "the kernel's verifier rejected the program (%s; "
+		return hb_bpf_errf(rc, err, errlen,
+				   "the kernel's verifier rejected the program (%s; "
 			    "HB_DEBUG=1 shows its log)", strerror(-rc));
-	return errf(rc, err, errlen, "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
+	return hb_bpf_errf(rc, err, errlen,
+			   "loading the BPF program: %s (HB_DEBUG=1 shows libbpf's "
 		    "log)", strerror(-rc));
 }
 
@@ -445,27 +234,21 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 {
 	struct bpf_link *link;
 	char buf[64];
-	ssize_t got;
-	int fd, rc = 0;
+	int fd, rc;
 
 	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
 	if (!link)
-		return errf(-errno, err, errlen, "--retrofit: iter/tcp: %s", strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "--retrofit: iter/tcp: %s",
+				   strerror(errno));
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
-		rc = errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
+		rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
 		goto cleanup;
 	}
-	for (;;) {
-		got = read(fd, buf, sizeof(buf));
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got < 0)
-			rc = errf(-errno, err, errlen, "--retrofit: reading the iterator: %s",
-				  strerror(errno));
-		if (got <= 0)
-			break;
-	}
+	rc = hb_bpf_iter_read(fd, buf, sizeof(buf), 1, NULL, NULL);
+	if (rc)
+		rc = hb_bpf_errf(rc, err, errlen, "--retrofit: reading the iterator: %s",
+				 strerror(-rc));
 	close(fd);
 cleanup:
 	bpf_link__destroy(link);
@@ -473,7 +256,7 @@ cleanup:
 }
 
 /* Sums the per-CPU counters of the stats map fd. Returns 0 or -errno. */
-static int read_stats(int fd, struct hb_pol_stats *out)
+int hb__pol_read_stats(int fd, struct hb_pol_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct hb_pol_stats *v;
@@ -519,7 +302,7 @@ static __u32 map_value_size(int fd)
 	return info.value_size;
 }
 
-static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t *cg_id)
+void hb__pol_link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t *cg_id)
 {
 	struct bpf_link_info info;
 	__u32 len = sizeof(info);
@@ -535,194 +318,186 @@ static void link_ids(int link_fd, uint32_t *link_id, uint32_t *prog_id, uint64_t
 		*cg_id = info.cgroup.cgroup_id;
 }
 
-/* Unpins the paths map when no policy with --idle auto is left (unpin what we pin). Called
- * under the lock. */
-static void unpin_paths_unused(void)
-{
-	struct hb_pol_info *v;
-	char err[128];
-	size_t n, i;
-	bool used = false;
-
-	if (hb_pol_list(&v, &n, err, sizeof(err)))
-		return;
-	for (i = 0; i < n; i++)
-		used |= v[i].state != HB_POL_BROKEN && (v[i].meta.cfg.flags & HB_POL_F_IDLE_AUTO);
-	free(v);
-	if (!used)
-		unlink(hb_paths_pin_path());
-}
-
-int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
-	       unsigned level, const char *match_text, unsigned flags,
-	       struct hb_pol_add_res *res, char *err, size_t errlen)
-{
+/* What hb_pol_add() holds while it builds or replaces a policy: its steps below fill it, and
+ * add_cleanup() releases it. */
+struct pol_add {
+	const char *cgroup_abs;
+	uint64_t id;
+	unsigned int flags;
+	struct hb_pol_cfg c;
+	struct hb_pol_meta *meta;
+	struct hb_pol_add_res *res;
 	char dir[PATH_MAX], p_link[PATH_MAX], p_stats[PATH_MAX], p_meta[PATH_MAX];
 	char p_sk[PATH_MAX], p_solink[PATH_MAX];
-	int lock_fd, cg_fd = -1, link_fd = -1, stats_fd = -1, meta_fd = -1, sk_fd = -1, rc;
-	int solink_fd = -1, paths_fd = -1, denied;
-	struct policy_bpf *skel = NULL;
-	struct bpf_link *link = NULL, *solink = NULL;
-	struct hb_pol_meta *meta;
-	struct hb_pol_cfg c = *cfg;
-	bool replace = false, made_dir = false;
-	struct hb_pol_stats before, after;
-	int retro_rc = 0;
+	int cg_fd, link_fd, stats_fd, meta_fd, sk_fd, solink_fd, paths_fd;
+	struct policy_bpf *skel;
+	struct bpf_link *link, *solink;
+	bool replace, made_dir;
+};
+
+/* Before the lock: privileges, BTF, bpffs and our directories in it. */
+static int add_preflight(char *err, size_t errlen)
+{
+	int rc = hb_pol_check_caps(err, errlen);
+
+	if (rc)
+		return rc;
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return hb_bpf_errf(-EOPNOTSUPP, err, errlen,
+				   "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's "
+				   "program needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+	return bpffs_ready(err, errlen);
+}
+
+/* The pins of the cgroup's policy, if it has one: a replacement reuses its maps (and the
+ * recorder's link); a half-made one or one of another version goes. The shared paths map
+ * for --idle auto. Under the lock. */
+static int add_open_pins(struct pol_add *a, char *err, size_t errlen)
+{
 	__u32 key = 0;
+	int rc;
 
-	memset(res, 0, sizeof(*res));
-	meta = calloc(1, sizeof(*meta));
-	if (!meta)
-		return errf(-ENOMEM, err, errlen, "out of memory");
-	rc = hb_pol_check_caps(err, errlen);
+	rc = migrate_legacy(a->id, err, errlen);
 	if (rc)
-		goto out_free;
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		rc = errf(-EOPNOTSUPP, err, errlen,
-			  "the kernel has no BTF (/sys/kernel/btf/vmlinux): the policy's program "
-			  "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		goto out_free;
-	}
-	rc = bpffs_ready(err, errlen);
-	if (rc)
-		goto out_free;
-	lock_fd = lock_dir(err, errlen);
-	if (lock_fd < 0) {
-		rc = lock_fd;
-		goto out_free;
-	}
+		return rc;
+	hb__pol_pin_path(a->dir, sizeof(a->dir), a->id, NULL);
+	hb__pol_pin_path(a->p_link, sizeof(a->p_link), a->id, "link");
+	hb__pol_pin_path(a->p_stats, sizeof(a->p_stats), a->id, "stats");
+	hb__pol_pin_path(a->p_meta, sizeof(a->p_meta), a->id, "meta");
+	hb__pol_pin_path(a->p_sk, sizeof(a->p_sk), a->id, "sk");
+	hb__pol_pin_path(a->p_solink, sizeof(a->p_solink), a->id, "sockopt_link");
 
-	c.cgroup_id = cgroup_id;
-	c.cgroup_level = level;
-	rc = migrate_legacy(cgroup_id, err, errlen);
-	if (rc)
-		goto cleanup;
-	pin_path(dir, sizeof(dir), cgroup_id, NULL);
-	pin_path(p_link, sizeof(p_link), cgroup_id, "link");
-	pin_path(p_stats, sizeof(p_stats), cgroup_id, "stats");
-	pin_path(p_meta, sizeof(p_meta), cgroup_id, "meta");
-	pin_path(p_sk, sizeof(p_sk), cgroup_id, "sk");
-	pin_path(p_solink, sizeof(p_solink), cgroup_id, "sockopt_link");
-
-	link_fd = bpf_obj_get(p_link);
-	if (link_fd >= 0) {
-		stats_fd = bpf_obj_get(p_stats);
-		meta_fd = bpf_obj_get(p_meta);
-		if (stats_fd < 0 || meta_fd < 0 ||
-		    map_value_size(stats_fd) != sizeof(struct hb_pol_stats) ||
-		    map_value_size(meta_fd) != sizeof(*meta) ||
-		    bpf_map_lookup_elem(meta_fd, &key, meta) || meta->version != HB_POL_META_VERSION) {
+	a->link_fd = bpf_obj_get(a->p_link);
+	if (a->link_fd >= 0) {
+		a->stats_fd = bpf_obj_get(a->p_stats);
+		a->meta_fd = bpf_obj_get(a->p_meta);
+		if (a->stats_fd < 0 || a->meta_fd < 0 ||
+		    map_value_size(a->stats_fd) != sizeof(struct hb_pol_stats) ||
+		    map_value_size(a->meta_fd) != sizeof(*a->meta) ||
+		    bpf_map_lookup_elem(a->meta_fd, &key, a->meta) ||
+		    a->meta->version != HB_POL_META_VERSION) {
 			/* half made or of another version: start afresh (the old link goes) */
-			bpf_link_detach(link_fd);
-			close(link_fd);
-			link_fd = -1;
-			if (stats_fd >= 0)
-				close(stats_fd);
-			if (meta_fd >= 0)
-				close(meta_fd);
-			stats_fd = meta_fd = -1;
-			memset(meta, 0, sizeof(*meta));
+			bpf_link_detach(a->link_fd);
+			close(a->link_fd);
+			a->link_fd = -1;
+			if (a->stats_fd >= 0)
+				close(a->stats_fd);
+			if (a->meta_fd >= 0)
+				close(a->meta_fd);
+			a->stats_fd = a->meta_fd = -1;
+			memset(a->meta, 0, sizeof(*a->meta));
 		}
 	}
-	replace = link_fd >= 0;
-	if (replace && (flags & HB_POL_ADD_NO_REPLACE)) {
-		rc = errf(-EEXIST, err, errlen,
-			  "%.300s has a policy already (id %llu); without --no-replace it is "
-			  "replaced", cgroup_abs, (unsigned long long)cgroup_id);
-		goto cleanup;
-	}
-	if (!replace) {
-		rc = unpin_all(cgroup_id);	/* leftovers of a crash, if any */
-		if (rc) {
-			rc = errf(rc, err, errlen, "%s: %s", dir, strerror(-rc));
-			goto cleanup;
-		}
+	a->replace = a->link_fd >= 0;
+	if (a->replace && (a->flags & HB_POL_ADD_NO_REPLACE))
+		return hb_bpf_errf(-EEXIST, err, errlen,
+				   "%.300s has a policy already (id %llu); without --no-replace it "
+				   "is replaced", a->cgroup_abs, (unsigned long long)a->id);
+	if (!a->replace) {
+		rc = hb__pol_unpin_all(a->id);	/* leftovers of a crash, if any */
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen, "%s: %s", a->dir, strerror(-rc));
 	}
 
-	if (replace) {
+	if (a->replace) {
 		/* the records of who set what carry over too (a policy of an older version
 		 * has none: a new map is pinned) */
-		sk_fd = bpf_obj_get(p_sk);
-		if (sk_fd >= 0 && map_value_size(sk_fd) != sizeof(struct hb_pol_sk)) {
-			close(sk_fd);
-			sk_fd = -1;
-			unlink(p_sk);
+		a->sk_fd = bpf_obj_get(a->p_sk);
+		if (a->sk_fd >= 0 && map_value_size(a->sk_fd) != sizeof(struct hb_pol_sk)) {
+			close(a->sk_fd);
+			a->sk_fd = -1;
+			unlink(a->p_sk);
 		}
-		solink_fd = bpf_obj_get(p_solink);
+		a->solink_fd = bpf_obj_get(a->p_solink);
 	}
 	if (getenv("HB_TEST_NO_SOCKOPT")) {
 		/* the tests' way to see the fallback on a kernel that has no need of it */
-		res->no_record = true;
-		snprintf(res->note, sizeof(res->note), "refused (HB_TEST_NO_SOCKOPT)");
+		a->res->no_record = true;
+		snprintf(a->res->note, sizeof(a->res->note), "refused (HB_TEST_NO_SOCKOPT)");
 	}
 
-	if (c.flags & HB_POL_F_IDLE_AUTO) {
+	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* --idle auto: the one paths map every such policy shares (paths add/rm/learn
 		 * keep it in step with the table); made and pinned by the first */
-		paths_fd = bpf_obj_get(hb_paths_pin_path());
-		if (paths_fd >= 0 && !path_map_ok(paths_fd)) {
-			close(paths_fd);
-			paths_fd = -1;
-			unlink(hb_paths_pin_path());	/* of another version: made afresh */
+		a->paths_fd = bpf_obj_get(hb_pin_paths());
+		if (a->paths_fd >= 0 && !hb__pol_path_map_ok(a->paths_fd)) {
+			close(a->paths_fd);
+			a->paths_fd = -1;
+			unlink(hb_pin_paths());	/* of another version: made afresh */
 		}
 	}
+	return 0;
+}
+
+/* Opens the skeleton with the policy as rodata, reusing the pinned maps of a replaced policy
+ * and the paths map. Returns 0, or -errno with a message. */
+static int add_open_skel(struct pol_add *a, char *err, size_t errlen)
+{
+	struct policy_bpf *skel;
+	int rc = 0;
+
+	a->skel = skel = policy_bpf__open();
+	if (!skel)
+		return load_err(-errno, err, errlen);
+	memcpy((void *)&skel->rodata->targ_cfg, &a->c, sizeof(a->c));
+	bpf_program__set_autoload(skel->progs.iter_tcp_retrofit,
+				  !!(a->flags & HB_POL_ADD_RETROFIT));
+	bpf_program__set_autoload(skel->progs.setsockopt_policy, !a->res->no_record);
+	if (a->replace) {
+		/* the counters and the metadata carry over; only the program changes */
+		rc = bpf_map__reuse_fd(skel->maps.stats, a->stats_fd);
+		if (!rc)
+			rc = bpf_map__reuse_fd(skel->maps.meta, a->meta_fd);
+		if (!rc && a->sk_fd >= 0)
+			rc = bpf_map__reuse_fd(skel->maps.sk_rec, a->sk_fd);
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen,
+					   "reusing the pinned maps of policy %llu: "
+					   "%s (policy rm it first)", (unsigned long long)a->id,
+					   strerror(-rc));
+	}
+	if (a->paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, a->paths_fd)))
+		return hb_bpf_errf(rc, err, errlen, "reusing %s: %s", hb_pin_paths(),
+				   strerror(-rc));
+	return 0;
+}
+
+/* Loads the program: without the recorder when the kernel refuses it (a note in res says
+ * so). Then the paths map of --idle auto, pinned and filled before the program runs. */
+static int add_load(struct pol_add *a, char *err, size_t errlen)
+{
+	int rc, denied;
 
 	for (;;) {
-		skel = policy_bpf__open();
-		if (!skel) {
-			rc = load_err(-errno, err, errlen);
-			goto cleanup;
-		}
-		memcpy((void *)&skel->rodata->targ_cfg, &c, sizeof(c));
-		bpf_program__set_autoload(skel->progs.iter_tcp_retrofit,
-					  !!(flags & HB_POL_ADD_RETROFIT));
-		bpf_program__set_autoload(skel->progs.setsockopt_policy, !res->no_record);
-		rc = 0;
-		if (replace) {
-			/* the counters and the metadata carry over; only the program changes */
-			rc = bpf_map__reuse_fd(skel->maps.stats, stats_fd);
-			if (!rc)
-				rc = bpf_map__reuse_fd(skel->maps.meta, meta_fd);
-			if (!rc && sk_fd >= 0)
-				rc = bpf_map__reuse_fd(skel->maps.sk_rec, sk_fd);
-			if (rc) {
-				rc = errf(rc, err, errlen, "reusing the pinned maps of policy %llu: "
-					  "%s (policy rm it first)", (unsigned long long)cgroup_id,
-					  strerror(-rc));
-				goto cleanup;
-			}
-		}
-		if (paths_fd >= 0 && (rc = bpf_map__reuse_fd(skel->maps.paths, paths_fd))) {
-			rc = errf(rc, err, errlen, "reusing %s: %s", hb_paths_pin_path(),
-				  strerror(-rc));
-			goto cleanup;
-		}
+		rc = add_open_skel(a, err, errlen);
+		if (rc)
+			return rc;
 		/* HB_BPF_DENY refuses a program as the kernel would (bpf_loader.h) */
-		denied = hb_bpf_deny_check(skel->obj, err, errlen);
-		rc = denied ? denied : policy_bpf__load(skel);
+		denied = hb_bpf_deny_check(a->skel->obj, err, errlen);
+		rc = denied ? denied : policy_bpf__load(a->skel);
 		if (!rc)
 			break;
-		if (res->no_record) {
+		if (a->res->no_record) {
 			if (!denied)
 				rc = load_err(rc, err, errlen);
-			goto cleanup;
+			return rc;
 		}
 		/* Without the cgroup setsockopt program (older kernels refuse it, or its
 		 * SK_STORAGE use), the policy still works as it did before it existed. */
-		res->no_record = true;
+		a->res->no_record = true;
 		if (denied)
-			snprintf(res->note, sizeof(res->note), "not loaded: %s", err);
+			snprintf(a->res->note, sizeof(a->res->note), "not loaded: %s", err);
 		else
-			snprintf(res->note, sizeof(res->note), "not loaded: %s", strerror(-rc));
-		policy_bpf__destroy(skel);
-		skel = NULL;
+			snprintf(a->res->note, sizeof(a->res->note), "not loaded: %s",
+				 strerror(-rc));
+		policy_bpf__destroy(a->skel);
+		a->skel = NULL;
 	}
-	if ((c.flags & HB_POL_F_IDLE_AUTO) && paths_fd < 0 &&
-	    (rc = bpf_map__pin(skel->maps.paths, hb_paths_pin_path()))) {
-		rc = errf(rc, err, errlen, "pinning %s: %s", hb_paths_pin_path(), strerror(-rc));
-		goto cleanup;
-	}
-	if (c.flags & HB_POL_F_IDLE_AUTO) {
+	if ((a->c.flags & HB_POL_F_IDLE_AUTO) && a->paths_fd < 0 &&
+	    (rc = bpf_map__pin(a->skel->maps.paths, hb_pin_paths())))
+		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", hb_pin_paths(),
+				   strerror(-rc));
+	if (a->c.flags & HB_POL_F_IDLE_AUTO) {
 		/* the table in the map before the program runs (and before a retrofit): a line
 		 * that cannot be read is left out here; the caller says so */
 		struct hb_paths t;
@@ -730,380 +505,226 @@ int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cg
 
 		hb_paths_init(&t);
 		hb_paths_load(hb_paths_file(NULL), &t, e2, sizeof(e2));
-		rc = map_fill(bpf_map__fd(skel->maps.paths), &t, err, errlen);
+		rc = hb__pol_map_fill(bpf_map__fd(a->skel->maps.paths), &t, err, errlen);
 		hb_paths_free(&t);
 		if (rc < 0)
-			goto cleanup;
-		rc = 0;
+			return rc;
 	}
+	return 0;
+}
 
-	/* metadata first, so that the policy is complete when its link appears */
-	if (!replace) {
+/* The metadata, first, so that the policy is complete when its link appears. */
+static int add_write_meta(struct pol_add *a, const char *match_text, char *err, size_t errlen)
+{
+	struct hb_pol_meta *meta = a->meta;
+	__u32 key = 0;
+
+	if (!a->replace) {
 		meta->version = HB_POL_META_VERSION;
-		meta->cgroup_id = cgroup_id;
+		meta->cgroup_id = a->id;
 		meta->created_ns = now_ns();
-		if (flags & HB_POL_ADD_TRANSIENT) {
+		if (a->flags & HB_POL_ADD_TRANSIENT) {
 			meta->flags |= HB_POL_M_TRANSIENT;
 			meta->owner_pid = (__u32)getpid();
-			meta->owner_start = proc_start(getpid());
+			meta->owner_start = hb__pol_proc_start(getpid());
 		}
 	}
 	meta->updated_ns = now_ns();
-	meta->cfg = c;
-	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", cgroup_abs);
+	meta->cfg = a->c;
+	snprintf(meta->cgroup, sizeof(meta->cgroup), "%s", a->cgroup_abs);
 	snprintf(meta->match, sizeof(meta->match), "%s", match_text ? match_text : "");
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &key, meta, BPF_ANY)) {
-		rc = errf(-errno, err, errlen, "writing the policy's metadata: %s", strerror(errno));
-		goto cleanup;
-	}
-
-	if (replace) {
-		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.sockops_policy), NULL)) {
-			rc = errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
-				  (unsigned long long)cgroup_id, strerror(errno));
-			goto cleanup;
-		}
-		res->replaced = true;
-		link_ids(link_fd, &res->link_id, &res->prog_id, NULL);
-		if (sk_fd < 0) {
-			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
-			if (rc) {
-				rc = errf(rc, err, errlen, "pinning %s: %s", p_sk, strerror(-rc));
-				goto cleanup;
-			}
-		}
-		if (solink_fd >= 0 && !res->no_record &&
-		    bpf_link_update(solink_fd, bpf_program__fd(skel->progs.setsockopt_policy),
-				    NULL)) {
-			res->no_record = true;
-			snprintf(res->note, sizeof(res->note), "not replaced: %s", strerror(errno));
-		}
-		if (solink_fd >= 0 && res->no_record) {
-			/* the old recorder would apply the old policy's --force: it goes */
-			bpf_link_detach(solink_fd);
-			unlink(p_solink);
-		}
-	} else {
-		cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cg_fd < 0) {
-			rc = errf(-errno, err, errlen, "%.300s: %s", cgroup_abs, strerror(errno));
-			goto cleanup;
-		}
-		if (mkdir(dir, 0700)) {
-			rc = errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
-			goto cleanup;
-		}
-		made_dir = true;
-		rc = bpf_map__pin(skel->maps.stats, p_stats);
-		if (!rc)
-			rc = bpf_map__pin(skel->maps.meta, p_meta);
-		if (!rc)
-			rc = bpf_map__pin(skel->maps.sk_rec, p_sk);
-		if (rc) {
-			rc = errf(rc, err, errlen, "pinning under %s: %s", dir, strerror(-rc));
-			goto cleanup;
-		}
-		link = bpf_program__attach_cgroup(skel->progs.sockops_policy, cg_fd);
-		if (!link) {
-			rc = -errno;
-			rc = errf(rc, err, errlen, "attaching to %.300s: %s%s", cgroup_abs,
-				  strerror(-rc), rc == -EPERM ?
-				  " (an ancestor cgroup has a sock_ops program without "
-				  "BPF_F_ALLOW_MULTI?)" : "");
-			goto cleanup;
-		}
-		rc = bpf_link__pin(link, p_link);
-		if (rc) {
-			rc = errf(rc, err, errlen, "pinning %s: %s", p_link, strerror(-rc));
-			goto cleanup;
-		}
-		link_ids(bpf_link__fd(link), &res->link_id, &res->prog_id, NULL);
-	}
-	if (!res->no_record && solink_fd < 0) {
-		/* the recorder, beside the sock_ops link; the policy works without it */
-		if (cg_fd < 0)
-			cg_fd = open(cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		solink = cg_fd >= 0 ? bpf_program__attach_cgroup(skel->progs.setsockopt_policy,
-								 cg_fd) : NULL;
-		if (!solink || bpf_link__pin(solink, p_solink)) {
-			res->no_record = true;
-			snprintf(res->note, sizeof(res->note), "not attached: %s", strerror(errno));
-			if (solink) {
-				bpf_link__destroy(solink);
-				solink = NULL;
-			}
-		}
-	}
-	res->id = cgroup_id;
-
-	if (flags & HB_POL_ADD_RETROFIT) {
-		int sfd = bpf_map__fd(skel->maps.stats);
-		bool counted = !read_stats(sfd, &before);
-
-		/* the policy stays whatever happens here: an error is the retrofit's (res->id
-		 * tells the caller that the policy is in place) */
-		retro_rc = retrofit(skel, err, errlen);
-		if (counted && !read_stats(sfd, &after)) {
-			res->retrofit_applied = after.retrofitted - before.retrofitted;
-			res->retrofit_failed = after.failed - before.failed;
-		}
-	}
-
-cleanup:
-	if (rc && !replace && made_dir) {
-		if (link)
-			bpf_link__unpin(link);
-		unpin_all(cgroup_id);
-	}
-	if (link)
-		bpf_link__destroy(link);	/* closes our fd; the pin keeps it attached */
-	if (solink)
-		bpf_link__destroy(solink);
-	if (sk_fd >= 0)
-		close(sk_fd);
-	if (solink_fd >= 0)
-		close(solink_fd);
-	policy_bpf__destroy(skel);
-	if (cg_fd >= 0)
-		close(cg_fd);
-	if (link_fd >= 0)
-		close(link_fd);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	if (meta_fd >= 0)
-		close(meta_fd);
-	if (paths_fd >= 0)
-		close(paths_fd);
-	if (rc && (c.flags & HB_POL_F_IDLE_AUTO))
-		unpin_paths_unused();
-	close(lock_fd);
-out_free:
-	free(meta);
-	return rc ? rc : retro_rc;
-}
-
-/* ---- list --------------------------------------------------------------------------------- */
-
-static void info_one(uint64_t id, struct hb_pol_info *pi)
-{
-	char p[PATH_MAX];
-	uint64_t link_cg = UINT64_MAX, cur_id = 0;
-	__u32 key = 0;
-	int fd;
-
-	memset(pi, 0, sizeof(*pi));
-	pi->id = id;
-	pi->state = HB_POL_BROKEN;
-	pin_path(p, sizeof(p), id, "meta");
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return;
-	if (bpf_map_lookup_elem(fd, &key, &pi->meta) || pi->meta.version != HB_POL_META_VERSION) {
-		memset(&pi->meta, 0, sizeof(pi->meta));
-		close(fd);
-		return;
-	}
-	close(fd);
-	pin_path(p, sizeof(p), id, "stats");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		read_stats(fd, &pi->stats);
-		close(fd);
-	}
-	pin_path(p, sizeof(p), id, "link");
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return;
-	link_ids(fd, &pi->link_id, &pi->prog_id, &link_cg);
-	close(fd);
-
-	pi->meta.cgroup[sizeof(pi->meta.cgroup) - 1] = '\0';
-	pi->meta.match[sizeof(pi->meta.match) - 1] = '\0';
-	/* The kernel detaches a cgroup's links when the cgroup is released (id 0 then); until
-	 * then, a missing directory, or one of that name that is another cgroup, tells. */
-	if (link_cg == 0 || hb_cgroup_id(pi->meta.cgroup, &cur_id) || cur_id != id) {
-		pi->state = HB_POL_ORPHAN_GONE;
-		return;
-	}
-	pi->state = HB_POL_ACTIVE;
-	if (pi->meta.flags & HB_POL_M_TRANSIENT) {
-		uint64_t st = proc_start((pid_t)pi->meta.owner_pid);
-
-		if (!st || st != pi->meta.owner_start)
-			pi->state = hb_cgroup_populated(pi->meta.cgroup) == 1 ? HB_POL_ORPHAN_OWNER :
-									     HB_POL_ORPHAN_EMPTY;
-	}
-}
-
-static int cmp_info(const void *a, const void *b)
-{
-	const struct hb_pol_info *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Adds the policies pinned in dir to *v (those not there already: a policy is listed once).
- * Returns 0 or -errno with a message. */
-static int list_dir(const char *dir, struct hb_pol_info **v, size_t *cnt, size_t *cap,
-		    char *err, size_t errlen)
-{
-	struct hb_pol_info *nv;
-	struct dirent *de;
-	char *end;
-	DIR *d;
-	uint64_t id;
-	size_t i;
-
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;	/* bpffs not mounted, or no policy ever: none */
-		if (errno == EACCES || errno == EPERM)
-			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
-				    dir, strerror(errno));
-		return errf(-errno, err, errlen, "%s: %s", dir, strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		errno = 0;
-		id = strtoull(de->d_name, &end, 10);
-		if (errno || *end || end == de->d_name)
-			continue;
-		for (i = 0; i < *cnt && (*v)[i].id != id; i++)
-			;
-		if (i < *cnt)
-			continue;
-		if (*cnt == *cap) {
-			*cap = *cap ? 2 * *cap : 8;
-			nv = realloc(*v, *cap * sizeof(**v));
-			if (!nv) {
-				closedir(d);
-				return errf(-ENOMEM, err, errlen, "out of memory");
-			}
-			*v = nv;
-		}
-		info_one(id, &(*v)[(*cnt)++]);
-	}
-	closedir(d);
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.meta), &key, meta, BPF_ANY))
+		return hb_bpf_errf(-errno, err, errlen, "writing the policy's metadata: %s",
+				   strerror(errno));
 	return 0;
 }
 
-int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen)
+/* Swaps the new program into the pinned links: atomic for every socket of the cgroup. */
+static int add_replace(struct pol_add *a, char *err, size_t errlen)
 {
-	struct hb_pol_info *v = NULL;
-	size_t cnt = 0, cap = 0;
+	struct hb_pol_add_res *res = a->res;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	/* the policies' directory, then where a previous version pinned them */
-	rc = list_dir(HB_POL_PIN_DIR, &v, &cnt, &cap, err, errlen);
-	if (!rc)
-		rc = list_dir(hb_pin_policy_legacy_dir(), &v, &cnt, &cap, err, errlen);
-	if (rc) {
-		free(v);
-		return rc;
+	if (bpf_link_update(a->link_fd, bpf_program__fd(a->skel->progs.sockops_policy), NULL))
+		return hb_bpf_errf(-errno, err, errlen, "replacing the program of policy %llu: %s",
+				   (unsigned long long)a->id, strerror(errno));
+	res->replaced = true;
+	hb__pol_link_ids(a->link_fd, &res->link_id, &res->prog_id, NULL);
+	if (a->sk_fd < 0) {
+		rc = bpf_map__pin(a->skel->maps.sk_rec, a->p_sk);
+		if (rc)
+			return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", a->p_sk,
+					   strerror(-rc));
 	}
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_info);
-	*out = v;
-	*n = cnt;
+	if (a->solink_fd >= 0 && !res->no_record &&
+	    bpf_link_update(a->solink_fd, bpf_program__fd(a->skel->progs.setsockopt_policy),
+			    NULL)) {
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "not replaced: %s", strerror(errno));
+	}
+	if (a->solink_fd >= 0 && res->no_record) {
+		/* the old recorder would apply the old policy's --force: it goes */
+		bpf_link_detach(a->solink_fd);
+		unlink(a->p_solink);
+	}
 	return 0;
 }
 
-/* ---- remove ------------------------------------------------------------------------------- */
-
-int hb_pol_remove(uint64_t id, char *err, size_t errlen)
+/* A new policy: its directory, the maps pinned, the sock_ops program attached to the
+ * cgroup and its link pinned (the pin keeps it attached after hbctl). */
+static int add_attach(struct pol_add *a, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], p[PATH_MAX];
-	struct hb_pol_meta *m;
-	struct stat st;
-	bool have_meta = false;
-	__u32 key = 0;
-	int lock_fd, fd, rc;
+	int rc;
 
-	pin_path(dir, sizeof(dir), id, NULL);
-	if (stat(dir, &st)) {
-		if (errno == EACCES || errno == EPERM)
-			return errf(-errno, err, errlen, "%s: %s (policies are root's: run as root)",
-				    dir, strerror(errno));
-		return errf(-ENOENT, err, errlen, "no policy %llu", (unsigned long long)id);
+	a->cg_fd = open(a->cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->cg_fd < 0)
+		return hb_bpf_errf(-errno, err, errlen, "%.300s: %s", a->cgroup_abs,
+				   strerror(errno));
+	if (mkdir(a->dir, 0700))
+		return hb_bpf_errf(-errno, err, errlen, "%s: %s", a->dir, strerror(errno));
+	a->made_dir = true;
+	rc = bpf_map__pin(a->skel->maps.stats, a->p_stats);
+	if (!rc)
+		rc = bpf_map__pin(a->skel->maps.meta, a->p_meta);
+	if (!rc)
+		rc = bpf_map__pin(a->skel->maps.sk_rec, a->p_sk);
+	if (rc)
+		return hb_bpf_errf(rc, err, errlen, "pinning under %s: %s", a->dir, strerror(-rc));
+	a->link = bpf_program__attach_cgroup(a->skel->progs.sockops_policy, a->cg_fd);
+	if (!a->link) {
+		rc = -errno;
+		return hb_bpf_errf(rc, err, errlen, "attaching to %.300s: %s%s", a->cgroup_abs,
+				   strerror(-rc), rc == -EPERM ?
+				   " (an ancestor cgroup has a sock_ops program without "
+				   "BPF_F_ALLOW_MULTI?)" : "");
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return errf(-ENOMEM, err, errlen, "out of memory");
-	lock_fd = lock_dir(err, errlen);
-	if (lock_fd < 0) {
-		free(m);
-		return lock_fd;
+	rc = bpf_link__pin(a->link, a->p_link);
+	if (rc)
+		return hb_bpf_errf(rc, err, errlen, "pinning %s: %s", a->p_link, strerror(-rc));
+	hb__pol_link_ids(bpf_link__fd(a->link), &a->res->link_id, &a->res->prog_id, NULL);
+	return 0;
+}
+
+/* The recorder, beside the sock_ops link; the policy works without it (a note says why). */
+static void add_recorder(struct pol_add *a)
+{
+	struct hb_pol_add_res *res = a->res;
+
+	if (res->no_record || a->solink_fd >= 0)
+		return;
+	if (a->cg_fd < 0)
+		a->cg_fd = open(a->cgroup_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	a->solink = a->cg_fd >= 0 ?
+		    bpf_program__attach_cgroup(a->skel->progs.setsockopt_policy, a->cg_fd) : NULL;
+	if (!a->solink || bpf_link__pin(a->solink, a->p_solink)) {
+		res->no_record = true;
+		snprintf(res->note, sizeof(res->note), "not attached: %s", strerror(errno));
+		if (a->solink) {
+			bpf_link__destroy(a->solink);
+			a->solink = NULL;
+		}
 	}
-	pin_path(p, sizeof(p), id, "meta");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		have_meta = !bpf_map_lookup_elem(fd, &key, m) && m->version == HB_POL_META_VERSION;
-		close(fd);
+}
+
+/* --retrofit: the sockets already there, counted. The policy stays whatever happens here:
+ * an error is the retrofit's (res->id tells the caller that the policy is in place). */
+static int add_retrofit(struct pol_add *a, char *err, size_t errlen)
+{
+	struct hb_pol_stats before, after;
+	int sfd = bpf_map__fd(a->skel->maps.stats), rc;
+	bool counted = !hb__pol_read_stats(sfd, &before);
+
+	rc = retrofit(a->skel, err, errlen);
+	if (counted && !hb__pol_read_stats(sfd, &after)) {
+		a->res->retrofit_applied = after.retrofitted - before.retrofitted;
+		a->res->retrofit_failed = after.failed - before.failed;
 	}
-	pin_path(p, sizeof(p), id, "link");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		/* Detach now, even if some other process holds the link open: new connections
-		 * get nothing from here on. A link whose cgroup is gone is detached already. */
-		bpf_link_detach(fd);
-		close(fd);
-	}
-	pin_path(p, sizeof(p), id, "sockopt_link");
-	fd = bpf_obj_get(p);
-	if (fd >= 0) {
-		bpf_link_detach(fd);
-		close(fd);
-	}
-	rc = unpin_all(id);
-	if (rc) {
-		rc = errf(rc, err, errlen, "unpinning %s: %s", dir, strerror(-rc));
-		goto out;
-	}
-	unpin_paths_unused();
-	if (have_meta && (m->flags & HB_POL_M_TRANSIENT)) {
-		m->cgroup[sizeof(m->cgroup) - 1] = '\0';
-		rc = hb_cgroup_remove(m->cgroup, m->cgroup_id);
-		if (rc)
-			rc = errf(rc, err, errlen, "policy %llu removed, but not its cgroup %.300s: %s",
-				  (unsigned long long)id, m->cgroup, strerror(-rc));
-	}
-out:
-	close(lock_fd);
-	free(m);
 	return rc;
 }
 
-const char *hb_pol_state_name(enum hb_pol_state s)
+/* Undoes what a failed (rc) add made and closes what it opened. */
+static void add_cleanup(struct pol_add *a, int rc)
 {
-	switch (s) {
-	case HB_POL_ACTIVE:
-		return "active";
-	case HB_POL_ORPHAN_GONE:
-	case HB_POL_ORPHAN_EMPTY:
-	case HB_POL_ORPHAN_OWNER:
-		return "orphan";
-	case HB_POL_BROKEN:
-		return "broken";
+	if (rc && !a->replace && a->made_dir) {
+		if (a->link)
+			bpf_link__unpin(a->link);
+		hb__pol_unpin_all(a->id);
 	}
-	return "?";
+	if (a->link)
+		bpf_link__destroy(a->link);	/* closes our fd; the pin keeps it attached */
+	if (a->solink)
+		bpf_link__destroy(a->solink);
+	if (a->sk_fd >= 0)
+		close(a->sk_fd);
+	if (a->solink_fd >= 0)
+		close(a->solink_fd);
+	policy_bpf__destroy(a->skel);
+	if (a->cg_fd >= 0)
+		close(a->cg_fd);
+	if (a->link_fd >= 0)
+		close(a->link_fd);
+	if (a->stats_fd >= 0)
+		close(a->stats_fd);
+	if (a->meta_fd >= 0)
+		close(a->meta_fd);
+	if (a->paths_fd >= 0)
+		close(a->paths_fd);
+	if (rc && (a->c.flags & HB_POL_F_IDLE_AUTO))
+		hb__pol_unpin_paths_unused();
 }
 
-const char *hb_pol_state_reason(enum hb_pol_state s)
+int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
+	       unsigned level, const char *match_text, unsigned flags,
+	       struct hb_pol_add_res *res, char *err, size_t errlen)
 {
-	switch (s) {
-	case HB_POL_ORPHAN_GONE:
-		return "cgroup gone";
-	case HB_POL_ORPHAN_EMPTY:
-		return "cgroup empty, owner gone";
-	case HB_POL_ORPHAN_OWNER:
-		return "owner gone";
-	case HB_POL_BROKEN:
-		return "incomplete pins";
-	default:
-		return "";
+	struct pol_add *a;
+	int lock_fd, rc, retro_rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	a = calloc(1, sizeof(*a));
+	if (a)
+		a->meta = calloc(1, sizeof(*a->meta));
+	if (!a || !a->meta) {
+		free(a);
+		return hb_bpf_errf(-ENOMEM, err, errlen, "out of memory");
 	}
+	a->cgroup_abs = cgroup_abs;
+	a->id = cgroup_id;
+	a->flags = flags;
+	a->res = res;
+	a->c = *cfg;
+	a->c.cgroup_id = cgroup_id;
+	a->c.cgroup_level = level;
+	a->cg_fd = a->link_fd = a->stats_fd = a->meta_fd = -1;
+	a->sk_fd = a->solink_fd = a->paths_fd = -1;
+
+	rc = add_preflight(err, errlen);
+	if (rc)
+		goto out_free;
+	lock_fd = hb__pol_lock_dir(err, errlen);
+	if (lock_fd < 0) {
+		rc = lock_fd;
+		goto out_free;
+	}
+	rc = add_open_pins(a, err, errlen);
+	if (!rc)
+		rc = add_load(a, err, errlen);
+	if (!rc)
+		rc = add_write_meta(a, match_text, err, errlen);
+	if (!rc)
+		rc = a->replace ? add_replace(a, err, errlen) : add_attach(a, err, errlen);
+	if (!rc) {
+		add_recorder(a);
+		res->id = cgroup_id;
+		if (flags & HB_POL_ADD_RETROFIT)
+			retro_rc = add_retrofit(a, err, errlen);
+	}
+	add_cleanup(a, rc);
+	close(lock_fd);
+out_free:
+	free(a->meta);
+	free(a);
+	return rc ? rc : retro_rc;
 }
 
 /* For hbctl doctor: loads (and frees) the policy program, as hb_pol_add() would, attaching

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "hb/bpf_loader.h"
 #include "hb/cgroup.h"
 #include "hb/policy_bpf.h"
 
@@ -27,22 +27,6 @@
 #ifndef CGROUP_SUPER_MAGIC
 #define CGROUP_SUPER_MAGIC	0x27e0eb
 #endif
-
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Writes a message into err and returns rc (negative errno). */
-static int errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 void hb_mountinfo_unescape(char *s)
 {
@@ -177,47 +161,49 @@ int hb_cgroup_resolve(const char *spec, char *abs, size_t abslen, uint64_t *id, 
 	int rc;
 
 	if (!spec || !*spec)
-		return errf(-EINVAL, err, errlen, "empty cgroup path");
+		return hb_bpf_errf(-EINVAL, err, errlen, "empty cgroup path");
 	rc = hb_cgroup2_mount(mnt, sizeof(mnt));
 	if (rc == -ENOENT)
-		return errf(-ENOENT, err, errlen,
+		return hb_bpf_errf(-ENOENT, err, errlen,
 			    "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)");
 	if (rc)
-		return errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
+		return hb_bpf_errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
 	/* Under the mount: as it is; otherwise as /proc/PID/cgroup writes it ("/" the root).
 	 * An absolute path elsewhere that exists (a cgroup v1 directory, say) is taken as it
 	 * is when the mount has no such cgroup, so that the error says what it is. */
 	if (hb_cgroup_candidate(mnt, spec, cand, sizeof(cand)))
-		return errf(-ENAMETOOLONG, err, errlen, "cgroup '%.200s': path too long", spec);
+		return hb_bpf_errf(-ENAMETOOLONG, err, errlen,
+				   "cgroup '%.200s': path too long", spec);
 	if (spec[0] == '/' && strcmp(cand, spec) && stat(cand, &st) && stat(spec, &st) == 0)
 		snprintf(cand, sizeof(cand), "%s", spec);
 	if (!realpath(cand, real)) {
 		rc = -errno;
 		if (rc == -ENOENT)
-			return errf(rc, err, errlen, "cgroup '%.200s' does not exist (looked for %.300s)",
+			return hb_bpf_errf(rc, err, errlen,
+					   "cgroup '%.200s' does not exist (looked for %.300s)",
 				    spec, cand);
-		return errf(rc, err, errlen, "%.300s: %s", cand, strerror(-rc));
+		return hb_bpf_errf(rc, err, errlen, "%.300s: %s", cand, strerror(-rc));
 	}
 	if (stat(real, &st))
-		return errf(-errno, err, errlen, "%.300s: %s", real, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%.300s: %s", real, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return errf(-ENOTDIR, err, errlen, "%.300s is not a cgroup directory", real);
+		return hb_bpf_errf(-ENOTDIR, err, errlen, "%.300s is not a cgroup directory", real);
 	if (statfs(real, &sfs))
-		return errf(-errno, err, errlen, "%.300s: %s", real, strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "%.300s: %s", real, strerror(errno));
 	if ((unsigned long)sfs.f_type == CGROUP_SUPER_MAGIC)
-		return errf(-EMEDIUMTYPE, err, errlen,
+		return hb_bpf_errf(-EMEDIUMTYPE, err, errlen,
 			    "%.300s is a cgroup v1 directory; the policy needs cgroup v2 (mounted "
 			    "at %.300s)", real, mnt);
 	if ((unsigned long)sfs.f_type != CGROUP2_SUPER_MAGIC)
-		return errf(-EMEDIUMTYPE, err, errlen,
+		return hb_bpf_errf(-EMEDIUMTYPE, err, errlen,
 			    "%.300s is not a cgroup v2 directory (cgroup v2 is mounted at %.300s)",
 			    real, mnt);
 	if (strlen(real) >= abslen || strlen(real) >= HB_POL_CGROUP_LEN)
-		return errf(-ENAMETOOLONG, err, errlen, "%.300s: path too long", real);
+		return hb_bpf_errf(-ENAMETOOLONG, err, errlen, "%.300s: path too long", real);
 	strcpy(abs, real);
 	rc = hb_cgroup_id(real, id);
 	if (rc)
-		return errf(rc, err, errlen, "%.300s: cgroup id: %s", real, strerror(-rc));
+		return hb_bpf_errf(rc, err, errlen, "%.300s: cgroup id: %s", real, strerror(-rc));
 	*level = cgroup_level(real);
 	return 0;
 }
@@ -230,13 +216,14 @@ int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen)
 
 	rc = hb_cgroup2_mount(mnt, sizeof(mnt));
 	if (rc == -ENOENT)
-		return errf(rc, err, errlen, "no cgroup v2 hierarchy is mounted (run --kernel needs "
+		return hb_bpf_errf(rc, err, errlen,
+				   "no cgroup v2 hierarchy is mounted (run --kernel needs "
 			    "cgroup v2; mount -t cgroup2 none /sys/fs/cgroup)");
 	if (rc)
-		return errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
+		return hb_bpf_errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
 	f = fopen("/proc/self/cgroup", "re");
 	if (!f)
-		return errf(-errno, err, errlen, "/proc/self/cgroup: %s", strerror(errno));
+		return hb_bpf_errf(-errno, err, errlen, "/proc/self/cgroup: %s", strerror(errno));
 	rc = -ENOENT;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "0::", 3))
@@ -254,7 +241,7 @@ int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen)
 	}
 	fclose(f);
 	if (rc)
-		return errf(rc, err, errlen, "/proc/self/cgroup: no cgroup v2 entry");
+		return hb_bpf_errf(rc, err, errlen, "/proc/self/cgroup: no cgroup v2 entry");
 	return 0;
 }
 

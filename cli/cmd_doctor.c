@@ -25,7 +25,7 @@
 #include <sys/utsname.h>
 #include "cli.h"
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "hb/bpf_loader.h"
 #include "hb/monitor.h"
 #include "hb_paths.h"	/* HB_LIBDIR: where `hbctl run` looks for the installed shim */
@@ -206,19 +206,19 @@ static void check_cgroup2(struct report *r)
 
 static bool bpffs_mounted(void)
 {
-	return hb_bpf_fs(HB_POL_PIN_ROOT, false) == 0;
+	return hb_bpf_fs(HB_PIN_BPFFS, false) == 0;
 }
 
 static void check_bpffs(struct report *r)
 {
 	if (bpffs_mounted()) {
-		add(r, "bpffs", D_OK, NULL, "%s", HB_POL_PIN_ROOT);
+		add(r, "bpffs", D_OK, NULL, "%s", HB_PIN_BPFFS);
 		return;
 	}
 	add(r, "bpffs", D_MISSING,
-	    "mount it: mount -t bpf bpf " HB_POL_PIN_ROOT " (or in /etc/fstab: bpf " HB_POL_PIN_ROOT
+	    "mount it: mount -t bpf bpf " HB_PIN_BPFFS " (or in /etc/fstab: bpf " HB_PIN_BPFFS
 	    " bpf defaults 0 0); hbctl policy add mounts it itself when run as root",
-	    "%s is not a bpf filesystem: policies cannot be pinned", HB_POL_PIN_ROOT);
+	    "%s is not a bpf filesystem: policies cannot be pinned", HB_PIN_BPFFS);
 }
 
 static void check_caps(struct report *r)
@@ -460,7 +460,7 @@ static void check_policy(struct report *r, bool bpf_ok, bool cg2)
 		r->policy_ok = true;
 		add(r, "policy", D_OK, NULL, "sockops, cgroup/setsockopt (the program's own choices) "
 		    "and iter/tcp (--retrofit) loaded; cgroup v2, pinned in %s (policy add/ls/rm/"
-		    "apply, run --kernel)", HB_POL_PIN_DIR);
+		    "apply, run --kernel)", hb_pin_policy_dir());
 		return;
 	}
 	rc = hb_pol_probe(0, err2, sizeof(err2));

@@ -89,7 +89,8 @@ static void monitor_usage(FILE *f)
 		"\n"
 		"TLS hides application heartbeats: only plaintext MQTT, WebSocket and HTTP/2 (h2c)\n"
 		"are recognised. A program the kernel refuses is left out and named once on\n"
-		"stderr (hbctl doctor shows what runs here). See hbctl(8).\n", HB_MON_PIN_KEPT);
+		"stderr (hbctl doctor shows what runs here). See hbctl(8).\n",
+		hb_pin_monitor_dir());
 }
 
 /* PATH -> the absolute directory and the path inside the hierarchy (the label): the
@@ -486,7 +487,7 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 	if (unpin) {
 		rc = hb_monitor_unpin();
 		if (rc == -ENOENT) {
-			hb_err(o, "--unpin: nothing pinned at %s", HB_MON_PIN_KEPT);
+			hb_err(o, "--unpin: nothing pinned at %s", hb_pin_monitor_dir());
 			return HB_EXIT_NOMATCH;
 		}
 		if (rc) {

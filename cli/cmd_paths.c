@@ -14,7 +14,7 @@
 #include <time.h>
 #include "cli.h"
 #include "hb/paths.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 #include "probe_nat.h"
 
 enum {

@@ -16,7 +16,7 @@
 #include "cli.h"
 #include "hb/paths.h"
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 enum {
 	OPT_CGROUP = 0x3000,

@@ -27,7 +27,7 @@
 #include "cli.h"
 #include "mon.h"
 #include "hb/paths.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 #define LEARN_MAX	1024	/* evidence kept per interval (more waits for none: dropped) */
 

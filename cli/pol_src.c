@@ -3,7 +3,7 @@
  * hbctl ls beside kernel policies: who set each keepalive value of a socket, the program
  * itself or the policy. One sock_diag dump per address family hands back, per socket, its
  * cgroup (INET_DIAG_CGROUP_ID) and its records in the policies' SK_STORAGE maps (pinned as
- * HB_POL_PIN_DIR/<id>/sk, struct hb_pol_sk, asked for with INET_DIAG_REQ_SK_BPF_STORAGES),
+ * hb_pin_policy_dir()/<id>/sk, struct hb_pol_sk, asked for with INET_DIAG_REQ_SK_BPF_STORAGES),
  * joined to the listed sockets by cookie:
  *   - a value the record says the program set: "program";
  *   - one the record says the policy set (a forced policy records every socket): "policy";
@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 #include "cli.h"
 #include "hb/paths.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 #define MAX_MAPS	64
 
@@ -423,7 +423,7 @@ int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t)
 	DIR *d;
 	int rc = 0;
 
-	d = opendir(HB_POL_PIN_DIR);
+	d = opendir(hb_pin_policy_dir());
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) && n < MAX_MAPS) {
@@ -433,7 +433,7 @@ int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t)
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s/sk", HB_POL_PIN_DIR, de->d_name);
+		snprintf(p, sizeof(p), "%s/%s/sk", hb_pin_policy_dir(), de->d_name);
 		fd = bpf_obj_get(p);
 		if (fd < 0)
 			continue;

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hb/policy.h"
-#include "hb/policy_bpf.h"
+#include "hb/policy_loader.h"
 
 #define HB_CONF_PATH		"/etc/hbkeep/policies.conf"
 #define HB_CONF_MAX_ERRORS	20	/* messages collected before "...and more" */

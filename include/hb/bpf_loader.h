@@ -67,4 +67,13 @@ int hb_bpf_deny_check(struct bpf_object *obj, char *err, size_t errlen);
 int hb_bpf_load_err(int rc, const char *prog, const char *what, unsigned int need, char *err,
 		    size_t errlen);
 
+/* A record of an iterator: 0 to go on, or -errno, which stops the read. */
+typedef int (*hb_bpf_rec_fn)(const void *rec, void *ctx);
+/* Reads an iterator fd (bpf_iter_create(), or a pinned iterator opened) to its end through
+ * buf and passes each record of rec_size bytes to fn (NULL: discard the output). Plain
+ * system calls: safe on another thread. Returns 0, -EPROTO for a trailing partial record,
+ * or -errno (fn's first error stops the read). */
+int hb_bpf_iter_read(int fd, char *buf, size_t buf_size, size_t rec_size, hb_bpf_rec_fn fn,
+		     void *ctx);
+
 #endif /* HB_BPF_LOADER_H */

@@ -12,16 +12,14 @@
 #include <stddef.h>
 #include "hb/event.h"
 
-/* bpffs directory under which monitors pin: monitor_PID (while running), monitor (--pin);
- * the root of hb/pins.h, which $HB_PIN_DIR overrides (functions, not constants) */
+/* Monitors pin under hb_pin_root() (hb/pins.h; $HB_PIN_DIR overrides it): monitor_PID while
+ * running, hb_pin_monitor_dir() with --pin. */
 #include "hb/pins.h"
-#define HB_MON_PIN_ROOT		hb_pin_root()
-#define HB_MON_PIN_KEPT		hb_pin_monitor_dir()
 
 struct hb_monitor_opts {
 	const char *cgroup;	/* cgroup v2 directory (absolute path) */
 	unsigned int netns;	/* network namespace inode to watch, 0: all */
-	bool pin;		/* --pin: leave programs and maps pinned at HB_MON_PIN_KEPT */
+	bool pin;		/* --pin: leave programs and maps pinned at hb_pin_monitor_dir() */
 };
 
 /* What the monitor can do on this kernel: each feature runs on the programs it needs, on a
@@ -44,7 +42,7 @@ extern const char *const hb_mon_feat_name[HB_MON_NFEAT];
 
 struct hb_monitor;
 
-/* Loads, attaches and pins; with opts->pin and a monitor already pinned at HB_MON_PIN_KEPT,
+/* Loads, attaches and pins; with opts->pin and a monitor already pinned at hb_pin_monitor_dir(),
  * reads that one instead (nothing loaded or attached). Returns 0 or -errno, with a message
  * in err. */
 int hb_monitor_open(const struct hb_monitor_opts *opts, struct hb_monitor **out, char *err,

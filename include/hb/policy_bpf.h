@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The kernel-enforced policy per cgroup: the ABI between the sock_ops program
- * (bpf/policy.bpf.c) and its loader (bpf/policy.c), the match-list decision both sides
- * share, and the loader's interface for hbctl.
+ * (bpf/policy.bpf.c) and its loader (bpf/policy.c), and the match-list decision both sides
+ * share: what the program includes, and nothing else. The loader's interface for hbctl is
+ * hb/policy_loader.h.
  *
  * ABI rules (STYLE.md 1): fixed-width types only, no pointers, padding written out, sizes
  * asserted on the user side. The policy itself travels as load-time rodata (targ_cfg), so a
@@ -92,7 +93,7 @@ struct hb_pol_cfg {
 
 /*
  * --idle auto: the table of path timeouts (include/hb/paths.h) as an LPM trie pinned at
- * ROOT/paths (hb_paths_pin_path(), hb/pins.h), shared by every policy with --idle auto and
+ * ROOT/paths (hb_pin_paths(), hb/pins.h), shared by every policy with --idle auto and
  * kept in step by `hbctl paths add/rm/learn`. The key is the remote port (network byte
  * order; 0 for an entry without a port) followed by the IPv6 address (IPv4 as ::ffff:a.b.c.d),
  * the prefix length counting the port's 16 bits: the program looks up (port, address) first,
@@ -169,7 +170,7 @@ struct hb_pol_meta {
  * words: a socket is managed when it matches some include pattern (or there are none) and
  * no exclude pattern; an IPv4-mapped IPv6 address matches IPv4 patterns through its IPv4
  * part and IPv6 patterns through the whole address; an IPv6 pattern never matches an IPv4
- * socket. Shared by the program and user space (tests/unit/test_policy_bpf.c holds the two
+ * socket. Shared by the program and user space (tests/unit/test_cli_policy_compile.c holds the two
  * against each other), hence the volatile: the program reads the patterns from rodata,
  * which the compiler must not fold to the object file's zeros.
  *
@@ -252,118 +253,5 @@ hb_pol_decide(const volatile struct hb_pol_cfg *cfg, __u32 bit, __u32 app, __u32
 		return HB_POL_DO_KEEP;
 	return HB_POL_DO_SET;
 }
-
-#ifndef __VMLINUX_H__
-/* ---- user side: the loader's interface (bpf/policy.c), free of libbpf types ---- */
-#include <stddef.h>
-#include <stdint.h>
-#include "hb/policy.h"
-#include "hb/cgroup.h"
-
-#define HB_POL_PIN_ROOT		"/sys/fs/bpf"
-/*
- * Where policies are pinned: /sys/fs/bpf/hbkeep/policy, or $HB_PIN_DIR/policy (hb/pins.h).
- * The override lets a test keep its policies apart from the host's, so that a test's
- * `policy rm --all` can never remove a policy it did not create. Policies a previous
- * version pinned in /sys/fs/bpf/hb (or directly in $HB_PIN_DIR) are listed and removed too.
- */
-const char *hb_pol_pin_dir(void);
-#define HB_POL_PIN_DIR		hb_pol_pin_dir()
-
-/* Where the paths map is pinned: hb_pin_paths(), ROOT/paths (pins.h). */
-const char *hb_paths_pin_path(void);
-
-struct hb_paths;
-/* Brings the pinned paths map (if a policy with --idle auto pinned it) in line with table t.
- * Returns the number of entries written, 0 when no map is pinned (no such policy), or -errno
- * with a message in err. */
-int hb_paths_map_sync(const struct hb_paths *t, char *err, size_t errlen);
-
-/*
- * Compiles a match list into cfg->pat/n/n_include (the same patterns, word-wise).
- * Returns 0, or -E2BIG for more than HB_POL_MATCH_MAX patterns.
- */
-int hb_pol_compile_match(const struct hb_match *m, struct hb_pol_cfg *cfg);
-
-/* Compiles a policy (values the user or hbkeep's defaults give; values left to the sysctl
- * are not set, so each socket keeps its own namespace's) and its match list into cfg.
- * Returns 0 or -errno. */
-int hb_pol_compile(const struct hb_policy *p, struct hb_pol_cfg *cfg);
-
-/* Where a policy stands, for `policy ls`. */
-enum hb_pol_state {
-	HB_POL_ACTIVE,		/* attached to its cgroup */
-	HB_POL_ORPHAN_GONE,	/* its cgroup was removed (or replaced by another of that name) */
-	HB_POL_ORPHAN_EMPTY,	/* transient, and no process is left in its cgroup */
-	HB_POL_ORPHAN_OWNER,	/* transient, and the hbctl that made it is gone */
-	HB_POL_BROKEN,		/* pins incomplete (a crash during add?): `policy rm` cleans */
-};
-
-struct hb_pol_info {
-	uint64_t id;
-	struct hb_pol_meta meta;	/* zeroed when unreadable (state BROKEN) */
-	struct hb_pol_stats stats;	/* summed over CPUs */
-	uint32_t link_id, prog_id;	/* 0: unknown */
-	enum hb_pol_state state;
-};
-
-/* The cgroup API (mount, PATH resolution, ids) is in hb/cgroup.h. */
-
-/* Flags of hb_pol_add(). */
-#define HB_POL_ADD_NO_REPLACE	0x01	/* fail with -EEXIST when the cgroup has a policy */
-#define HB_POL_ADD_RETROFIT	0x02	/* also apply it to the cgroup's established sockets */
-#define HB_POL_ADD_TRANSIENT	0x04	/* run --kernel: owner is this process; rm removes the cgroup */
-
-struct hb_pol_add_res {
-	uint64_t id;
-	bool replaced;			/* an existing policy was swapped (link updated) */
-	bool no_record;			/* the kernel refused the cgroup setsockopt program: a
-					 * program's own choices made before connect() are not
-					 * seen (SO_KEEPALIVE=0 is switched on); why in note */
-	char note[160];
-	uint32_t link_id, prog_id;
-	uint64_t retrofit_applied;	/* --retrofit: sockets changed */
-	uint64_t retrofit_failed;
-};
-
-/*
- * Loads the program with cfg, attaches it to the cgroup (resolved by the caller) with a BPF
- * link and pins link, counters and metadata under HB_POL_PIN_DIR/<id>/; or, when the cgroup
- * has a policy already, loads the new program and swaps it in with bpf_link_update(). Mounts
- * bpffs on /sys/fs/bpf when it is not (as root). Checks privileges, BTF and bpffs first.
- * Returns 0 or -errno with a one-line message in err; when only the retrofit failed, the
- * policy is in place and res->id is set.
- */
-int hb_pol_add(const struct hb_pol_cfg *cfg, const char *cgroup_abs, uint64_t cgroup_id,
-	       unsigned level, const char *match_text, unsigned flags,
-	       struct hb_pol_add_res *res, char *err, size_t errlen);
-
-/* Lists the pinned policies, sorted by id (*out malloc'd, free it). Returns 0 or -errno
- * with a message in err (none pinned: 0 and *n = 0). */
-int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen);
-
-/*
- * Detaches and unpins the policy id: nothing of it is left in bpffs. A transient policy's
- * cgroup goes too (processes still in it are moved to its parent first). Returns 0 or
- * -errno (-ENOENT: no such policy) with a message in err.
- */
-int hb_pol_remove(uint64_t id, char *err, size_t errlen);
-
-/* Whether this process may manage policies (CAP_SYS_ADMIN, or CAP_BPF + CAP_NET_ADMIN +
- * CAP_PERFMON). Returns 0 or -EPERM with a message in err. */
-int hb_pol_check_caps(char *err, size_t errlen);
-
-/* For hbctl doctor: loads and frees the policy program sockops_policy and the optional
- * programs named in opt (HB_POL_PROBE_*), attaching nothing. Returns 0 or -errno with a
- * message in err that names the refused program. */
-#define HB_POL_PROBE_RETROFIT	0x1	/* iter_tcp_retrofit: --retrofit */
-#define HB_POL_PROBE_RECORDER	0x2	/* setsockopt_policy: the program's own choices */
-int hb_pol_probe(unsigned int opt, char *err, size_t errlen);
-
-/* The state's name in reports: "active", "orphan", "broken". */
-const char *hb_pol_state_name(enum hb_pol_state s);
-/* Why, for orphans: "cgroup gone", "cgroup empty", "owner gone"; "" otherwise. */
-const char *hb_pol_state_reason(enum hb_pol_state s);
-#endif /* !__VMLINUX_H__ */
 
 #endif /* HB_POLICY_BPF_H */
