@@ -86,12 +86,16 @@ check_eq "run --kernel --idle 25 --idle auto: auto, the last one given" \
 	"ka=1 idle=24 intvl=5 cnt=3 uto=0" "$(opts "$r")"
 r=$(hb run --kernel --idle auto --idle 25 --intvl 5 --cnt 3 -- "$STATIC" 127.0.0.1 7000)
 check_eq "run --kernel --idle auto --idle 25: 25, the last one given" "$WANT" "$(opts "$r")"
+r=$(hb run --kernel --idle auto --idle-max 20 --intvl 5 --cnt 3 -- "$STATIC" 127.0.0.1 7000)
+check_eq "run --kernel --idle auto --idle-max 20: the bound reaches the kernel (24 capped at 20)" \
+	"ka=1 idle=20 intvl=5 cnt=3 uto=0" "$(opts "$r")"
 unset HB_PATHS_FILE
 usage_case "run --kernel --off alone" \
 	"hbctl: run: --off without --user-timeout leaves nothing to do" run --kernel --off -- true
 usage_case "run --kernel --match junk" "hbctl: run: --match:" run --kernel --match '10.0.0.0/99' -- true
-usage_case "run --kernel --idle-default is policy add's" "hbctl: run: unknown option '--idle-default'" \
-	run --kernel --idle auto --idle-default 30 -- true
+usage_case "run --kernel --idle-default without --idle auto" \
+	"hbctl: run: --idle-default and --idle-max go with --idle auto" \
+	run --kernel --idle 30 --idle-default 30 -- true
 check_eq "after CMD exits: no transient cgroup left" none "$(transient)"
 check_eq "after CMD exits: no policy left" "" "$(our_policies)"
 
