@@ -105,6 +105,162 @@ static int load_paths(struct hb_cli_opts *o, struct hb_print_opts *po, struct hb
 	return 0;
 }
 
+/* What ls's options collected */
+struct ls_args {
+	struct hb_filter flt;
+	struct hb_fetch fx;
+	struct hb_print_opts po;
+	long long watch_ms;	/* -1: no --watch */
+};
+
+/*
+ * One option of ls's own (not a global or filter one) into *a. Kept out of cmd_ls so the
+ * option loop reads apart from what each option means. Returns -1 to go on, else the exit
+ * status cmd_ls returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the message).
+ */
+static int ls_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct ls_args *a)
+{
+	char err[HB_ERR_LEN];
+	int rc;
+
+	switch (c) {
+	case 'p':
+		a->po.owners = true;
+		return -1;
+	case OPT_NAT:
+		if (strcmp(arg, "auto") == 0) {
+			a->po.nat_auto = true;
+			a->po.nat_timeout_ms = 0;
+			return -1;
+		}
+		a->po.nat_auto = false;
+		rc = hb_parse_duration_ms(arg, &a->po.nat_timeout_ms, err, sizeof(err));
+		if (!rc && a->po.nat_timeout_ms <= 0)
+			return hb_usage_err(o, "--nat-timeout: must be more than 0");
+		if (rc)
+			return hb_usage_err(o, "--nat-timeout: %s", err);
+		return -1;
+	case OPT_WATCH:
+		rc = hb_parse_duration_ms(arg, &a->watch_ms, err, sizeof(err));
+		if (rc)
+			return hb_usage_err(o, "--watch: %s", err);
+		if (a->watch_ms < 100)
+			return hb_usage_err(o, "--watch: at least 100ms");
+		return -1;
+	case OPT_DUMP_RAW:
+		if (!*arg)
+			return hb_usage_err(o, "--dump-raw: empty file name");
+		a->fx.dump_raw = arg;
+		return -1;
+	case OPT_FORCE:
+		a->fx.dump_force = true;
+		return -1;
+	case 'h':
+	case HB_OPT_HELP:
+		ls_usage(stdout);
+		return HB_EXIT_OK;
+	default:
+		return hb_cli_opt_error(o, c, argv);
+	}
+}
+
+/* The line --watch puts above each table, as watch(1) does; with colour the screen is
+ * cleared first, else the tables are kept apart by a blank line. */
+static void watch_header(const struct ls_args *a, int n_iter)
+{
+	time_t now = time(NULL);
+	char ts[32], d[32];
+
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	if (a->po.color)
+		fputs("\033[H\033[2J", stdout);
+	else if (n_iter)
+		fputc('\n', stdout);
+	printf("Every %s: hbctl ls   %s\n\n", hb_fmt_duration(d, sizeof(d), a->watch_ms), ts);
+}
+
+/*
+ * Prints the filtered socket list l (the table or JSON, then the NAT risk summary) with
+ * the path table in a->po.paths. Returns 0, or HB_EXIT_RUNTIME after a message.
+ */
+static int ls_print(struct hb_cli_opts *o, struct ls_args *a, struct hb_sock_list *l,
+		    int n_iter)
+{
+	struct hb_print_opts *po = &a->po;
+	int wrc;
+
+	if (po->nat_auto)		/* -j alone: pol_src looks up what it needs */
+		hb_paths_attach(l, po->paths);
+	if (po->json && !replaying())		/* the table shows no sources */
+		hb_pol_src_attach(l, po->paths);	/* "program" / "policy" / "path" */
+	if (a->watch_ms >= 0 && !po->json)
+		watch_header(a, n_iter);
+	if (po->json)
+		wrc = hb_print_json(stdout, l, po);
+	else
+		wrc = hb_print_table(stdout, l, po);
+	if (wrc) {
+		hb_err(o, "writing output: %s", strerror(-wrc));
+		return HB_EXIT_RUNTIME;
+	}
+	if (po->nat_timeout_ms >= 0) {
+		/* stdout stays one JSON document with -j */
+		if (!po->json)
+			fputc('\n', stdout);
+		hb_print_risk_summary(po->json ? stderr : stdout, l, po);
+	}
+	return 0;
+}
+
+/*
+ * One round of ls: fetch, filter, print. Returns -1 when --watch goes on to the next
+ * round, else the exit status of cmd_ls (HB_EXIT_NOMATCH when a filter matched nothing).
+ */
+static int ls_round(struct hb_cli_opts *o, struct ls_args *a, int n_iter)
+{
+	struct hb_sock_list l = { 0 };
+	struct hb_paths paths;
+	int rc;
+
+	rc = hb_fetch_sockets(o, &a->fx, &l);
+	if (rc) {
+		hb_sock_list_free(&l);
+		return rc;
+	}
+	hb_filter_apply(&a->flt, &l);
+	a->po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
+	hb_paths_init(&paths);
+	rc = load_paths(o, &a->po, &paths, n_iter);
+	if (rc) {
+		hb_sock_list_free(&l);
+		return rc;
+	}
+	rc = ls_print(o, a, &l, n_iter);
+	a->po.paths = NULL;
+	hb_paths_free(&paths);
+	if (rc) {
+		hb_sock_list_free(&l);
+		return rc;
+	}
+	fflush(stdout);
+	if (a->watch_ms < 0) {
+		rc = a->flt.active && l.n == 0 ? HB_EXIT_NOMATCH : HB_EXIT_OK;
+		hb_sock_list_free(&l);
+		if (ferror(stdout)) {
+			hb_err(o, "writing output: %s", strerror(errno));
+			return HB_EXIT_RUNTIME;
+		}
+		/* as `set` says it: the header alone (or []) would leave the user guessing */
+		if (rc == HB_EXIT_NOMATCH)
+			hb_err(o, "no socket matched");
+		return rc;
+	}
+	hb_sock_list_free(&l);
+	if (ferror(stdout))
+		return HB_EXIT_RUNTIME;
+	return -1;
+}
+
 int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -117,14 +273,15 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ 0 }
 	};
-	struct hb_filter flt;
-	struct hb_fetch fx = { .config = true };
-	struct hb_print_opts po = { .nat_timeout_ms = -1 };
-	long long watch_ms = -1;
+	struct ls_args a = {
+		.fx = { .config = true },
+		.po = { .nat_timeout_ms = -1 },
+		.watch_ms = -1,
+	};
 	char err[HB_ERR_LEN];
-	int c, rc, wrc, n_iter;
+	int c, rc, n_iter;
 
-	hb_filter_init(&flt);
+	hb_filter_init(&a.flt);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jvpn:h", longopts, NULL)) != -1) {
 		rc = hb_cli_global_opt(o, c, optarg);
@@ -132,132 +289,32 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
 			continue;
-		rc = hb_filter_opt(&flt, c, optarg, err, sizeof(err));
+		rc = hb_filter_opt(&a.flt, c, optarg, err, sizeof(err));
 		if (rc < 0)
 			return hb_usage_err(o, "%s", err);
 		if (rc > 0)
 			continue;
-		switch (c) {
-		case 'p':
-			po.owners = true;
-			break;
-		case OPT_NAT:
-			if (strcmp(optarg, "auto") == 0) {
-				po.nat_auto = true;
-				po.nat_timeout_ms = 0;
-				break;
-			}
-			po.nat_auto = false;
-			rc = hb_parse_duration_ms(optarg, &po.nat_timeout_ms, err, sizeof(err));
-			if (!rc && po.nat_timeout_ms <= 0)
-				return hb_usage_err(o, "--nat-timeout: must be more than 0");
-			if (rc)
-				return hb_usage_err(o, "--nat-timeout: %s", err);
-			break;
-		case OPT_WATCH:
-			rc = hb_parse_duration_ms(optarg, &watch_ms, err, sizeof(err));
-			if (rc)
-				return hb_usage_err(o, "--watch: %s", err);
-			if (watch_ms < 100)
-				return hb_usage_err(o, "--watch: at least 100ms");
-			break;
-		case OPT_DUMP_RAW:
-			if (!*optarg)
-				return hb_usage_err(o, "--dump-raw: empty file name");
-			fx.dump_raw = optarg;
-			break;
-		case OPT_FORCE:
-			fx.dump_force = true;
-			break;
-		case 'h':
-		case HB_OPT_HELP:
-			ls_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
+		rc = ls_opt(o, c, optarg, argv, &a);
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl ls --help)",
 				    argv[optind]);
-	if (fx.dump_force && !fx.dump_raw)
+	if (a.fx.dump_force && !a.fx.dump_raw)
 		return hb_usage_err(o, "--force goes with --dump-raw FILE");
-	if (fx.dump_raw && watch_ms >= 0)
+	if (a.fx.dump_raw && a.watch_ms >= 0)
 		return hb_usage_err(o, "--dump-raw and --watch do not go together");
-	fx.owners = po.owners || hb_filter_needs_owners(&flt);
-	po.json = o->json;
-	po.color = !po.json && hb_want_color(stdout);
+	a.fx.owners = a.po.owners || hb_filter_needs_owners(&a.flt);
+	a.po.json = o->json;
+	a.po.color = !a.po.json && hb_want_color(stdout);
 	rc = hb_cli_enter_netns(o);
 	if (rc)
 		return rc;
-
 	for (n_iter = 0;; n_iter++) {
-		struct hb_sock_list l = { 0 };
-		struct hb_paths paths;
-
-		rc = hb_fetch_sockets(o, &fx, &l);
-		if (rc) {
-			hb_sock_list_free(&l);
+		rc = ls_round(o, &a, n_iter);
+		if (rc >= 0)
 			return rc;
-		}
-		hb_filter_apply(&flt, &l);
-		po.monitor = hb_mon_attach(&l) > 0;	/* counters of a running hbctl monitor */
-		hb_paths_init(&paths);
-		rc = load_paths(o, &po, &paths, n_iter);
-		if (rc) {
-			hb_sock_list_free(&l);
-			return rc;
-		}
-		if (po.nat_auto)		/* -j alone: pol_src looks up what it needs */
-			hb_paths_attach(&l, po.paths);
-		if (po.json && !replaying())		/* the table shows no sources */
-			hb_pol_src_attach(&l, po.paths);	/* "program" / "policy" / "path" */
-		if (watch_ms >= 0 && !po.json) {
-			time_t now = time(NULL);
-			char ts[32], d[32];
-
-			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
-			if (po.color)
-				fputs("\033[H\033[2J", stdout);
-			else if (n_iter)
-				fputc('\n', stdout);
-			printf("Every %s: hbctl ls   %s\n\n",
-			       hb_fmt_duration(d, sizeof(d), watch_ms), ts);
-		}
-		if (po.json)
-			wrc = hb_print_json(stdout, &l, &po);
-		else
-			wrc = hb_print_table(stdout, &l, &po);
-		if (wrc) {
-			hb_sock_list_free(&l);
-			hb_paths_free(&paths);
-			hb_err(o, "writing output: %s", strerror(-wrc));
-			return HB_EXIT_RUNTIME;
-		}
-		if (po.nat_timeout_ms >= 0) {
-			/* stdout stays one JSON document with -j */
-			if (!po.json)
-				fputc('\n', stdout);
-			hb_print_risk_summary(po.json ? stderr : stdout, &l, &po);
-		}
-		po.paths = NULL;
-		hb_paths_free(&paths);
-		fflush(stdout);
-		if (watch_ms < 0) {
-			rc = flt.active && l.n == 0 ? HB_EXIT_NOMATCH : HB_EXIT_OK;
-			hb_sock_list_free(&l);
-			if (ferror(stdout)) {
-				hb_err(o, "writing output: %s", strerror(errno));
-				return HB_EXIT_RUNTIME;
-			}
-			/* as `set` says it: the header alone (or []) would leave the user guessing */
-			if (rc == HB_EXIT_NOMATCH)
-				hb_err(o, "no socket matched");
-			return rc;
-		}
-		hb_sock_list_free(&l);
-		if (ferror(stdout))
-			return HB_EXIT_RUNTIME;
-		sleep_ms(watch_ms);
+		sleep_ms(a.watch_ms);
 	}
 }

@@ -376,6 +376,232 @@ static int netns_inode(unsigned int *ino)
 	return 0;
 }
 
+/* What monitor's options collected, besides what goes straight into the loop */
+struct mon_args {
+	struct hb_monitor_opts mo;
+	const char *cgroup_arg, *prom;
+	long long duration_ms;	/* -1: until a signal */
+	bool unpin, learn;
+};
+
+/* A count option's value: 0 with *out, or -1 when arg is not a number min..max. */
+static int parse_count(const char *arg, long long min, long long max, unsigned int *out)
+{
+	long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || *end || end == arg || v < min || v > max)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * One option of monitor's own (not a global one) into *L or *a. Kept out of cmd_monitor so
+ * that the steps of a run read apart from the options. Returns -1 to go on, else the exit
+ * status cmd_monitor returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the
+ * message).
+ */
+static int monitor_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct loop *L,
+		       struct mon_args *a)
+{
+	char err[256];
+
+	switch (c) {
+	case OPT_CGROUP:
+		a->cgroup_arg = arg;
+		return -1;
+	case 'i':
+		if (hb_parse_duration_ms(arg, &L->v.interval_ms, err, sizeof(err)))
+			return hb_usage_err(o, "--interval: %s", err);
+		if (L->v.interval_ms < 100)
+			return hb_usage_err(o, "--interval: at least 100ms");
+		return -1;
+	case 'd':
+		if (hb_parse_duration_ms(arg, &a->duration_ms, err, sizeof(err)))
+			return hb_usage_err(o, "--duration: %s", err);
+		if (a->duration_ms <= 0)
+			return hb_usage_err(o, "--duration: must be more than 0");
+		return -1;
+	case OPT_CONNS:
+		L->v.conns = true;
+		return -1;
+	case OPT_TOP:
+		if (parse_count(arg, 0, 100000, &L->v.top))
+			return hb_usage_err(o, "--top: '%.40s' is not a number 0..100000", arg);
+		return -1;
+	case OPT_PEERS:
+		L->v.peers = 10;
+		if (arg && parse_count(arg, 1, HB_MON_PEERS_MAX, &L->v.peers))
+			return hb_usage_err(o, "--peers: '%.40s' is not a number 1..%d", arg,
+					    HB_MON_PEERS_MAX);
+		return -1;
+	case OPT_LEARN:
+		a->learn = true;
+		return -1;
+	case OPT_PROM:
+		a->prom = arg;
+		return -1;
+	case OPT_TEXTFILE:
+		if (!*arg)
+			return hb_usage_err(o, "--textfile: empty file name");
+		L->textfile = arg;
+		return -1;
+	case 'q':
+		L->quiet = true;
+		return -1;
+	case OPT_PIN:
+		a->mo.pin = true;
+		return -1;
+	case OPT_UNPIN:
+		a->unpin = true;
+		return -1;
+	case 'h':
+	case HB_OPT_HELP:
+		monitor_usage(stdout);
+		return HB_EXIT_OK;
+	default:
+		return hb_cli_opt_error(o, c, argv);
+	}
+}
+
+/* --unpin: removes what --pin left, and nothing else. Returns the exit status. */
+static int unpin_monitor(struct hb_cli_opts *o)
+{
+	int rc = hb_monitor_unpin();
+
+	if (rc == -ENOENT) {
+		hb_err(o, "--unpin: nothing pinned at %s", hb_pin_monitor_dir());
+		return HB_EXIT_NOMATCH;
+	}
+	if (rc) {
+		hb_err(o, "--unpin: %s", strerror(-rc));
+		return HB_EXIT_RUNTIME;
+	}
+	return HB_EXIT_OK;
+}
+
+/*
+ * Everything that can fail before BPF is loaded: the textfile, the cgroup (dir, label),
+ * the Prometheus listener (L->prom_fd, so that a port in use fails before the load) and
+ * --netns. Returns 0, or the exit status after a message; L->prom_fd is the caller's to
+ * close either way.
+ */
+static int preflight(struct hb_cli_opts *o, struct loop *L, struct mon_args *a, char *dir,
+		     size_t dlen, char *label, size_t llen)
+{
+	char err[256];
+	int rc;
+
+	if (L->textfile) {
+		rc = check_textfile(o, L->textfile);
+		if (rc)
+			return rc;
+	}
+	rc = resolve_cgroup(o, a->cgroup_arg, dir, dlen, label, llen);
+	if (rc)
+		return rc;
+	L->v.cgroup = label;
+	L->v.cgroup_dir = dir;
+	L->v.json = o->json;
+	L->v.tty = !o->json && isatty(STDOUT_FILENO);
+	L->v.color = L->v.tty && hb_want_color(stdout);
+	/* the table shows top connections; Prometheus their owners' comm */
+	L->want_conns = L->v.conns || (!L->v.json && !L->quiet) || L->textfile || a->prom;
+	if (a->prom) {
+		L->prom_fd = hb_prom_listen(a->prom, err, sizeof(err));
+		if (L->prom_fd < 0) {
+			hb_err(o, "--prometheus %s: %s", a->prom, err);
+			return L->prom_fd == -EINVAL ? HB_EXIT_USAGE : HB_EXIT_RUNTIME;
+		}
+	}
+	/* --netns: enter it (hbctl's global option) and count only its sockets */
+	if (o->netns) {
+		rc = hb_cli_enter_netns(o);
+		if (rc)
+			return rc;
+		rc = netns_inode(&a->mo.netns);
+		if (rc) {
+			hb_err(o, "/proc/self/ns/net: %s", strerror(-rc));
+			return HB_EXIT_RUNTIME;
+		}
+	}
+	a->mo.cgroup = dir;
+	return 0;
+}
+
+/*
+ * Loads (or reuses the pinned) monitor into L->m, says what is degraded, sets up --learn
+ * and starts the Prometheus server on L->prom_fd. Returns 0, or HB_EXIT_RUNTIME after a
+ * message with the monitor closed again.
+ */
+static int open_monitor(struct hb_cli_opts *o, struct loop *L, struct mon_args *a)
+{
+	struct sigaction sa;
+	char err[256];
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err[0] = '\0';
+	rc = hb_monitor_open(&a->mo, &L->m, err, sizeof(err));
+	if (rc) {
+		hb_err(o, "%s", err[0] ? err : strerror(-rc));
+		return HB_EXIT_RUNTIME;
+	}
+	say_degraded(o, L->m, L->v.peers > 0);
+	if (a->learn && L->v.no_closes)
+		hb_err(o, "--learn: no close causes on this kernel: nothing is learned");
+	else if (a->learn && !(L->v.learn = hb_mon_learn_new()))
+		hb_err(o, "--learn: %s", strerror(ENOMEM));
+	else if (a->learn)
+		hb_verbose(o, "--learn: evidence into %s", hb_mon_learn_file(L->v.learn));
+	L->v.no_closes = hb_monitor_features(L->m)[HB_MON_FEAT_CLOSES].state == HB_FEAT_MISSING;
+	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", L->v.cgroup_dir,
+		   hb_monitor_reused(L->m) ? " (reusing the monitor pinned by --pin)" : "",
+		   hb_monitor_pin_dir(L->m));
+	L->v.start_ns = hb_monitor_now_ns();
+	/* a monitor pinned earlier: its totals so far are the baseline of the first delta */
+	if (hb_monitor_reused(L->m))
+		hb_monitor_totals(L->m, &L->prev);
+	if (L->prom_fd >= 0) {
+		L->srv = hb_prom_serve(L->prom_fd, err, sizeof(err));
+		if (!L->srv) {
+			hb_err(o, "--prometheus %s: %s", a->prom, err);
+			hb_monitor_close(L->m);
+			return HB_EXIT_RUNTIME;
+		}
+		L->prom_fd = -1;	/* the server's now */
+	}
+	return 0;
+}
+
+/* Runs the loop, then flushes what --learn gathered and closes what open_monitor opened.
+ * Returns the exit status. */
+static int run_and_close(struct hb_cli_opts *o, struct loop *L, const struct mon_args *a)
+{
+	int rc = exiting ? HB_EXIT_OK : run_loop(L, o, a->duration_ms);
+
+	if (L->v.learn) {
+		hb_monitor_consume(L->m, on_close, &L->v);	/* the last closes count too */
+		hb_mon_learn_flush(o, L->v.learn);
+		hb_mon_learn_free(L->v.learn);
+	}
+	hb_prom_stop(L->srv);
+	if (!rc && L->textfile_failed)
+		rc = HB_EXIT_RUNTIME;
+	hb_monitor_close(L->m);
+	free(L->v.tick);
+	return rc;
+}
+
 int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -394,14 +620,9 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 		{ "unpin", no_argument, NULL, OPT_UNPIN },
 		{ 0 }
 	};
-	struct hb_monitor_opts mo = { 0 };
+	struct mon_args a = { .duration_ms = -1 };
 	struct loop L;
-	const char *cgroup_arg = NULL, *prom = NULL;
-	char err[256], dir[PATH_MAX], label[PATH_MAX];
-	long long duration_ms = -1, v;
-	struct sigaction sa;
-	bool unpin = false, learn = false;
-	char *end;
+	char dir[PATH_MAX], label[PATH_MAX];
 	int c, rc;
 
 	memset(&L, 0, sizeof(L));
@@ -415,174 +636,20 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
 			continue;
-		switch (c) {
-		case OPT_CGROUP:
-			cgroup_arg = optarg;
-			break;
-		case 'i':
-			if (hb_parse_duration_ms(optarg, &L.v.interval_ms, err, sizeof(err)))
-				return hb_usage_err(o, "--interval: %s", err);
-			if (L.v.interval_ms < 100)
-				return hb_usage_err(o, "--interval: at least 100ms");
-			break;
-		case 'd':
-			if (hb_parse_duration_ms(optarg, &duration_ms, err, sizeof(err)))
-				return hb_usage_err(o, "--duration: %s", err);
-			if (duration_ms <= 0)
-				return hb_usage_err(o, "--duration: must be more than 0");
-			break;
-		case OPT_CONNS:
-			L.v.conns = true;
-			break;
-		case OPT_TOP:
-			errno = 0;
-			v = strtoll(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 0 || v > 100000)
-				return hb_usage_err(o, "--top: '%.40s' is not a number 0..100000",
-						    optarg);
-			L.v.top = (unsigned int)v;
-			break;
-		case OPT_PEERS:
-			L.v.peers = 10;
-			if (!optarg)
-				break;
-			errno = 0;
-			v = strtoll(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 1 || v > HB_MON_PEERS_MAX)
-				return hb_usage_err(o, "--peers: '%.40s' is not a number 1..%d",
-						    optarg, HB_MON_PEERS_MAX);
-			L.v.peers = (unsigned int)v;
-			break;
-		case OPT_LEARN:
-			learn = true;
-			break;
-		case OPT_PROM:
-			prom = optarg;
-			break;
-		case OPT_TEXTFILE:
-			if (!*optarg)
-				return hb_usage_err(o, "--textfile: empty file name");
-			L.textfile = optarg;
-			break;
-		case 'q':
-			L.quiet = true;
-			break;
-		case OPT_PIN:
-			mo.pin = true;
-			break;
-		case OPT_UNPIN:
-			unpin = true;
-			break;
-		case 'h':
-		case HB_OPT_HELP:
-			monitor_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
+		rc = monitor_opt(o, c, optarg, argv, &L, &a);
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s' (see hbctl monitor --help)",
 				    argv[optind]);
-	if (unpin) {
-		rc = hb_monitor_unpin();
-		if (rc == -ENOENT) {
-			hb_err(o, "--unpin: nothing pinned at %s", hb_pin_monitor_dir());
-			return HB_EXIT_NOMATCH;
-		}
-		if (rc) {
-			hb_err(o, "--unpin: %s", strerror(-rc));
-			return HB_EXIT_RUNTIME;
-		}
-		return HB_EXIT_OK;
-	}
-	if (L.textfile) {
-		rc = check_textfile(o, L.textfile);
-		if (rc)
-			return rc;
-	}
-	rc = resolve_cgroup(o, cgroup_arg, dir, sizeof(dir), label, sizeof(label));
-	if (rc)
-		return rc;
-	L.v.cgroup = label;
-	L.v.cgroup_dir = dir;
-	L.v.json = o->json;
-	L.v.tty = !o->json && isatty(STDOUT_FILENO);
-	L.v.color = L.v.tty && hb_want_color(stdout);
-	/* the table shows top connections; Prometheus their owners' comm */
-	L.want_conns = L.v.conns || (!L.v.json && !L.quiet) || L.textfile || prom;
-	if (prom) {
-		L.prom_fd = hb_prom_listen(prom, err, sizeof(err));
-		if (L.prom_fd < 0) {
-			hb_err(o, "--prometheus %s: %s", prom, err);
-			return L.prom_fd == -EINVAL ? HB_EXIT_USAGE : HB_EXIT_RUNTIME;
-		}
-	}
-	/* --netns: enter it (hbctl's global option) and count only its sockets */
-	if (o->netns) {
-		rc = hb_cli_enter_netns(o);
-		if (rc)
-			goto out_prom;
-		rc = netns_inode(&mo.netns);
-		if (rc) {
-			hb_err(o, "/proc/self/ns/net: %s", strerror(-rc));
-			rc = HB_EXIT_RUNTIME;
-			goto out_prom;
-		}
-	}
-	mo.cgroup = dir;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	err[0] = '\0';
-	rc = hb_monitor_open(&mo, &L.m, err, sizeof(err));
-	if (rc) {
-		hb_err(o, "%s", err[0] ? err : strerror(-rc));
-		rc = HB_EXIT_RUNTIME;
-		goto out_prom;
-	}
-	say_degraded(o, L.m, L.v.peers > 0);
-	if (learn && L.v.no_closes)
-		hb_err(o, "--learn: no close causes on this kernel: nothing is learned");
-	else if (learn && !(L.v.learn = hb_mon_learn_new()))
-		hb_err(o, "--learn: %s", strerror(ENOMEM));
-	else if (learn)
-		hb_verbose(o, "--learn: evidence into %s", hb_mon_learn_file(L.v.learn));
-	L.v.no_closes = hb_monitor_features(L.m)[HB_MON_FEAT_CLOSES].state == HB_FEAT_MISSING;
-	hb_verbose(o, "attached to cgroup %s%s; pinned at %s", dir,
-		   hb_monitor_reused(L.m) ? " (reusing the monitor pinned by --pin)" : "",
-		   hb_monitor_pin_dir(L.m));
-	L.v.start_ns = hb_monitor_now_ns();
-	/* a monitor pinned earlier: its totals so far are the baseline of the first delta */
-	if (hb_monitor_reused(L.m))
-		hb_monitor_totals(L.m, &L.prev);
-	if (L.prom_fd >= 0) {
-		L.srv = hb_prom_serve(L.prom_fd, err, sizeof(err));
-		if (!L.srv) {
-			hb_err(o, "--prometheus %s: %s", prom, err);
-			hb_monitor_close(L.m);
-			rc = HB_EXIT_RUNTIME;
-			goto out_prom;
-		}
-		L.prom_fd = -1;	/* the server's now */
-	}
-	rc = exiting ? HB_EXIT_OK : run_loop(&L, o, duration_ms);
-	if (L.v.learn) {
-		hb_monitor_consume(L.m, on_close, &L.v);	/* the last closes count too */
-		hb_mon_learn_flush(o, L.v.learn);
-		hb_mon_learn_free(L.v.learn);
-	}
-	hb_prom_stop(L.srv);
-	if (!rc && L.textfile_failed)
-		rc = HB_EXIT_RUNTIME;
-	hb_monitor_close(L.m);
-	free(L.v.tick);
-out_prom:
+	if (a.unpin)
+		return unpin_monitor(o);
+	rc = preflight(o, &L, &a, dir, sizeof(dir), label, sizeof(label));
+	if (!rc)
+		rc = open_monitor(o, &L, &a);
+	if (!rc)
+		rc = run_and_close(o, &L, &a);
 	if (L.prom_fd >= 0)
 		close(L.prom_fd);
 	return rc;

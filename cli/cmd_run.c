@@ -185,6 +185,89 @@ static int exec_with_shim(struct hb_cli_opts *o, const char *(*env)[2], size_t n
 	return rc == ENOENT || rc == ENOTDIR ? 127 : 126;
 }
 
+/* What run's options collected: the HB_* variable per option (set only after every value
+ * was validated), and the same values as one policy for run --kernel. */
+struct run_args {
+	const char *env[10][2];
+	struct hb_policy *pol;
+	int bound[2];		/* --idle-default, --idle-max (s); 0: not given */
+	bool kernel, idle_auto;
+};
+
+/* Slots of run_args.env: the order of the initialiser in cmd_run */
+enum { ENV_MATCH = 4, ENV_FORCE, ENV_LOG, ENV_KEEPALIVE, ENV_IDLE_DEFAULT };
+
+/*
+ * One option of run's own (not a global one) into *a. Kept out of cmd_run so that the
+ * option loop and what each option means read apart. Returns -1 to go on, else the exit
+ * status cmd_run returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the message).
+ */
+static int run_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct run_args *a)
+{
+	/* which env[] entry each value option fills */
+	static const int env_of[HB_V__COUNT] = {
+		[HB_V_IDLE] = 0, [HB_V_INTVL] = 1, [HB_V_CNT] = 2, [HB_V_USER_TIMEOUT] = 3,
+	};
+	char err[HB_ERR_LEN];
+	enum hb_log_level lvl;
+	int rc;
+
+	if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(arg, "auto")) {
+		/* --idle auto: HB_KEEPIDLE=auto, or the kernel policy's */
+		a->env[0][1] = arg;
+		a->idle_auto = true;
+		return -1;
+	}
+	if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
+		int k = c == OPT_IDLE_MAX;
+
+		if (hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, &a->bound[k], err, sizeof(err)))
+			return hb_usage_err(o, "%s: %s", k ? "--idle-max" : "--idle-default", err);
+		a->env[ENV_IDLE_DEFAULT + k][1] = arg;
+		return -1;
+	}
+	/* the values are checked as the shim will read them: libhb's parsers */
+	rc = hb_cli_value_opt(o, c, arg, a->pol);
+	if (rc == -2)
+		return HB_EXIT_USAGE;
+	if (rc >= 0) {
+		a->env[env_of[rc]][1] = arg;
+		if (rc == HB_V_IDLE)
+			a->idle_auto = false;	/* the last --idle wins */
+		return -1;
+	}
+	switch (c) {
+	case OPT_MATCH:
+		if (hb_policy_set_match(a->pol, arg, err, sizeof(err)))
+			return hb_usage_err(o, "--match: %s", err);
+		a->env[ENV_MATCH][1] = arg;
+		return -1;
+	case OPT_FORCE:
+		a->env[ENV_FORCE][1] = "1";
+		a->pol->force = true;
+		return -1;
+	case OPT_LOG:
+		if (hb_log_parse_level(arg, &lvl))
+			return hb_usage_err(o, "--log: unknown level '%.40s' (off, error, info, "
+					    "debug)", arg);
+		a->env[ENV_LOG][1] = arg;
+		return -1;
+	case OPT_OFF:
+		a->env[ENV_KEEPALIVE][1] = "0";
+		hb_policy_set(a->pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
+		return -1;
+	case OPT_KERNEL:
+		a->kernel = true;
+		return -1;
+	case 'h':
+	case HB_OPT_HELP:
+		run_usage(stdout);
+		return HB_EXIT_OK;
+	default:
+		return hb_cli_opt_error(o, c, argv);
+	}
+}
+
 int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 {
 	static const struct option longopts[] = {
@@ -199,23 +282,18 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 		{ "idle-max", required_argument, NULL, OPT_IDLE_MAX },
 		{ 0 }
 	};
-	/* env variable per option, set only after every value validated */
-	const char *env[][2] = {
-		{ "HB_KEEPIDLE", NULL }, { "HB_KEEPINTVL", NULL }, { "HB_KEEPCNT", NULL },
-		{ "HB_USER_TIMEOUT", NULL }, { "HB_MATCH", NULL }, { "HB_FORCE", NULL },
-		{ "HB_LOG", NULL }, { "HB_KEEPALIVE", NULL }, { "HB_IDLE_DEFAULT", NULL },
-		{ "HB_IDLE_MAX", NULL },
-	};
-	/* which env[] entry each value option fills */
-	static const int env_of[HB_V__COUNT] = {
-		[HB_V_IDLE] = 0, [HB_V_INTVL] = 1, [HB_V_CNT] = 2, [HB_V_USER_TIMEOUT] = 3,
-	};
 	/* the values as parsed, once: the shim's checks, and run --kernel's policy */
 	static struct hb_policy pol;	/* large: off the stack */
-	char err[HB_ERR_LEN];
-	enum hb_log_level lvl;
-	int c, rc, bound[2] = { 0, 0 };	/* --idle-default, --idle-max (s); 0: not given */
-	bool kernel = false, idle_auto = false;
+	struct run_args a = {
+		.env = {
+			{ "HB_KEEPIDLE", NULL }, { "HB_KEEPINTVL", NULL }, { "HB_KEEPCNT", NULL },
+			{ "HB_USER_TIMEOUT", NULL }, { "HB_MATCH", NULL }, { "HB_FORCE", NULL },
+			{ "HB_LOG", NULL }, { "HB_KEEPALIVE", NULL }, { "HB_IDLE_DEFAULT", NULL },
+			{ "HB_IDLE_MAX", NULL },
+		},
+		.pol = &pol,
+	};
+	int c, rc;
 
 	hb_policy_init(&pol);
 	opterr = 0;
@@ -225,76 +303,23 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 			return HB_EXIT_USAGE;
 		if (rc > 0)
 			continue;
-		if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(optarg, "auto")) {
-			/* --idle auto: HB_KEEPIDLE=auto, or the kernel policy's */
-			env[0][1] = optarg;
-			idle_auto = true;
-			continue;
-		}
-		if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
-			int k = c == OPT_IDLE_MAX;
-
-			if (hb_parse_secs(optarg, HB_IDLE_MIN, HB_IDLE_MAX, &bound[k], err,
-					  sizeof(err)))
-				return hb_usage_err(o, "%s: %s", k ? "--idle-max" : "--idle-default",
-						    err);
-			env[8 + k][1] = optarg;
-			continue;
-		}
-		/* the values are checked as the shim will read them: libhb's parsers */
-		rc = hb_cli_value_opt(o, c, optarg, &pol);
-		if (rc == -2)
-			return HB_EXIT_USAGE;
-		if (rc >= 0) {
-			env[env_of[rc]][1] = optarg;
-			if (rc == HB_V_IDLE)
-				idle_auto = false;	/* the last --idle wins */
-			continue;
-		}
-		switch (c) {
-		case OPT_MATCH:
-			if (hb_policy_set_match(&pol, optarg, err, sizeof(err)))
-				return hb_usage_err(o, "--match: %s", err);
-			env[4][1] = optarg;
-			break;
-		case OPT_FORCE:
-			env[5][1] = "1";
-			pol.force = true;
-			break;
-		case OPT_LOG:
-			if (hb_log_parse_level(optarg, &lvl))
-				return hb_usage_err(o, "--log: unknown level '%.40s' (off, error, info, "
-						    "debug)", optarg);
-			env[6][1] = optarg;
-			break;
-		case OPT_OFF:
-			env[7][1] = "0";
-			hb_policy_set(&pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
-			break;
-		case OPT_KERNEL:
-			kernel = true;
-			break;
-		case 'h':
-		case HB_OPT_HELP:
-			run_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
+		rc = run_opt(o, c, optarg, argv, &a);
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind >= argc)
 		return hb_usage_err(o, "no command given (hbctl run [OPTIONS] -- CMD [ARG...])");
-	if ((bound[0] || bound[1]) && !idle_auto)
+	if ((a.bound[0] || a.bound[1]) && !a.idle_auto)
 		return hb_usage_err(o, "--idle-default and --idle-max go with --idle auto");
-	if (kernel) {	/* the same policy, enforced by the kernel instead of the shim (--log: n/a) */
+	if (a.kernel) {	/* the same policy, enforced by the kernel instead of the shim (--log: n/a) */
 		struct hb_idle_auto ia = {
-			.on = idle_auto, .def_s = bound[0], .max_s = bound[1],
-			.def_given = bound[0] != 0, .max_given = bound[1] != 0,
+			.on = a.idle_auto, .def_s = a.bound[0], .max_s = a.bound[1],
+			.def_given = a.bound[0] != 0, .max_given = a.bound[1] != 0,
 		};
 
 		return hb_run_kernel(o, &pol, &ia, argv + optind);
 	}
-	return exec_with_shim(o, env, sizeof(env) / sizeof(env[0]), argv + optind);
+	return exec_with_shim(o, a.env, sizeof(a.env) / sizeof(a.env[0]), argv + optind);
 }
 
 /* Message for a failed hb_pol_* or cgroup call: a runtime error. */

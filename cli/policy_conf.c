@@ -187,94 +187,101 @@ void hb_conf_idle_auto(const struct hb_conf_entry *e, struct hb_pol_cfg *cfg)
 }
 
 /*
- * Parses one line (no '\n'; may hold anything, NULs included). Returns 1 for a policy in
- * *ent, 0 for a blank or comment line, -1 after reporting errors.
+ * The next KEY=VALUE of a line at *pp (up to end): k, kn the key, v, vn the value (quotes
+ * removed), *pp moved past it. Kept apart from what a pair means so that the quoting rules
+ * read in one place. Returns 1 for a pair, 0 at the end of the line (or a comment), -1
+ * after reporting a malformed pair (the rest of the line cannot be split then).
  */
-static int parse_line(struct errbuf *e, unsigned int line, const char *p, size_t len,
-		      struct hb_conf_entry *ent, char *val)
+static int next_pair(struct errbuf *e, unsigned int line, const char **pp, const char *end,
+		     const char **k, size_t *kn, const char **v, size_t *vn, char *val)
 {
-	const char *end = p + len, *k, *v;
-	unsigned int seen = 0;
-	size_t kn, vn;
-	int key, bad = 0;
+	const char *p = *pp;
 	char s[48];
 
-	if (memchr(p, '\0', len)) {
-		report(e, line, "NUL byte in the line");
+	while (p < end && is_blank(*p))
+		p++;
+	if (p == end || *p == '#')
+		return 0;
+	*k = p;
+	while (p < end && *p != '=' && !is_blank(*p))
+		p++;
+	*kn = (size_t)(p - *k);
+	if (p == end || *p != '=') {
+		memcpy(val, *k, *kn < 40 ? *kn : 40);
+		val[*kn < 40 ? *kn : 40] = '\0';
+		report(e, line, "expected KEY=VALUE, got '%s'", shown(val, s, sizeof(s)));
 		return -1;
 	}
-	memset(ent, 0, sizeof(*ent));
-	hb_policy_init(&ent->pol);
-	ent->line = line;
-	for (;;) {
-		while (p < end && is_blank(*p))
+	p++;	/* '=' */
+	if (p < end && *p == '"') {
+		*v = ++p;
+		while (p < end && *p != '"')
 			p++;
-		if (p == end || *p == '#')
-			break;
-		k = p;
-		while (p < end && *p != '=' && !is_blank(*p))
-			p++;
-		kn = (size_t)(p - k);
-		if (p == end || *p != '=') {
-			memcpy(val, k, kn < 40 ? kn : 40);
-			val[kn < 40 ? kn : 40] = '\0';
-			report(e, line, "expected KEY=VALUE, got '%s'", shown(val, s, sizeof(s)));
+		if (p == end) {
+			report(e, line, "unterminated quote");
 			return -1;
 		}
-		p++;	/* '=' */
-		if (p < end && *p == '"') {
-			v = ++p;
-			while (p < end && *p != '"')
-				p++;
-			if (p == end) {
-				report(e, line, "unterminated quote");
-				return -1;
-			}
-			vn = (size_t)(p - v);
+		*vn = (size_t)(p - *v);
+		p++;
+		if (p < end && !is_blank(*p) && *p != '#') {
+			report(e, line, "a blank must follow the closing quote");
+			return -1;
+		}
+	} else {
+		*v = p;
+		while (p < end && !is_blank(*p))
 			p++;
-			if (p < end && !is_blank(*p) && *p != '#') {
-				report(e, line, "a blank must follow the closing quote");
-				return -1;
-			}
-		} else {
-			v = p;
-			while (p < end && !is_blank(*p))
-				p++;
-			vn = (size_t)(p - v);
-		}
-		memcpy(val, k, kn < 40 ? kn : 40);
-		val[kn < 40 ? kn : 40] = '\0';
-		key = key_lookup(k, kn);
-		if (key < 0) {
-			report(e, line, "unknown key '%s' (cgroup, match, idle, idle-default, "
-			       "idle-max, intvl, cnt, user-timeout, keepalive, force, retrofit)",
-			       shown(val, s, sizeof(s)));
-			bad = 1;
-			continue;
-		}
-		if (seen & (1u << key)) {
-			report(e, line, "%s given twice", key_name[key]);
-			bad = 1;
-			continue;
-		}
-		seen |= 1u << key;
-		if (!vn) {
-			report(e, line, "%s: empty value", key_name[key]);
-			bad = 1;
-			continue;
-		}
-		if (vn >= VALUE_MAX) {
-			report(e, line, "%s: value longer than %d bytes", key_name[key], VALUE_MAX - 1);
-			bad = 1;
-			continue;
-		}
-		memcpy(val, v, vn);
-		val[vn] = '\0';
-		if (set_key(e, line, ent, key, val))
-			bad = 1;
+		*vn = (size_t)(p - *v);
 	}
-	if (!seen)
-		return bad ? -1 : 0;
+	*pp = p;
+	return 1;
+}
+
+/*
+ * One pair into *ent, *seen marking its key. A bad pair is reported and the line goes on,
+ * so that one run of the parser names every error of the line. Returns 0, or -1 after
+ * reporting.
+ */
+static int take_pair(struct errbuf *e, unsigned int line, struct hb_conf_entry *ent,
+		     unsigned int *seen, const char *k, size_t kn, const char *v, size_t vn,
+		     char *val)
+{
+	char s[48];
+	int key;
+
+	memcpy(val, k, kn < 40 ? kn : 40);
+	val[kn < 40 ? kn : 40] = '\0';
+	key = key_lookup(k, kn);
+	if (key < 0) {
+		report(e, line, "unknown key '%s' (cgroup, match, idle, idle-default, "
+		       "idle-max, intvl, cnt, user-timeout, keepalive, force, retrofit)",
+		       shown(val, s, sizeof(s)));
+		return -1;
+	}
+	if (*seen & (1u << key)) {
+		report(e, line, "%s given twice", key_name[key]);
+		return -1;
+	}
+	*seen |= 1u << key;
+	if (!vn) {
+		report(e, line, "%s: empty value", key_name[key]);
+		return -1;
+	}
+	if (vn >= VALUE_MAX) {
+		report(e, line, "%s: value longer than %d bytes", key_name[key], VALUE_MAX - 1);
+		return -1;
+	}
+	memcpy(val, v, vn);
+	val[vn] = '\0';
+	return set_key(e, line, ent, key, val) ? -1 : 0;
+}
+
+/* What only the whole line can tell (keys that need or exclude each other). bad: errors
+ * already reported for the line, which keep the no-op check quiet. Returns 0, or -1 after
+ * reporting. */
+static int check_entry(struct errbuf *e, unsigned int line, const struct hb_conf_entry *ent,
+		       unsigned int seen, int bad)
+{
 	if (!(seen & (1u << K_CGROUP))) {
 		report(e, line, "no cgroup=PATH");
 		bad = 1;
@@ -290,7 +297,36 @@ static int parse_line(struct errbuf *e, unsigned int line, const char *p, size_t
 		report(e, line, "keepalive=off without user-timeout leaves nothing to do");
 		bad = 1;
 	}
-	return bad ? -1 : 1;
+	return bad ? -1 : 0;
+}
+
+/*
+ * Parses one line (no '\n'; may hold anything, NULs included). Returns 1 for a policy in
+ * *ent, 0 for a blank or comment line, -1 after reporting errors.
+ */
+static int parse_line(struct errbuf *e, unsigned int line, const char *p, size_t len,
+		      struct hb_conf_entry *ent, char *val)
+{
+	const char *end = p + len, *k, *v;
+	unsigned int seen = 0;
+	size_t kn, vn;
+	int rc, bad = 0;
+
+	if (memchr(p, '\0', len)) {
+		report(e, line, "NUL byte in the line");
+		return -1;
+	}
+	memset(ent, 0, sizeof(*ent));
+	hb_policy_init(&ent->pol);
+	ent->line = line;
+	while ((rc = next_pair(e, line, &p, end, &k, &kn, &v, &vn, val)) > 0)
+		if (take_pair(e, line, ent, &seen, k, kn, v, vn, val))
+			bad = 1;
+	if (rc < 0)
+		return -1;
+	if (!seen)
+		return bad ? -1 : 0;
+	return check_entry(e, line, ent, seen, bad) ? -1 : 1;
 }
 
 int hb_conf_parse(const char *text, size_t len, const char *file, struct hb_conf *out,
