@@ -89,18 +89,6 @@ int hb_bpf_fs(const char *path, bool mount_it)
 	return 0;
 }
 
-int hb_bpf_errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* Whether the comma-separated list names word. */
 static bool listed(const char *list, const char *word, size_t wlen)
 {

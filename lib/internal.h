@@ -12,16 +12,16 @@
 
 /* Room for a quoted user value in a message: hb__quote() keeps the message readable even
  * when someone pastes a megabyte into HB_MATCH. */
+#include "hb/log.h"
+
 #define HB_QUOTE_LEN	48
 
 /* Copies s for use inside an error message: at most 40 bytes, bytes that are not printable
  * ASCII become '?', and "..." marks a cut. dst is always NUL-terminated (len > 0). */
 void hb__quote(char *dst, size_t len, const char *s);
 
-/* Writes a message into err (if err and errlen) and returns rc, so that parsers can write
- * "return hb__err(-EINVAL, err, errlen, ...)". */
-int hb__err(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* lib's parsers write "return hb__err(-EINVAL, err, errlen, ...)": hb_errf (hb/log.h). */
+#define hb__err hb_errf
 
 static inline bool hb__isdigit(int c)
 {

@@ -35,7 +35,7 @@ void hb__quote(char *dst, size_t len, const char *s)
 	dst[n < len ? n : len - 1] = '\0';
 }
 
-int hb__err(int rc, char *err, size_t errlen, const char *fmt, ...)
+int hb_errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/capability.h>
+#include "hb/log.h"
 
 /* For headers older than the kernel (Debian 12's have them; older ones do not) */
 #ifndef CAP_PERFMON
@@ -47,9 +48,8 @@ bool hb_bpf_have_caps(unsigned int need);
  * the directory) when it is not, as bpftool does. Returns 0 or -errno. */
 int hb_bpf_fs(const char *path, bool mount_it);
 
-/* Formats into err (if any) and returns rc. */
-int hb_bpf_errf(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Formats into err (if any) and returns rc: lib's hb_errf (hb/log.h). */
+#define hb_bpf_errf hb_errf
 
 /* Whether HB_BPF_DENY names this program (by name, section or kind). */
 bool hb_bpf_denied(const struct bpf_program *prog);

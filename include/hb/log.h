@@ -3,6 +3,8 @@
 #ifndef HB_LOG_H
 #define HB_LOG_H
 
+#include <stddef.h>
+
 enum hb_log_level {
 	HB_LOG_OFF,
 	HB_LOG_ERROR,
@@ -19,6 +21,11 @@ int hb_log_enabled(enum hb_log_level level);
 /* Formats into a bounded stack buffer (no malloc) and passes it to the sink. */
 void hb_log(enum hb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses off/error/info/debug. Returns 0 or -EINVAL. */
+/* Writes a message into err (if err and errlen) and returns rc: the one formatter of error
+ * texts for lib and the loaders, which return 0/-errno with a text and never print
+ * ("return hb_errf(-EINVAL, err, errlen, ...)"). */
+int hb_errf(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 int hb_log_parse_level(const char *s, enum hb_log_level *out);
 
 #endif /* HB_LOG_H */
