@@ -72,11 +72,16 @@ check_lines "TCP_KEEPIDLE=30 alone: the socket's values (getsockopt)" \
 
 # ---- per-value defaults: hbctl run (the shim) ---------------------------------------------------
 if [ -x "$O/hbctl" ]; then
-	out=$(timeout 20 nsenter --net="/run/netns/$NS" env HB_SHIM="$SHIM" "$O/hbctl" run --idle 30 -- \
+	# with SAN=address the sanitizer runtime stays first: the "existing" LD_PRELOAD that hbctl
+	# run appends the shim to (as hbctl_run.sh does)
+	pre=$(hb_preload); base=${pre%"$SHIM"}; base=${base%:}
+	out=$(timeout 20 nsenter --net="/run/netns/$NS" env ${base:+LD_PRELOAD=$base} HB_SHIM="$SHIM" \
+		"$O/hbctl" run --idle 30 -- \
 		"$KA" 127.0.0.1 7001 2>&1)
 	check_lines "hbctl run --idle 30: 30/10/6 (one value replaces one default)" \
 		"ka=1 idle=30 intvl=10 cnt=6 uto=0" "$out"
-	out=$(timeout 20 nsenter --net="/run/netns/$NS" env HB_SHIM="$SHIM" "$O/hbctl" run --cnt 3 -- \
+	out=$(timeout 20 nsenter --net="/run/netns/$NS" env ${base:+LD_PRELOAD=$base} HB_SHIM="$SHIM" \
+		"$O/hbctl" run --cnt 3 -- \
 		"$KA" 127.0.0.1 7001 2>&1)
 	check_lines "hbctl run --cnt 3: 60/10/3" "ka=1 idle=60 intvl=10 cnt=3 uto=0" "$out"
 else
