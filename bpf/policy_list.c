@@ -267,3 +267,37 @@ const char *hb_pol_state_reason(enum hb_pol_state s)
 		return "";
 	}
 }
+
+size_t hb_pol_open_records(int *fds, uint32_t *ids, size_t max)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	d = opendir(hb_pin_policy_dir());
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		struct bpf_map_info info;
+		uint32_t len = sizeof(info);
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/sk", hb_pin_policy_dir(), de->d_name);
+		fd = bpf_obj_get(p);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.value_size != sizeof(struct hb_pol_sk)) {
+			close(fd);
+			continue;
+		}
+		ids[n] = info.id;
+		fds[n++] = fd;
+	}
+	closedir(d);
+	return n;
+}

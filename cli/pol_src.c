@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <bpf/bpf.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -416,36 +415,11 @@ int hb_pol_src_attach(struct hb_sock_list *l, const struct hb_paths *t)
 	int fds[MAX_MAPS];
 	struct recs r = { 0 };
 	struct mnl_socket *nl = NULL;
-	struct dirent *de;
-	char p[PATH_MAX];
-	size_t n = 0, i, hits = 0;
+	size_t n, i, hits = 0;
 	bool filter;
-	DIR *d;
 	int rc = 0;
 
-	d = opendir(hb_pin_policy_dir());
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) && n < MAX_MAPS) {
-		struct bpf_map_info info;
-		uint32_t len = sizeof(info);
-		int fd;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s/sk", hb_pin_policy_dir(), de->d_name);
-		fd = bpf_obj_get(p);
-		if (fd < 0)
-			continue;
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(struct hb_pol_sk)) {
-			close(fd);
-			continue;
-		}
-		r.map_id[n] = info.id;
-		fds[n++] = fd;
-	}
-	closedir(d);
+	n = hb_pol_open_records(fds, r.map_id, MAX_MAPS);
 	r.n_maps = n;
 	load_policies(&r);
 	if (!n && !r.n_cg)

@@ -103,6 +103,12 @@ int hb_pol_list(struct hb_pol_info **out, size_t *n, char *err, size_t errlen);
  */
 int hb_pol_remove(uint64_t id, char *err, size_t errlen);
 
+/* Opens the records map (pinned "sk", struct hb_pol_sk values) of each policy in the policy
+ * directory, at most max: fds[i] and the map's id ids[i] (what sock_diag's
+ * INET_DIAG_REQ_SK_BPF_STORAGES replies name). Policies without one are skipped. Returns how
+ * many were opened; the caller closes the fds. */
+size_t hb_pol_open_records(int *fds, uint32_t *ids, size_t max);
+
 /* Whether this process may manage policies (CAP_SYS_ADMIN, or CAP_BPF + CAP_NET_ADMIN +
  * CAP_PERFMON). Returns 0 or -EPERM with a message in err. */
 int hb_pol_check_caps(char *err, size_t errlen);
