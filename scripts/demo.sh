@@ -161,7 +161,7 @@ act3() {
 		return 0
 	fi
 	export HB_PATHS_FILE=$HB_TMP/paths HB_PIN_DIR=/sys/fs/bpf/$HB_TEST_ID
-	on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR"
+	on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR/policy $HB_PIN_DIR 2>/dev/null"
 	say "3) Adaptive keepalive. A second server address, $SRV2, whose path the router forgets after"
 	say "$LONG s (an nftables ct timeout for that address), while $NAT_SERVER_IP's forgets after $TIMEOUT s."
 	ip -n "$NAT_SERVER" addr add "$SRV2/24" dev s0 &&
