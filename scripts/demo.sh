@@ -164,20 +164,7 @@ act3() {
 	on_exit "rm -f $HB_PIN_DIR/paths; rmdir $HB_PIN_DIR/policy $HB_PIN_DIR 2>/dev/null"
 	say "3) Adaptive keepalive. A second server address, $SRV2, whose path the router forgets after"
 	say "$LONG s (an nftables ct timeout for that address), while $NAT_SERVER_IP's forgets after $TIMEOUT s."
-	ip -n "$NAT_SERVER" addr add "$SRV2/24" dev s0 &&
-		ip -n "$NAT_ROUTER" neigh replace "$SRV2" lladdr "$(ip -n "$NAT_SERVER" -br link show dev s0 | awk '{print $3}')" dev r1 nud permanent &&
-		in_ns "$NAT_ROUTER" nft -f - <<-EOF || { fail "nft ct timeout"; return 1; }
-	table ip hbnat {
-		ct timeout long {
-			protocol tcp; l3proto ip
-			policy = { established: $LONG }
-		}
-		chain pre {
-			type filter hook prerouting priority filter; policy accept;
-			ip daddr $SRV2 ct timeout set "long"
-		}
-	}
-	EOF
+	nat_add_server "$SRV2" "$LONG" || { fail "second server address or its ct timeout"; return 1; }
 	nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
 import socketserver, sys
 class Echo(socketserver.StreamRequestHandler):

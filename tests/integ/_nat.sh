@@ -102,6 +102,29 @@ nat_setup() {
 	nat_set_timeout "$t" || { echo "nat_setup: router conntrack sysctls not settable" >&2; return 1; }
 }
 
+# nat_add_server ADDR TIMEOUT_S: a second address ADDR (/24, beside NAT_SERVER_IP) on the
+# server, whose flows the router forgets after TIMEOUT_S: an nftables ct timeout object set in a
+# prerouting chain at priority filter (DESIGN.md: at raw priority it silently does nothing),
+# while every other flow keeps the sysctl's timeout. Returns non-zero on failure.
+nat_add_server() {
+	local mac
+	ip -n "$NAT_SERVER" addr add "$1/24" dev s0 || return 1
+	mac=$(ip -n "$NAT_SERVER" -br link show dev s0 | awk '{print $3}')
+	ip -n "$NAT_ROUTER" neigh replace "$1" lladdr "$mac" dev r1 nud permanent || return 1
+	in_ns "$NAT_ROUTER" nft -f - <<-EOF
+	table ip hbnat {
+		ct timeout t_second {
+			protocol tcp; l3proto ip
+			policy = { established: $2 }
+		}
+		chain pre {
+			type filter hook prerouting priority filter; policy accept;
+			ip daddr $1 ct timeout set "t_second"
+		}
+	}
+	EOF
+}
+
 # nat_echo_server PORT: a line echo server (python3, threads) on the server's address
 nat_echo_server() {
 	nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '

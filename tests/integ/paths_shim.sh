@@ -40,21 +40,7 @@ PORT=7000
 TABLE=$HB_TMP/paths
 
 nat_setup "$T_B" || { echo "Bail out! NAT setup failed"; exit 1; }
-ip -n "$NAT_SERVER" addr add "$SRV_A/24" dev s0 || { echo "Bail out! second address"; exit 1; }
-mac=$(ip -n "$NAT_SERVER" -br link show dev s0 | awk '{print $3}')
-ip -n "$NAT_ROUTER" neigh replace "$SRV_A" lladdr "$mac" dev r1 nud permanent
-in_ns "$NAT_ROUTER" nft -f - <<EOF || { echo "Bail out! nft ct timeout failed"; exit 1; }
-table ip hbnat {
-	ct timeout t_a {
-		protocol tcp; l3proto ip
-		policy = { established: $T_A }
-	}
-	chain pre {
-		type filter hook prerouting priority filter; policy accept;
-		ip daddr $SRV_A ct timeout set "t_a"
-	}
-}
-EOF
+nat_add_server "$SRV_A" "$T_A" || { echo "Bail out! second server address or its ct timeout"; exit 1; }
 # echo servers on both addresses (_nat.sh's binds the first only)
 nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
 import socketserver, sys, threading
