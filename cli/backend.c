@@ -138,7 +138,7 @@ static bool diag_cheaper(struct hb_cli_opts *o)
 	return true;
 }
 
-int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
+int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag, enum hb_backend_choice *out)
 {
 	enum hb_backend_choice c = HB_BACKEND_AUTO;
 	const char *env = getenv("HB_BACKEND");
@@ -151,7 +151,7 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 	} else if (env && *env) {
 		if (hb_backend_parse(env, &c)) {
 			hb_usage_err(o, "HB_BACKEND: unknown back end '%.40s' (bpf, diag, auto)", env);
-			return -HB_EXIT_USAGE;
+			return HB_EXIT_USAGE;
 		}
 		why = "HB_BACKEND";
 	}
@@ -159,35 +159,40 @@ int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag)
 		if (c == HB_BACKEND_BPF) {
 			hb_usage_err(o, "--dump-raw and HB_DIAG_FILE need the sock_diag back end, "
 				     "not bpf");
-			return -HB_EXIT_USAGE;
+			return HB_EXIT_USAGE;
 		}
 		hb_verbose(o, "back end: sock_diag (recording or replaying a netlink dump)");
-		return HB_BACKEND_DIAG;
+		*out = HB_BACKEND_DIAG;
+		return HB_EXIT_OK;
 	}
 	switch (c) {
 	case HB_BACKEND_DIAG:
 		hb_verbose(o, "back end: sock_diag (chosen by %s)", why);
-		return HB_BACKEND_DIAG;
+		*out = HB_BACKEND_DIAG;
+		return HB_EXIT_OK;
 	case HB_BACKEND_BPF:
 		rc = hb_iter_probe();
 		if (rc) {
 			iter_unavailable(rc, true, why_buf, sizeof(why_buf));
 			hb_err(o, "bpf back end: %s", why_buf);
-			return -HB_EXIT_RUNTIME;
+			return HB_EXIT_RUNTIME;
 		}
 		hb_verbose(o, "back end: bpf-iter (chosen by %s)", why);
-		return HB_BACKEND_BPF;
+		*out = HB_BACKEND_BPF;
+		return HB_EXIT_OK;
 	default:
+		*out = HB_BACKEND_DIAG;
 		if (diag_cheaper(o))
-			return HB_BACKEND_DIAG;
+			return HB_EXIT_OK;
 		rc = hb_iter_probe();
 		if (!rc) {
 			hb_verbose(o, "back end: bpf-iter (auto: BPF iterators available)");
-			return HB_BACKEND_BPF;
+			*out = HB_BACKEND_BPF;
+			return HB_EXIT_OK;
 		}
 		iter_unavailable(rc, false, why_buf, sizeof(why_buf));
 		hb_verbose(o, "back end: sock_diag (auto: BPF iterators unavailable: %s)", why_buf);
-		return HB_BACKEND_DIAG;
+		return HB_EXIT_OK;
 	}
 }
 
@@ -233,17 +238,18 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 	struct hb_diag_stats ds;
 	struct hb_sysctl sys;
 	FILE *raw = NULL;
-	int b, rc;
+	enum hb_backend_choice b;
+	int rc;
 
 	if (replay && !*replay)
 		replay = NULL;
-	b = hb_backend_resolve(o, replay || fx->dump_raw);
-	if (b < 0)
-		return -b;
+	rc = hb_backend_resolve(o, replay || fx->dump_raw, &b);
+	if (rc)
+		return rc;
 	fx->used_bpf = false;
 	if (replay) {
 		hb_sysctl_default(&sys);
-		l->sysctl = (struct hb_sysctl_view){ sys.idle_s, sys.intvl_s, sys.cnt };
+		l->sysctl = sys;
 		l->backend = "sock_diag (replay)";
 		rc = hb_diag_replay(replay, l);
 		if (rc) {
@@ -257,7 +263,7 @@ int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_
 	}
 	if (hb_sysctl_read(&sys, "/proc"))
 		hb_sysctl_default(&sys);
-	l->sysctl = (struct hb_sysctl_view){ sys.idle_s, sys.intvl_s, sys.cnt };
+	l->sysctl = sys;
 	if (b == HB_BACKEND_BPF) {
 		struct hb_list_opts lo = { .owners = fx->owners, .config = fx->config };
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <getopt.h>
 #include "hb/backend.h"
 #include "hb/policy.h"
 #include "hb/sock.h"
@@ -22,6 +23,17 @@ struct hb_paths;
 #define HB_EXIT_RUNTIME		1
 #define HB_EXIT_USAGE		2
 #define HB_EXIT_NOMATCH		3
+#define HB_EXIT_SIGNAL		128	/* + the signal that interrupted (the shell's rule) */
+
+/*
+ * The one return convention of the CLI's internal helpers that may end a command (an option
+ * loop, a step): the exit code, HB_EXIT_OK to go on, anything else for the command to return
+ * at once, the helper having said why on stderr. A helper that ends the command with nothing
+ * wrong before its end (it printed --help) returns HB_EXIT_DONE, which main() exits 0 for; no
+ * process ever sees it. So a call site is always `if (rc) return rc;`. Helpers that print
+ * nothing return 0 or -errno as lib/ does (or a count, as their comments say).
+ */
+#define HB_EXIT_DONE		256
 
 /* TCP states, linux/tcp.h numbering (user-space headers lack TCP_NEW_SYN_RECV). */
 enum hb_tcp_state {
@@ -73,28 +85,41 @@ enum {
 	{ "cnt", required_argument, NULL, HB_OPT_VALUE + HB_V_CNT }, \
 	{ "user-timeout", required_argument, NULL, HB_OPT_VALUE + HB_V_USER_TIMEOUT }
 
-/* Parses one of HB_VALUE_LONGOPTS into p. Returns the enum hb_value it set, -1 when c is none
- * of them, -2 after printing a usage error ("--idle: '0': out of range 1..32767 s"). */
+/* The case labels of HB_VALUE_LONGOPTS' options, for a command's option switch. */
+#define HB_VALUE_CASES \
+	case HB_OPT_VALUE + HB_V_IDLE: case HB_OPT_VALUE + HB_V_INTVL: \
+	case HB_OPT_VALUE + HB_V_CNT: case HB_OPT_VALUE + HB_V_USER_TIMEOUT
+
+/* Parses the value of one of HB_VALUE_CASES (c) into p. Returns HB_EXIT_OK, or HB_EXIT_USAGE
+ * after printing the usage error ("--idle: '0': out of range 1..32767 s"). */
 int hb_cli_value_opt(struct hb_cli_opts *o, int c, const char *arg, struct hb_policy *p);
 
+/* Results of hb_cli_getopt() beyond the options themselves. */
+enum {
+	HB_OPT_USAGE = -2,	/* a usage error, said: return HB_EXIT_USAGE */
+};
+/*
+ * The step of an option loop every command shares: getopt_long() over argv with the
+ * command's shortopts (starting with ':' or "+:", holding "jvn:h") and longopts (holding
+ * HB_GLOBAL_LONGOPTS), the global options applied to o on the way. Returns the next option
+ * of the command's own, HB_OPT_HELP for -h and --help, -1 after the last option, or
+ * HB_OPT_USAGE after the one-line usage error it printed (a bad global value, an option
+ * without its value, an unknown option: "unknown option '-x' (see hbctl CMD --help)").
+ */
+int hb_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		  struct hb_cli_opts *o);
+
 /* Parses the arguments of a command that takes only the global options (-h prints usage).
- * Returns -1 to go on, or the exit status to return at once (0 after help, 2 on misuse). */
+ * Returns HB_EXIT_OK to go on, HB_EXIT_DONE after the help, HB_EXIT_USAGE after the error. */
 int hb_cli_parse_globals_only(int argc, char **argv, struct hb_cli_opts *o,
 			      void (*usage)(FILE *f));
 
-/* Handles one of the global options (c from getopt_long). Returns 1 if c was one, 0 if not,
- * -1 after printing a usage error. */
-int hb_cli_global_opt(struct hb_cli_opts *o, int c, const char *arg);
 /* Parses bpf|diag|auto (sock_diag too). Returns 0 or -EINVAL, *out unchanged on error. */
 int hb_backend_parse(const char *s, enum hb_backend_choice *out);
-/* The one-line usage error for getopt_long's ':' (missing value) or '?' (unknown option).
- * Returns HB_EXIT_USAGE. */
-int hb_cli_opt_error(struct hb_cli_opts *o, int c, char **argv);
-
 /* Messages: "hbctl: CMD: text" on stderr. */
 void hb_err(const struct hb_cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: the message, one line like hb_err's (no separate hint line: a message that
- * needs one names --help itself, as hb_cli_opt_error's do). Returns HB_EXIT_USAGE. */
+ * needs one names --help itself, as hb_cli_getopt's do). Returns HB_EXIT_USAGE. */
 int hb_usage_err(const struct hb_cli_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* -v output on stderr. */
@@ -286,9 +311,9 @@ struct hb_fetch {
 /* Lists sockets with the chosen back end (HB_DIAG_FILE replays). Prints its own one-line
  * error; returns an exit code. */
 int hb_fetch_sockets(struct hb_cli_opts *o, struct hb_fetch *fx, struct hb_sock_list *l);
-/* Resolves --backend / HB_BACKEND / auto into BPF or diag, once; prints -v reasons.
- * Returns HB_BACKEND_BPF or HB_BACKEND_DIAG, or -1 after printing an error. */
-int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag);
+/* Resolves --backend / HB_BACKEND / auto into *out, HB_BACKEND_BPF or HB_BACKEND_DIAG, once;
+ * prints -v reasons. Returns HB_EXIT_OK, or the exit code after printing the error. */
+int hb_backend_resolve(struct hb_cli_opts *o, bool need_diag, enum hb_backend_choice *out);
 
 struct hb_pol_add_res;
 /* After hb_pol_add(): the one-line note when the kernel refused the policy's cgroup

@@ -692,7 +692,7 @@ int cmd_doctor(int argc, char **argv, struct hb_cli_opts *o)
 	int rc;
 
 	rc = hb_cli_parse_globals_only(argc, argv, o, doctor_usage);
-	if (rc >= 0)
+	if (rc)
 		return rc;
 	/* mountinfo and capabilities are read before --netns (they do not depend on it) */
 	memset(&r, 0, sizeof(r));

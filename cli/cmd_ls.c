@@ -115,10 +115,11 @@ struct ls_args {
 
 /*
  * One option of ls's own (not a global or filter one) into *a. Kept out of cmd_ls so the
- * option loop reads apart from what each option means. Returns -1 to go on, else the exit
- * status cmd_ls returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the message).
+ * option loop reads apart from what each option means. Returns HB_EXIT_OK to go on, else the
+ * exit code cmd_ls returns (--help: HB_EXIT_DONE; a bad value: HB_EXIT_USAGE after the
+ * message).
  */
-static int ls_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct ls_args *a)
+static int ls_opt(struct hb_cli_opts *o, int c, char *arg, struct ls_args *a)
 {
 	char err[HB_ERR_LEN];
 	int rc;
@@ -126,12 +127,12 @@ static int ls_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct l
 	switch (c) {
 	case 'p':
 		a->po.owners = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_NAT:
 		if (strcmp(arg, "auto") == 0) {
 			a->po.nat_auto = true;
 			a->po.nat_timeout_ms = 0;
-			return -1;
+			return HB_EXIT_OK;
 		}
 		a->po.nat_auto = false;
 		rc = hb_parse_duration_ms(arg, &a->po.nat_timeout_ms, err, sizeof(err));
@@ -139,28 +140,27 @@ static int ls_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct l
 			return hb_usage_err(o, "--nat-timeout: must be more than 0");
 		if (rc)
 			return hb_usage_err(o, "--nat-timeout: %s", err);
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_WATCH:
 		rc = hb_parse_duration_ms(arg, &a->watch_ms, err, sizeof(err));
 		if (rc)
 			return hb_usage_err(o, "--watch: %s", err);
 		if (a->watch_ms < 100)
 			return hb_usage_err(o, "--watch: at least 100ms");
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_DUMP_RAW:
 		if (!*arg)
 			return hb_usage_err(o, "--dump-raw: empty file name");
 		a->fx.dump_raw = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_FORCE:
 		a->fx.dump_force = true;
-		return -1;
-	case 'h':
+		return HB_EXIT_OK;
 	case HB_OPT_HELP:
 		ls_usage(stdout);
-		return HB_EXIT_OK;
-	default:
-		return hb_cli_opt_error(o, c, argv);
+		return HB_EXIT_DONE;
+	default:	/* HB_OPT_USAGE: said */
+		return HB_EXIT_USAGE;
 	}
 }
 
@@ -213,8 +213,8 @@ static int ls_print(struct hb_cli_opts *o, struct ls_args *a, struct hb_sock_lis
 }
 
 /*
- * One round of ls: fetch, filter, print. Returns -1 when --watch goes on to the next
- * round, else the exit status of cmd_ls (HB_EXIT_NOMATCH when a filter matched nothing).
+ * One round of ls: fetch, filter, print. Returns the exit code: HB_EXIT_OK, HB_EXIT_NOMATCH
+ * when a filter matched nothing (without --watch), or an error after its message.
  */
 static int ls_round(struct hb_cli_opts *o, struct ls_args *a, int n_iter)
 {
@@ -258,7 +258,7 @@ static int ls_round(struct hb_cli_opts *o, struct ls_args *a, int n_iter)
 	hb_sock_list_free(&l);
 	if (ferror(stdout))
 		return HB_EXIT_RUNTIME;
-	return -1;
+	return HB_EXIT_OK;
 }
 
 int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
@@ -282,20 +282,14 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 	int c, rc, n_iter;
 
 	hb_filter_init(&a.flt);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jvpn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, ":jvpn:h", longopts, o)) != -1) {
 		rc = hb_filter_opt(&a.flt, c, optarg, err, sizeof(err));
 		if (rc < 0)
 			return hb_usage_err(o, "%s", err);
 		if (rc > 0)
 			continue;
-		rc = ls_opt(o, c, optarg, argv, &a);
-		if (rc >= 0)
+		rc = ls_opt(o, c, optarg, &a);
+		if (rc)
 			return rc;
 	}
 	if (optind < argc)
@@ -313,7 +307,7 @@ int cmd_ls(int argc, char **argv, struct hb_cli_opts *o)
 		return rc;
 	for (n_iter = 0;; n_iter++) {
 		rc = ls_round(o, &a, n_iter);
-		if (rc >= 0)
+		if (rc || a.watch_ms < 0)
 			return rc;
 		sleep_ms(a.watch_ms);
 	}

@@ -384,7 +384,7 @@ struct mon_args {
 	bool unpin, learn;
 };
 
-/* A count option's value: 0 with *out, or -1 when arg is not a number min..max. */
+/* A count option's value: 0 with *out, or -EINVAL when arg is not a number min..max. */
 static int parse_count(const char *arg, long long min, long long max, unsigned int *out)
 {
 	long long v;
@@ -393,18 +393,18 @@ static int parse_count(const char *arg, long long min, long long max, unsigned i
 	errno = 0;
 	v = strtoll(arg, &end, 10);
 	if (errno || *end || end == arg || v < min || v > max)
-		return -1;
+		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
 }
 
 /*
  * One option of monitor's own (not a global one) into *L or *a. Kept out of cmd_monitor so
- * that the steps of a run read apart from the options. Returns -1 to go on, else the exit
- * status cmd_monitor returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the
+ * that the steps of a run read apart from the options. Returns HB_EXIT_OK to go on, else the
+ * exit code cmd_monitor returns (--help: HB_EXIT_DONE; a bad value: HB_EXIT_USAGE after the
  * message).
  */
-static int monitor_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct loop *L,
+static int monitor_opt(struct hb_cli_opts *o, int c, char *arg, struct loop *L,
 		       struct mon_args *a)
 {
 	char err[256];
@@ -412,58 +412,57 @@ static int monitor_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, str
 	switch (c) {
 	case OPT_CGROUP:
 		a->cgroup_arg = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case 'i':
 		if (hb_parse_duration_ms(arg, &L->v.interval_ms, err, sizeof(err)))
 			return hb_usage_err(o, "--interval: %s", err);
 		if (L->v.interval_ms < 100)
 			return hb_usage_err(o, "--interval: at least 100ms");
-		return -1;
+		return HB_EXIT_OK;
 	case 'd':
 		if (hb_parse_duration_ms(arg, &a->duration_ms, err, sizeof(err)))
 			return hb_usage_err(o, "--duration: %s", err);
 		if (a->duration_ms <= 0)
 			return hb_usage_err(o, "--duration: must be more than 0");
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_CONNS:
 		L->v.conns = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_TOP:
 		if (parse_count(arg, 0, 100000, &L->v.top))
 			return hb_usage_err(o, "--top: '%.40s' is not a number 0..100000", arg);
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_PEERS:
 		L->v.peers = 10;
 		if (arg && parse_count(arg, 1, HB_MON_PEERS_MAX, &L->v.peers))
 			return hb_usage_err(o, "--peers: '%.40s' is not a number 1..%d", arg,
 					    HB_MON_PEERS_MAX);
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_LEARN:
 		a->learn = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_PROM:
 		a->prom = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_TEXTFILE:
 		if (!*arg)
 			return hb_usage_err(o, "--textfile: empty file name");
 		L->textfile = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case 'q':
 		L->quiet = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_PIN:
 		a->mo.pin = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_UNPIN:
 		a->unpin = true;
-		return -1;
-	case 'h':
+		return HB_EXIT_OK;
 	case HB_OPT_HELP:
 		monitor_usage(stdout);
-		return HB_EXIT_OK;
-	default:
-		return hb_cli_opt_error(o, c, argv);
+		return HB_EXIT_DONE;
+	default:	/* HB_OPT_USAGE: said */
+		return HB_EXIT_USAGE;
 	}
 }
 
@@ -629,15 +628,9 @@ int cmd_monitor(int argc, char **argv, struct hb_cli_opts *o)
 	L.v.interval_ms = 1000;
 	L.v.top = 10;
 	L.prom_fd = -1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jvhqn:i:d:", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		rc = monitor_opt(o, c, optarg, argv, &L, &a);
-		if (rc >= 0)
+	while ((c = hb_cli_getopt(argc, argv, ":jvhqn:i:d:", longopts, o)) != -1) {
+		rc = monitor_opt(o, c, optarg, &L, &a);
+		if (rc)
 			return rc;
 	}
 	if (optind < argc)

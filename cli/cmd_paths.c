@@ -224,14 +224,9 @@ static int do_add(struct hb_cli_opts *o, const char *file, int argc, char **argv
 	char err[HB_ERR_LEN];
 	struct change c = { .what = CH_SET };
 	long long timeout = -1;
-	int ch, rc;
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, ch, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((ch = hb_cli_getopt(argc, argv, ":jvn:h", longopts, o)) != -1) {
 		switch (ch) {
 		case OPT_TIMEOUT:
 			if (hb_parse_duration_ms(optarg, &timeout, err, sizeof(err)))
@@ -240,12 +235,11 @@ static int do_add(struct hb_cli_opts *o, const char *file, int argc, char **argv
 				return hb_usage_err(o, "--timeout: '%.40s': not in 1s..%ds", optarg,
 						    HB_IDLE_MAX * 100);
 			break;
-		case 'h':
 		case HB_OPT_HELP:
 			paths_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, ch, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
@@ -275,22 +269,16 @@ static int do_rm(struct hb_cli_opts *o, const char *file, int argc, char **argv)
 	bool all = false;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, ch, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((ch = hb_cli_getopt(argc, argv, ":jvn:h", longopts, o)) != -1) {
 		switch (ch) {
 		case OPT_ALL:
 			all = true;
 			break;
-		case 'h':
 		case HB_OPT_HELP:
 			paths_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, ch, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (all && optind < argc)
@@ -357,12 +345,11 @@ int cmd_paths(int argc, char **argv, struct hb_cli_opts *o)
 	}
 	argc--;
 	argv++;
-	optind = 0;
-	opterr = 0;
+	optind = 0;	/* glibc: full re-initialisation for the subcommand's parse */
 	if (!strcmp(sub, "ls")) {
 		int rc = hb_cli_parse_globals_only(argc, argv, o, paths_usage);
 
-		return rc >= 0 ? rc : do_ls(o, file);
+		return rc ? rc : do_ls(o, file);
 	}
 	if (!strcmp(sub, "add"))
 		return do_add(o, file, argc, argv);

@@ -95,54 +95,69 @@ static void match_text(const struct hb_match *m, char *buf, size_t len)
 	buf[off < len ? off : len - 1] = '\0';
 }
 
-/* Parses the values shared by policy add and run --kernel. Returns 1 if c was one, 0 if not,
- * or HB_EXIT_USAGE after printing the error. */
-static int value_opt(struct hb_cli_opts *o, struct hb_policy *p, int c, const char *arg)
-{
-	char err[HB_ERR_LEN];
-	int rc = hb_cli_value_opt(o, c, arg, p);
-
-	if (rc == -2)
-		return HB_EXIT_USAGE;
-	if (rc >= 0)
-		return 1;
-	switch (c) {
-	case OPT_MATCH:
-		if (hb_policy_set_match(p, arg, err, sizeof(err)))
-			return hb_usage_err(o, "--match: %s", err);
-		return 1;
-	case OPT_OFF:
-		hb_policy_set(p, HB_V_KEEPALIVE, "0", err, sizeof(err));
-		return 1;
-	case OPT_FORCE:
-		p->force = true;
-		return 1;
-	}
-	return 0;
-}
-
 #define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
 
-/* Parses --idle auto, --idle-default, --idle-max. Returns 1 if c was one, 0 if not, or
- * HB_EXIT_USAGE after printing the error. */
-static int idle_auto_opt(struct hb_cli_opts *o, struct hb_idle_auto *ia, int c, const char *arg)
+/* What policy add's options collected. */
+struct add_args {
+	struct hb_policy pol;
+	struct hb_idle_auto ia;
+	const char *cgroup;
+	unsigned int flags;		/* HB_POL_ADD_* */
+};
+
+/*
+ * One option of policy add's own (not a global one) into *a. Kept out of policy_add so that
+ * the steps of adding read apart from the options. Returns HB_EXIT_OK to go on, else the exit
+ * code policy add returns (--help: HB_EXIT_DONE; a bad value: HB_EXIT_USAGE after the
+ * message).
+ */
+static int add_opt(struct hb_cli_opts *o, int c, const char *arg, struct add_args *a)
 {
 	char err[HB_ERR_LEN];
+	int *bound;
 
-	if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(arg, "auto")) {
-		ia->on = true;
-		return 1;
-	}
-	if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
-		int *v = c == OPT_IDLE_MAX ? &ia->max_s : &ia->def_s;
-
-		if (hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, v, err, sizeof(err)))
+	switch (c) {
+	HB_VALUE_CASES:
+		if (c == HB_OPT_VALUE + HB_V_IDLE && !strcmp(arg, "auto")) {
+			a->ia.on = true;
+			return HB_EXIT_OK;
+		}
+		return hb_cli_value_opt(o, c, arg, &a->pol);
+	case OPT_IDLE_DEFAULT:
+	case OPT_IDLE_MAX:
+		bound = c == OPT_IDLE_MAX ? &a->ia.max_s : &a->ia.def_s;
+		if (hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, bound, err, sizeof(err)))
 			return hb_usage_err(o, "%s: %s", c == OPT_IDLE_MAX ? "--idle-max" :
 					    "--idle-default", err);
-		*(c == OPT_IDLE_MAX ? &ia->max_given : &ia->def_given) = true;
-		return 1;
+		*(c == OPT_IDLE_MAX ? &a->ia.max_given : &a->ia.def_given) = true;
+		return HB_EXIT_OK;
+	case OPT_MATCH:
+		if (hb_policy_set_match(&a->pol, arg, err, sizeof(err)))
+			return hb_usage_err(o, "--match: %s", err);
+		return HB_EXIT_OK;
+	case OPT_OFF:
+		hb_policy_set(&a->pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
+		return HB_EXIT_OK;
+	case OPT_FORCE:
+		a->pol.force = true;
+		return HB_EXIT_OK;
+	case OPT_CGROUP:
+		if (!*arg)
+			return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
+		a->cgroup = arg;
+		return HB_EXIT_OK;
+	case OPT_NO_REPLACE:
+		a->flags |= HB_POL_ADD_NO_REPLACE;
+		return HB_EXIT_OK;
+	case OPT_RETROFIT:
+		a->flags |= HB_POL_ADD_RETROFIT;
+		return HB_EXIT_OK;
+	case HB_OPT_HELP:
+		policy_usage(stdout);
+		return HB_EXIT_DONE;
+	default:	/* HB_OPT_USAGE: said */
+		return HB_EXIT_USAGE;
 	}
-	return 0;
 }
 
 /* Before hb_pol_compile(): the idle counts as given (its fallback, --idle-default). Returns 0
@@ -232,7 +247,8 @@ static void print_added(struct hb_cli_opts *o, const struct hb_pol_add_res *r, c
 	}
 }
 
-static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
+/* Parses policy add's arguments into a. Returns HB_EXIT_OK to go on, else the exit code. */
+static int add_parse(int argc, char **argv, struct hb_cli_opts *o, struct add_args *a)
 {
 	static const struct option longopts[] = {
 		HB_GLOBAL_LONGOPTS,
@@ -247,77 +263,55 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		{ "idle-max", required_argument, NULL, OPT_IDLE_MAX },
 		{ 0 }
 	};
-	static struct hb_policy pol;	/* large: off the stack */
-	static struct hb_pol_cfg cfg;
-	static char text[HB_POL_MATCH_LEN], abs[PATH_MAX], err[512];
-	struct hb_idle_auto ia = { 0 };
-	struct hb_pol_add_res res;
-	const char *cgroup = NULL;
-	unsigned int flags = 0, level = 0;
-	uint64_t id = 0;
 	int c, rc;
 
-	hb_policy_init(&pol);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		rc = idle_auto_opt(o, &ia, c, optarg);
-		if (rc == HB_EXIT_USAGE)
-			return rc;
+	hb_policy_init(&a->pol);
+	while ((c = hb_cli_getopt(argc, argv, "+:jvn:h", longopts, o)) != -1) {
+		rc = add_opt(o, c, optarg, a);
 		if (rc)
-			continue;
-		rc = value_opt(o, &pol, c, optarg);
-		if (rc == HB_EXIT_USAGE)
 			return rc;
-		if (rc)
-			continue;
-		switch (c) {
-		case OPT_CGROUP:
-			if (!*optarg)
-				return hb_usage_err(o, "--cgroup: " EMPTY_CGROUP);
-			cgroup = optarg;
-			break;
-		case OPT_NO_REPLACE:
-			flags |= HB_POL_ADD_NO_REPLACE;
-			break;
-		case OPT_RETROFIT:
-			flags |= HB_POL_ADD_RETROFIT;
-			break;
-		case 'h':
-		case HB_OPT_HELP:
-			policy_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
-		}
 	}
 	if (optind < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind]);
-	if (!cgroup)
+	if (!a->cgroup)
 		return hb_usage_err(o, "--cgroup PATH is required");
-	if (hb_cli_pol_compile(o, &pol, &ia, &cfg, text, sizeof(text)))
-		return HB_EXIT_USAGE;
-	rc = hb_cgroup_resolve(cgroup, abs, sizeof(abs), &id, &level, err, sizeof(err));
+	return HB_EXIT_OK;
+}
+
+static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
+{
+	static struct add_args a;	/* large (the match list): off the stack */
+	static struct hb_pol_cfg cfg;
+	static char text[HB_POL_MATCH_LEN], abs[PATH_MAX], err[512];
+	struct hb_pol_add_res res;
+	unsigned int level = 0;
+	uint64_t id = 0;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	rc = add_parse(argc, argv, o, &a);
+	if (rc)
+		return rc;
+	rc = hb_cli_pol_compile(o, &a.pol, &a.ia, &cfg, text, sizeof(text));
+	if (rc)
+		return rc;
+	rc = hb_cgroup_resolve(a.cgroup, abs, sizeof(abs), &id, &level, err, sizeof(err));
 	if (rc)
 		return runtime_err(o, err);
 	/* --retrofit walks the sockets of the network namespace hbctl is in */
 	rc = hb_cli_enter_netns(o);
 	if (rc)
 		return rc;
-	rc = hb_pol_add(&cfg, abs, id, level, pol.has_match ? text : NULL, flags, &res, err,
+	rc = hb_pol_add(&cfg, abs, id, level, a.pol.has_match ? text : NULL, a.flags, &res, err,
 			sizeof(err));
 	if (rc && !res.id)
 		return runtime_err(o, err);
-	if (ia.on && hb_paths_cli_sync(o))
+	if (a.ia.on && hb_paths_cli_sync(o))
 		return HB_EXIT_RUNTIME;
 	hb_verbose(o, "%s policy %" PRIu64 " on %s (link %u, program %u)",
 		   res.replaced ? "replaced" : "added", res.id, abs, res.link_id, res.prog_id);
 	hb_pol_no_record_note(o, &res);
-	print_added(o, &res, abs, flags);
+	print_added(o, &res, abs, a.flags);
 	if (rc)		/* the policy is in place; the retrofit failed */
 		return runtime_err(o, err);
 	return HB_EXIT_OK;
@@ -464,7 +458,7 @@ static int policy_ls(int argc, char **argv, struct hb_cli_opts *o)
 	int rc;
 
 	rc = hb_cli_parse_globals_only(argc, argv, o, policy_usage);
-	if (rc >= 0)
+	if (rc)
 		return rc;
 	if (hb_pol_list(&v, &n, err, sizeof(err)))
 		return runtime_err(o, err);
@@ -568,15 +562,9 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 	char err[512], *end;
 	size_t n = 0, i, m, removed = 0;
 	bool all = false;
-	int c, rc, ret = HB_EXIT_OK;
+	int c, ret = HB_EXIT_OK;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, "+:jvn:h", longopts, o)) != -1) {
 		switch (c) {
 		case OPT_CGROUP:
 			if (!*optarg)
@@ -586,12 +574,11 @@ static int policy_rm(int argc, char **argv, struct hb_cli_opts *o)
 		case OPT_ALL:
 			all = true;
 			break;
-		case 'h':
 		case HB_OPT_HELP:
 			policy_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if ((optind < argc) + (cgroup != NULL) + all != 1)

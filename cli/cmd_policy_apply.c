@@ -241,7 +241,8 @@ struct apply {
 	unsigned int cnt[5], failed, invalid;
 };
 
-/* Parses the arguments into a. Returns -1 to go on, or the exit status to return at once. */
+/* Parses the arguments into a. Returns HB_EXIT_OK to go on, or the exit code to return at
+ * once (HB_EXIT_DONE after --help). */
 static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct apply *a)
 {
 	static const struct option longopts[] = {
@@ -251,15 +252,9 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct apply
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ 0 }
 	};
-	int c, rc;
+	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, ":jvn:h", longopts, o)) != -1) {
 		switch (c) {
 		case OPT_DRY_RUN:
 			a->dry = true;
@@ -273,12 +268,11 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct apply
 		case OPT_CHECK:
 			a->check_only = true;
 			break;
-		case 'h':
 		case HB_OPT_HELP:
 			apply_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
@@ -286,10 +280,11 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct apply
 	if (optind + 1 < argc)
 		return hb_usage_err(o, "unexpected argument '%.40s'", argv[optind + 1]);
 	a->file = argv[optind];
-	return -1;
+	return HB_EXIT_OK;
 }
 
-/* Reads and parses the file (--check ends here). Returns -1 to go on, or the exit status. */
+/* Reads and parses the file. Returns HB_EXIT_OK to go on, or the exit code to return at once
+ * (--check ends here: HB_EXIT_DONE). */
 static int read_conf(struct hb_cli_opts *o, struct apply *a)
 {
 	static char errs[8192];
@@ -316,14 +311,14 @@ static int read_conf(struct hb_cli_opts *o, struct apply *a)
 	if (a->check_only) {
 		printf("%s: %zu polic%s, no error\n", a->file, a->conf.n,
 		       a->conf.n == 1 ? "y" : "ies");
-		return HB_EXIT_OK;
+		return HB_EXIT_DONE;
 	}
-	return -1;
+	return HB_EXIT_OK;
 }
 
 /* Resolves --scope and each line's cgroup, and compiles its policy: a missing cgroup is an
  * error of that line only (failed), a policy that does not compile one of the file
- * (invalid). Returns 0, or -1 after a message. */
+ * (invalid). Returns HB_EXIT_OK, or HB_EXIT_RUNTIME after a message. */
 static int resolve(struct hb_cli_opts *o, struct apply *a)
 {
 	char err[512];
@@ -334,14 +329,14 @@ static int resolve(struct hb_cli_opts *o, struct apply *a)
 	if (a->scope_arg && hb_cgroup_resolve(a->scope_arg, a->scope, sizeof(a->scope), &id,
 					      &level, err, sizeof(err))) {
 		hb_err(o, "--scope: %s", err);
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
 	a->want = calloc(a->conf.n + 1, sizeof(*a->want));
 	a->r = calloc(a->conf.n + 1, sizeof(*a->r));
 	a->entry_of = calloc(a->conf.n + 1, sizeof(*a->entry_of));
 	if (!a->want || !a->r || !a->entry_of) {
 		hb_err(o, "out of memory");
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
 	for (i = 0; i < a->conf.n; i++) {
 		struct hb_conf_entry *e = &a->conf.v[i];
@@ -371,13 +366,13 @@ static int resolve(struct hb_cli_opts *o, struct apply *a)
 		r->ok = true;
 		a->entry_of[a->nwant++] = i;
 	}
-	return 0;
+	return HB_EXIT_OK;
 }
 
 /* The plan against the policies in place. A line outside --scope, twice the same cgroup, a
  * cgroup of run --kernel: errors of the file, found before anything changes; such a file
- * changes nothing (only a cgroup that does not exist yet is skipped alone). Returns 0, or -1
- * after a message. */
+ * changes nothing (only a cgroup that does not exist yet is skipped alone). Returns
+ * HB_EXIT_OK, or HB_EXIT_RUNTIME after a message. */
 static int plan(struct hb_cli_opts *o, struct apply *a)
 {
 	char err[512];
@@ -385,12 +380,12 @@ static int plan(struct hb_cli_opts *o, struct apply *a)
 
 	if (hb_pol_list(&a->cur, &a->ncur, err, sizeof(err))) {
 		hb_err(o, "%s", err);
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
 	if (hb_conf_plan(a->want, a->nwant, a->cur, a->ncur, a->scope_arg ? a->scope : NULL,
 			 &a->st, &a->nst)) {
 		hb_err(o, "out of memory");
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
 	for (i = 0; i < a->nst; i++)
 		if (a->st[i].op == HB_PLAN_CONFLICT) {
@@ -400,14 +395,14 @@ static int plan(struct hb_cli_opts *o, struct apply *a)
 		}
 	if (a->invalid) {
 		hb_err(o, "%s has errors: nothing changed", a->file);
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
 	a->oc = calloc(a->nst + 1, sizeof(*a->oc));
 	if (!a->oc) {
 		hb_err(o, "out of memory");
-		return -1;
+		return HB_EXIT_RUNTIME;
 	}
-	return 0;
+	return HB_EXIT_OK;
 }
 
 /* Runs (or, with --dry-run, counts) each step, printing each done step's line. */
@@ -501,11 +496,15 @@ int cmd_policy_apply(int argc, char **argv, struct hb_cli_opts *o)
 
 	a = (struct apply){ 0 };
 	ret = parse_args(argc, argv, o, &a);
-	if (ret >= 0)
+	if (ret)
 		return ret;
 	ret = read_conf(o, &a);
-	if (ret < 0)
-		ret = resolve(o, &a) || plan(o, &a) ? HB_EXIT_RUNTIME : apply_plan(o, &a);
+	if (!ret)
+		ret = resolve(o, &a);
+	if (!ret)
+		ret = plan(o, &a);
+	if (!ret)
+		ret = apply_plan(o, &a);
 	free(a.oc);
 	free(a.st);
 	free(a.cur);

@@ -55,6 +55,8 @@ static void pn_usage(FILE *f)
 		"2 usage, 130 interrupted.\n", HB_PN_DEFAULT_PARALLEL, HB_PN_MAX_PARALLEL);
 }
 
+/* Parses probe-nat's (and paths learn's) arguments. Returns HB_EXIT_OK to go on, or the exit
+ * code to return at once (HB_EXIT_DONE after --help). */
 static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *max_ms,
 		      long long *res_ms, int *parallel, const char **target)
 {
@@ -66,15 +68,9 @@ static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *m
 		{ 0 }
 	};
 	char err[HB_ERR_LEN];
-	int c, rc;
+	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, ":jvn:h", longopts, o)) != -1) {
 		switch (c) {
 		case OPT_MAX:
 			if (hb_parse_duration_ms(optarg, max_ms, err, sizeof(err)))
@@ -94,12 +90,11 @@ static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *m
 			if (hb_parse_int(optarg, 1, HB_PN_MAX_PARALLEL, parallel, err, sizeof(err)))
 				return hb_usage_err(o, "--parallel: %s", err);
 			break;
-		case 'h':
 		case HB_OPT_HELP:
 			pn_usage(stdout);
-			return -1;
-		default:
-			return hb_cli_opt_error(o, c, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
@@ -110,7 +105,7 @@ static int parse_opts(int argc, char **argv, struct hb_cli_opts *o, long long *m
 	*target = argv[optind];
 	if (*res_ms > *max_ms)
 		return hb_usage_err(o, "--resolution is longer than --max");
-	return 0;
+	return HB_EXIT_OK;
 }
 
 /* Resolves target (after entering --netns). Returns 0 with *ai set, or an exit code after
@@ -150,8 +145,8 @@ struct measure {
 
 /* The plan: the first flow's connection, round 1 (a series up to --max), then rounds that
  * cut the bracket between the longest survivor and the shortest death to the resolution.
- * Returns 0, -EINTR, or an exit code after printing the error (128 + the signal when
- * interrupted while connecting: no report then). */
+ * Returns HB_EXIT_OK, HB_EXIT_SIGNAL + the signal that interrupted (*connecting when that
+ * was while connecting: no report then), or an exit code after printing the error. */
 static int rounds(struct hb_cli_opts *o, struct hb_pn_flows *fl, struct addrinfo *ai,
 		  const char *target, const struct measure *m, const struct hb_pn_result *res,
 		  bool *connecting)
@@ -164,7 +159,7 @@ static int rounds(struct hb_cli_opts *o, struct hb_pn_flows *fl, struct addrinfo
 
 	n = hb_pn_series(m->max_ms, m->res_ms ? m->res_ms : 1000, m->parallel, targets);
 	rc = hb_pn_flows_connect(fl, ai, targets[0]);
-	if (rc == -EINTR) {
+	if (rc > HB_EXIT_SIGNAL) {
 		hb_err(o, "interrupted while connecting to %s", target);
 		*connecting = true;
 	}
@@ -190,8 +185,9 @@ static int rounds(struct hb_cli_opts *o, struct hb_pn_flows *fl, struct addrinfo
 	return rc;
 }
 
-/* Measures the path to target (resolved to ai) into res. Returns 0, -EINTR (res holds what
- * is known), or an exit code after printing the error. */
+/* Measures the path to target (resolved to ai) into res. Returns HB_EXIT_OK, or the exit
+ * code after printing the error, or after a signal (m->stop_sig; res holds what is known
+ * unless it came while connecting). */
 static int measure(struct hb_cli_opts *o, const char *target, struct addrinfo *ai,
 		   struct measure *m, struct hb_pn_result *res)
 {
@@ -207,25 +203,22 @@ static int measure(struct hb_cli_opts *o, const char *target, struct addrinfo *a
 	rc = rounds(o, fl, ai, target, m, res, &connecting);
 	snprintf(m->addr, sizeof(m->addr), "%s", hb_pn_flows_addr(fl));
 	sig = hb_pn_flows_end(fl, &m->elapsed_ms);
-	if (rc == -EINTR) {
+	if (rc > HB_EXIT_SIGNAL && !connecting)
 		m->stop_sig = sig;
-		if (connecting)
-			return 128 + sig;
-	}
 	return rc;
 }
 
-/* The report of a measurement that ended (rc 0) or was interrupted (-EINTR); out, if not
+/* The report of a measurement that ended or was interrupted (m->stop_sig); out, if not
  * NULL, gets what paths learn records. Returns the exit status. */
 static int report(struct hb_cli_opts *o, const char *target, const struct measure *m,
-		  const struct hb_pn_result *res, int rc, struct hb_pn_found *out)
+		  const struct hb_pn_result *res, struct hb_pn_found *out)
 {
 	struct hb_pn_report rep = { 0 };
 	struct hb_pn_bracket b;
 	char s[32];
 
 	hb_pn_bracket(res, &b);
-	if (rc != -EINTR && b.survived_ms == 0 && b.dropped_ms < 0) {
+	if (!m->stop_sig && b.survived_ms == 0 && b.dropped_ms < 0) {
 		/* nothing measured, and not for want of waiting */
 		if (b.server_closed_ms >= 0)
 			hb_err(o, "%s closes idle connections itself after %s s (FIN), sooner than "
@@ -242,15 +235,15 @@ static int report(struct hb_cli_opts *o, const char *target, const struct measur
 	rep.res_ms = hb_pn_resolution(m->res_ms, b.survived_ms);
 	rep.parallel = m->parallel;
 	rep.elapsed_ms = m->elapsed_ms;
-	rep.interrupted = rc == -EINTR;
+	rep.interrupted = m->stop_sig != 0;
 	rep.r = res;
 	if (o->json)
 		hb_pn_print_json(stdout, &rep);
 	else
 		hb_pn_print_text(stdout, &rep);
 	fflush(stdout);
-	if (rc == -EINTR)
-		return 128 + m->stop_sig;
+	if (m->stop_sig)
+		return HB_EXIT_SIGNAL + m->stop_sig;
 	if (out) {
 		out->measured = true;
 		out->survived_ms = b.survived_ms;
@@ -270,7 +263,7 @@ int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_
 
 	rc = parse_opts(argc, argv, o, &m.max_ms, &m.res_ms, &parallel, &target);
 	if (rc)
-		return rc < 0 ? HB_EXIT_OK : rc;
+		return rc;
 	m.parallel = (unsigned int)parallel;
 	rc = resolve(o, target, &ai);
 	if (rc)
@@ -283,8 +276,8 @@ int hb_probe_nat_run(int argc, char **argv, struct hb_cli_opts *o, struct hb_pn_
 	}
 	rc = measure(o, target, ai, &m, res);
 	freeaddrinfo(ai);
-	if (rc <= 0)
-		rc = report(o, target, &m, res, rc, out);
+	if (!rc || m.stop_sig)
+		rc = report(o, target, &m, res, out);
 	free(res);
 	return rc;
 }

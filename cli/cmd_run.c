@@ -199,10 +199,11 @@ enum { ENV_MATCH = 4, ENV_FORCE, ENV_LOG, ENV_KEEPALIVE, ENV_IDLE_DEFAULT };
 
 /*
  * One option of run's own (not a global one) into *a. Kept out of cmd_run so that the
- * option loop and what each option means read apart. Returns -1 to go on, else the exit
- * status cmd_run returns (--help: HB_EXIT_OK; a bad value: HB_EXIT_USAGE after the message).
+ * option loop and what each option means read apart. Returns HB_EXIT_OK to go on, else the
+ * exit code cmd_run returns (--help: HB_EXIT_DONE; a bad value: HB_EXIT_USAGE after the
+ * message).
  */
-static int run_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct run_args *a)
+static int run_opt(struct hb_cli_opts *o, int c, char *arg, struct run_args *a)
 {
 	/* which env[] entry each value option fills */
 	static const int env_of[HB_V__COUNT] = {
@@ -216,7 +217,7 @@ static int run_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct 
 		/* --idle auto: HB_KEEPIDLE=auto, or the kernel policy's */
 		a->env[0][1] = arg;
 		a->idle_auto = true;
-		return -1;
+		return HB_EXIT_OK;
 	}
 	if (c == OPT_IDLE_DEFAULT || c == OPT_IDLE_MAX) {
 		int k = c == OPT_IDLE_MAX;
@@ -224,47 +225,45 @@ static int run_opt(struct hb_cli_opts *o, int c, char *arg, char **argv, struct 
 		if (hb_parse_secs(arg, HB_IDLE_MIN, HB_IDLE_MAX, &a->bound[k], err, sizeof(err)))
 			return hb_usage_err(o, "%s: %s", k ? "--idle-max" : "--idle-default", err);
 		a->env[ENV_IDLE_DEFAULT + k][1] = arg;
-		return -1;
-	}
-	/* the values are checked as the shim will read them: libhb's parsers */
-	rc = hb_cli_value_opt(o, c, arg, a->pol);
-	if (rc == -2)
-		return HB_EXIT_USAGE;
-	if (rc >= 0) {
-		a->env[env_of[rc]][1] = arg;
-		if (rc == HB_V_IDLE)
-			a->idle_auto = false;	/* the last --idle wins */
-		return -1;
+		return HB_EXIT_OK;
 	}
 	switch (c) {
+	HB_VALUE_CASES:
+		/* the values are checked as the shim will read them: libhb's parsers */
+		rc = hb_cli_value_opt(o, c, arg, a->pol);
+		if (rc)
+			return rc;
+		a->env[env_of[c - HB_OPT_VALUE]][1] = arg;
+		if (c == HB_OPT_VALUE + HB_V_IDLE)
+			a->idle_auto = false;	/* the last --idle wins */
+		return HB_EXIT_OK;
 	case OPT_MATCH:
 		if (hb_policy_set_match(a->pol, arg, err, sizeof(err)))
 			return hb_usage_err(o, "--match: %s", err);
 		a->env[ENV_MATCH][1] = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_FORCE:
 		a->env[ENV_FORCE][1] = "1";
 		a->pol->force = true;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_LOG:
 		if (hb_log_parse_level(arg, &lvl))
 			return hb_usage_err(o, "--log: unknown level '%.40s' (off, error, info, "
 					    "debug)", arg);
 		a->env[ENV_LOG][1] = arg;
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_OFF:
 		a->env[ENV_KEEPALIVE][1] = "0";
 		hb_policy_set(a->pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
-		return -1;
+		return HB_EXIT_OK;
 	case OPT_KERNEL:
 		a->kernel = true;
-		return -1;
-	case 'h':
+		return HB_EXIT_OK;
 	case HB_OPT_HELP:
 		run_usage(stdout);
-		return HB_EXIT_OK;
-	default:
-		return hb_cli_opt_error(o, c, argv);
+		return HB_EXIT_DONE;
+	default:	/* HB_OPT_USAGE: said */
+		return HB_EXIT_USAGE;
 	}
 }
 
@@ -296,15 +295,9 @@ int cmd_run(int argc, char **argv, struct hb_cli_opts *o)
 	int c, rc;
 
 	hb_policy_init(&pol);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		rc = run_opt(o, c, optarg, argv, &a);
-		if (rc >= 0)
+	while ((c = hb_cli_getopt(argc, argv, "+:jvn:h", longopts, o)) != -1) {
+		rc = run_opt(o, c, optarg, &a);
+		if (rc)
 			return rc;
 	}
 	if (optind >= argc)

@@ -359,8 +359,8 @@ struct set_args {
 	bool all, on, off, dry;
 };
 
-/* Parses set's arguments into a. Returns -1 to go on, or the exit status to return at once
- * (0 after --help, 2 after a usage error). */
+/* Parses set's arguments into a. Returns HB_EXIT_OK to go on, or the exit code to return at
+ * once (HB_EXIT_DONE after --help, HB_EXIT_USAGE after a usage error). */
 static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct set_args *a)
 {
 	static const struct option longopts[] = {
@@ -378,24 +378,18 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct set_a
 
 	hb_filter_init(&a->flt);
 	hb_policy_init(&a->pol);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jvn:h", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, ":jvn:h", longopts, o)) != -1) {
 		rc = hb_filter_opt(&a->flt, c, optarg, err, sizeof(err));
 		if (rc < 0)
 			return hb_usage_err(o, "%s", err);
 		if (rc > 0)
 			continue;
-		rc = hb_cli_value_opt(o, c, optarg, &a->pol);
-		if (rc == -2)
-			return HB_EXIT_USAGE;
-		if (rc >= 0)
-			continue;
 		switch (c) {
+		HB_VALUE_CASES:
+			rc = hb_cli_value_opt(o, c, optarg, &a->pol);
+			if (rc)
+				return rc;
+			break;
 		case OPT_ALL: a->all = true; break;
 		case OPT_ON:
 			a->on = true;
@@ -406,12 +400,11 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct set_a
 			hb_policy_set(&a->pol, HB_V_KEEPALIVE, "0", err, sizeof(err));
 			break;
 		case OPT_DRY: a->dry = true; break;
-		case 'h':
 		case HB_OPT_HELP:
 			set_usage(stdout);
-			return HB_EXIT_OK;
-		default:
-			return hb_cli_opt_error(o, c, argv);
+			return HB_EXIT_DONE;
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
@@ -424,7 +417,7 @@ static int parse_args(int argc, char **argv, struct hb_cli_opts *o, struct set_a
 	if (!a->pol.set)
 		return hb_usage_err(o, "nothing to set (--on, --off, --idle, --intvl, --cnt, "
 				    "--user-timeout)");
-	return -1;
+	return HB_EXIT_OK;
 }
 
 /* The sockets set acts on: listed, filtered, those a process holds. Returns 0, or the exit
@@ -529,7 +522,7 @@ int cmd_set(int argc, char **argv, struct hb_cli_opts *o)
 
 	a = (struct set_args){ 0 };
 	rc = parse_args(argc, argv, o, &a);
-	if (rc >= 0)
+	if (rc)
 		return rc;
 	set_values(&a.pol, &v);
 	rc = hb_cli_enter_netns(o);

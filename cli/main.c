@@ -53,6 +53,12 @@ static void usage(FILE *f)
 		"See hbctl(8).\n");
 }
 
+/* A command's result as the process's exit status: HB_EXIT_DONE (it printed --help) is 0. */
+static int exit_code(int rc)
+{
+	return rc == HB_EXIT_DONE ? HB_EXIT_OK : rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -62,29 +68,19 @@ int main(int argc, char **argv)
 	};
 	struct hb_cli_opts o = { 0 };
 	unsigned int i;
-	int c, rc;
+	int c;
 
 	hb_bpf_set_print();	/* libbpf's messages go through libhb's log hook (-v) */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:jvhVn:", longopts, NULL)) != -1) {
-		rc = hb_cli_global_opt(&o, c, optarg);
-		if (rc < 0)
-			return HB_EXIT_USAGE;
-		if (rc > 0)
-			continue;
+	while ((c = hb_cli_getopt(argc, argv, "+:jvhVn:", longopts, &o)) != -1) {
 		switch (c) {
-		case 'h':
 		case HB_OPT_HELP:
 			usage(stdout);
 			return HB_EXIT_OK;
 		case 'V':
 			printf("hbctl %s\n", HB_VERSION);
 			return HB_EXIT_OK;
-		case ':':
-			return hb_usage_err(&o, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return hb_usage_err(&o, "unknown option '%s' (see hbctl --help)",
-					    argv[optind - 1]);
+		default:	/* HB_OPT_USAGE: said */
+			return HB_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
@@ -99,7 +95,7 @@ int main(int argc, char **argv)
 				if (strcmp(argv[optind + 1], cmds[i].name) == 0) {
 					o.cmd = cmds[i].name;
 					optind = 0;
-					return cmds[i].fn(2, hargv, &o);
+					return exit_code(cmds[i].fn(2, hargv, &o));
 				}
 		}
 		usage(stdout);
@@ -111,7 +107,7 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 0;	/* glibc: full re-initialisation for the command's parse */
-			return cmds[i].fn(argc, argv, &o);
+			return exit_code(cmds[i].fn(argc, argv, &o));
 		}
 	}
 	return hb_usage_err(&o, "unknown command '%.40s' (see hbctl --help)",

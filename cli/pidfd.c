@@ -80,7 +80,7 @@ static int getint(int fd, int level, int opt)
 	return v;
 }
 
-static void read_config(struct hb_sock *s, int fd, const struct hb_sysctl_view *sys)
+static void read_config(struct hb_sock *s, int fd, const struct hb_sysctl *sys)
 {
 	s->keepalive = getint(fd, SOL_SOCKET, SO_KEEPALIVE);
 	if (s->keepalive > 0)

@@ -118,17 +118,19 @@ struct addrinfo;
 
 struct hb_pn_flows;
 /* The engine for one measurement, its outcomes going to res (initialised here). SIGINT and
- * SIGTERM are caught until hb_pn_flows_end(): they stop the flows (-EINTR). NULL without
- * memory. */
+ * SIGTERM are caught until hb_pn_flows_end(): they stop the flows (HB_EXIT_SIGNAL + the
+ * signal). NULL without memory. */
 struct hb_pn_flows *hb_pn_flows_start(struct hb_cli_opts *o, unsigned int parallel,
 				      struct hb_pn_result *res);
 /* The first flow, for a silence of target_ms, tried on each address of ai in turn: it picks
- * the address every other flow uses, and its failure is the command's error. Returns 0,
- * -EINTR, or an exit code after printing the error. */
+ * the address every other flow uses, and its failure is the command's error. Returns
+ * HB_EXIT_OK, HB_EXIT_SIGNAL + the signal that stopped it, or HB_EXIT_RUNTIME after printing
+ * the error. */
 int hb_pn_flows_connect(struct hb_pn_flows *fl, struct addrinfo *ai, long long target_ms);
 /* One round: a flow per silence in targets (with first, targets[0] is the connected first
  * flow's), opened PN_BURST handshakes at a time and watched until each has its verdict.
- * Returns 0, -EINTR, or an exit code after printing the error. */
+ * Returns HB_EXIT_OK, HB_EXIT_SIGNAL + the signal that stopped it, or HB_EXIT_RUNTIME after
+ * printing the error. */
 int hb_pn_flows_round(struct hb_pn_flows *fl, const long long *targets, unsigned int n,
 		      bool first);
 /* The address the flows go to: "198.51.100.2:7000", "[::1]:443" ("" before a connection). */

@@ -653,7 +653,7 @@ int hb_pn_flows_round(struct hb_pn_flows *p, const long long *targets, unsigned 
 			return HB_EXIT_RUNTIME;
 		}
 		if (pn_stop)
-			return -EINTR;
+			return HB_EXIT_SIGNAL + pn_stop;
 		now = now_ms();
 		for (i = 0; rc > 0 && i < k; i++) {
 			struct flow *f = &p->fl[map[i]];
@@ -730,7 +730,7 @@ int hb_pn_flows_connect(struct hb_pn_flows *p, struct addrinfo *ai, long long ta
 			prc = poll(&pfd, 1, (int)(f->t_next - now));
 			if (pn_stop) {
 				flow_close(f);
-				return -EINTR;
+				return HB_EXIT_SIGNAL + pn_stop;
 			}
 			if (prc > 0) {
 				rc = flow_connected(f);

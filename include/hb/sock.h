@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "hb/policy.h"	/* struct hb_sysctl */
 
 #define HB_UNKNOWN	(-1)	/* a value the caller's privileges cannot read: JSON null, "?" */
 
@@ -83,9 +84,7 @@ struct hb_sock {
 struct hb_sock_list {
 	struct hb_sock *v;
 	size_t n, cap;
-	struct hb_sysctl_view {
-		int idle_s, intvl_s, cnt;	/* the namespace's sysctls the effective values used */
-	} sysctl;
+	struct hb_sysctl sysctl;	/* the namespace's sysctls the effective values used */
 	const char *backend;		/* "bpf-iter" or "sock_diag": shown by -v */
 	void *mon_buf;			/* the records hb_sock.mon points into (freed with v) */
 };

@@ -181,7 +181,7 @@ static void synthetic(struct hb_sock_list *l)
 	struct hb_sock *s;
 	int i;
 
-	l->sysctl = (struct hb_sysctl_view){ 7200, 75, 9 };
+	l->sysctl = (struct hb_sysctl){ 7200, 75, 9 };
 	s = hb_sock_list_add(l);		/* a listener shared by a prefork server */
 	s->family = AF_INET;
 	s->state = HB_TCP_LISTEN;
