@@ -269,101 +269,117 @@ static __always_inline struct hb_mon_sk *sk_state(struct __sk_buff *skb, struct 
 	return s;
 }
 
-static __always_inline void handle(struct __sk_buff *skb, int dir)
+/*
+ * The segments worth a look, and their connection: the full TCP socket of a segment that is
+ * neither SYN nor RST, with its headers parsed into g. NULL for anything else: no socket,
+ * another protocol, a request, time-wait or listening socket, and the commonest segment of a
+ * bulk sender, passed over before any state is looked up.
+ */
+static __always_inline struct tcp_sock *seg_conn(struct __sk_buff *skb, int dir, struct seg *g)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct hb_mon_sk *s;
 	struct tcp_sock *tp;
-	struct seg g;
-	__u64 now, c, tick;
 
 	if (!sk)
-		return;
-	if (parse(skb, &g))
-		return;
-	if (g.flags & (TH_SYN | TH_RST))
-		return;
+		return NULL;
+	if (parse(skb, g))
+		return NULL;
+	if (g->flags & (TH_SYN | TH_RST))
+		return NULL;
 	/* NULL unless a full TCP socket (not a request or time-wait one) */
 	tp = bpf_skc_to_tcp_sock(sk);
 	/* a listener sees the handshake's last ACK: not a connection */
 	if (!tp || tp->inet_conn.icsk_inet.sk.__sk_common.skc_state == TCP_LISTEN)
-		return;
+		return NULL;
 	/* The commonest segment of a bulk sender: an ACK coming in while no probe of ours is
 	 * out (icsk_probes_out, not yet cleared by this ACK) and that is no probe itself. */
-	if (dir == HB_MON_RECV && g.len == 0 && !(g.flags & TH_FIN) &&
-	    !tp->inet_conn.icsk_probes_out && g.seq != tp->rcv_nxt - 1)
-		return;
-	s = sk_state(skb, tp);
-	if (!s || s->ignored)
-		return;
+	if (dir == HB_MON_RECV && g->len == 0 && !(g->flags & TH_FIN) &&
+	    !tp->inet_conn.icsk_probes_out && g->seq != tp->rcv_nxt - 1)
+		return NULL;
+	return tp;
+}
 
-	if (g.len <= 1 && !(g.flags & TH_FIN)) {
-		if (dir == HB_MON_SENT) {
-			if (g.seq == tp->snd_una - 1) {
-				s->ack_due = 0;
-				if (tp->write_seq != tp->snd_nxt) {
-					s->c[HB_MON_ZWP_SENT]++;
-					tot_inc(HB_MON_ZWP_SENT);
-					return;
-				}
-				if (s->ka_outstanding) {
-					s->c[HB_MON_KA_UNANSWERED]++;
-					tot_inc(HB_MON_KA_UNANSWERED);
-				}
-				s->ka_outstanding = 1;
-				s->c[HB_MON_KA_SENT]++;
-				tot_inc(HB_MON_KA_SENT);
-				return;
-			}
-			if (g.len == 0) {
-				if (s->ack_due) {
-					s->ack_due = 0;
-					s->c[HB_MON_KA_ACK_SENT]++;
-					tot_inc(HB_MON_KA_ACK_SENT);
-				}
-				return;
-			}
-		} else {
-			if (g.seq == tp->rcv_nxt - 1) {
-				if ((__s32)(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt) <= 0) {
-					s->c[HB_MON_ZWP_RECV]++;
-					tot_inc(HB_MON_ZWP_RECV);
-					return;
-				}
-				s->ack_due = 1;
-				s->c[HB_MON_KA_RECV]++;
-				tot_inc(HB_MON_KA_RECV);
-				return;
-			}
-			if (g.len == 0) {
-				if (s->ka_outstanding) {
-					s->ka_outstanding = 0;
-					if (g.flags & TH_ACK) {
-						s->c[HB_MON_KA_ACK_RECV]++;
-						tot_inc(HB_MON_KA_ACK_RECV);
-					}
-				}
-				return;
+/*
+ * A segment we send of at most one byte, no FIN: a keepalive probe (a zero-window probe when
+ * data is queued), or the bare ACK that answers the peer's probe. Returns 1 when counted here
+ * (the segment needs nothing more), 0 for a one-byte segment that is no probe.
+ */
+static __always_inline int ka_sent(const struct seg *g, const struct tcp_sock *tp,
+				   struct hb_mon_sk *s)
+{
+	if (g->seq == tp->snd_una - 1) {
+		s->ack_due = 0;
+		if (tp->write_seq != tp->snd_nxt) {
+			s->c[HB_MON_ZWP_SENT]++;
+			tot_inc(HB_MON_ZWP_SENT);
+			return 1;
+		}
+		if (s->ka_outstanding) {
+			s->c[HB_MON_KA_UNANSWERED]++;
+			tot_inc(HB_MON_KA_UNANSWERED);
+		}
+		s->ka_outstanding = 1;
+		s->c[HB_MON_KA_SENT]++;
+		tot_inc(HB_MON_KA_SENT);
+		return 1;
+	}
+	if (g->len == 0) {
+		if (s->ack_due) {
+			s->ack_due = 0;
+			s->c[HB_MON_KA_ACK_SENT]++;
+			tot_inc(HB_MON_KA_ACK_SENT);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A segment we receive of at most one byte, no FIN: the peer's keepalive probe (a zero-window
+ * probe when our window is closed), or the ACK that answers ours. Returns 1 when counted here,
+ * 0 for a one-byte segment that is no probe.
+ */
+static __always_inline int ka_recv(const struct seg *g, const struct tcp_sock *tp,
+				   struct hb_mon_sk *s)
+{
+	if (g->seq == tp->rcv_nxt - 1) {
+		if ((__s32)(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt) <= 0) {
+			s->c[HB_MON_ZWP_RECV]++;
+			tot_inc(HB_MON_ZWP_RECV);
+			return 1;
+		}
+		s->ack_due = 1;
+		s->c[HB_MON_KA_RECV]++;
+		tot_inc(HB_MON_KA_RECV);
+		return 1;
+	}
+	if (g->len == 0) {
+		if (s->ka_outstanding) {
+			s->ka_outstanding = 0;
+			if (g->flags & TH_ACK) {
+				s->c[HB_MON_KA_ACK_RECV]++;
+				tot_inc(HB_MON_KA_ACK_RECV);
 			}
 		}
+		return 1;
 	}
-	/* anything else answers an outstanding probe, or is answered by it */
-	if (dir == HB_MON_SENT)
-		s->ack_due = 0;
-	else if (s->ka_outstanding)
-		s->ka_outstanding = 0;
-	if (!g.len)
-		return;		/* a bare FIN */
-	/*
-	 * The time, without a clock read (~40 ns here) per data segment where possible:
-	 * outgoing, tcp_write_xmit() has just refreshed tcp_mstamp (tcp_clock_ns(), the
-	 * CLOCK_MONOTONIC of bpf_ktime_get_ns(), in us). Incoming, the stack stamps the
-	 * segment only after this program: the coarse clock (the last tick, at most one tick
-	 * behind) tells whether a tick went by since the last data, and only then is the
-	 * precise clock read. A closer segment (less than two ticks after the last data: 8 ms
-	 * at HZ=250) is not taken for the end of an idle gap and just moves the mark, to the
-	 * coarse time: at most a tick early, by which a later gap may be overstated.
-	 */
+	return 0;
+}
+
+/*
+ * A data segment's time for the idle accounting (data_seen()), without a clock read (~40 ns
+ * here) per data segment where possible: outgoing, tcp_write_xmit() has just refreshed
+ * tcp_mstamp (tcp_clock_ns(), the CLOCK_MONOTONIC of bpf_ktime_get_ns(), in us). Incoming,
+ * the stack stamps the segment only after this program: the coarse clock (the last tick, at
+ * most one tick behind) tells whether a tick went by since the last data, and only then is
+ * the precise clock read. A closer segment (less than two ticks after the last data: 8 ms at
+ * HZ=250) is not taken for the end of an idle gap and just moves the mark, to the coarse
+ * time: at most a tick early, by which a later gap may be overstated.
+ */
+static __always_inline void data_time(struct hb_mon_sk *s, const struct tcp_sock *tp, int dir)
+{
+	__u64 now, c, tick;
+
 	if (dir == HB_MON_SENT) {
 		now = tp->tcp_mstamp * 1000;
 	} else {
@@ -376,12 +392,43 @@ static __always_inline void handle(struct __sk_buff *skb, int dir)
 		if (s->last_data_ns && c < s->last_data_ns + tick) {
 			if (c > s->last_data_ns)
 				s->last_data_ns = c;
-			goto app;
+			return;
 		}
 		now = bpf_ktime_get_ns();
 	}
 	data_seen(s, now);
-app:
+}
+
+/* Every segment of a monitored socket, dir HB_MON_SENT or HB_MON_RECV. */
+static __always_inline void handle(struct __sk_buff *skb, int dir)
+{
+	struct hb_mon_sk *s;
+	struct tcp_sock *tp;
+	struct seg g;
+
+	tp = seg_conn(skb, dir, &g);
+	if (!tp)
+		return;
+	s = sk_state(skb, tp);
+	if (!s || s->ignored)
+		return;
+	if (g.len <= 1 && !(g.flags & TH_FIN)) {
+		if (dir == HB_MON_SENT) {
+			if (ka_sent(&g, tp, s))
+				return;
+		} else {
+			if (ka_recv(&g, tp, s))
+				return;
+		}
+	}
+	/* anything else answers an outstanding probe, or is answered by it */
+	if (dir == HB_MON_SENT)
+		s->ack_due = 0;
+	else if (s->ka_outstanding)
+		s->ka_outstanding = 0;
+	if (!g.len)
+		return;		/* a bare FIN */
+	data_time(s, tp, dir);
 	app_check(skb, &g, s, dir);
 }
 

@@ -295,18 +295,86 @@ static __always_inline void account(struct hb_pol_stats *st, const struct outcom
 	}
 }
 
-SEC("sockops")
-int sockops_policy(struct bpf_sock_ops *skops)
+/*
+ * --match for a sock_ops callback: whether the connection is one the policy is for. local:
+ * listen() and accept() match the local address and port; connect() the remote ones.
+ */
+static __always_inline bool sockops_match(struct bpf_sock_ops *skops, bool local)
+{
+	__u32 a[4] = {}, family;
+	__u16 port;
+
+	if (!(targ_cfg.flags & HB_POL_F_MATCH))
+		return true;
+	family = CTX(skops, family);
+	if (family == AF_INET) {
+		a[0] = local ? CTX(skops, local_ip4) : CTX(skops, remote_ip4);
+	} else if (family == AF_INET6) {
+		if (local) {
+			a[0] = CTX(skops, local_ip6[0]);
+			a[1] = CTX(skops, local_ip6[1]);
+			a[2] = CTX(skops, local_ip6[2]);
+			a[3] = CTX(skops, local_ip6[3]);
+		} else {
+			a[0] = CTX(skops, remote_ip6[0]);
+			a[1] = CTX(skops, remote_ip6[1]);
+			a[2] = CTX(skops, remote_ip6[2]);
+			a[3] = CTX(skops, remote_ip6[3]);
+		}
+	} else {
+		return false;
+	}
+	port = local ? (__u16)CTX(skops, local_port) :
+		       (__u16)bpf_ntohl(CTX(skops, remote_port));
+	return hb_pol_match(&targ_cfg, family, a, port);
+}
+
+/*
+ * The policy on the matched socket of a sock_ops callback: applied, the socket's record
+ * updated, the outcome counted in st (a listener only when the policy set something on it).
+ */
+static __always_inline void sockops_apply(struct bpf_sock_ops *skops, __u32 op, bool listener,
+					  struct hb_pol_stats *st)
 {
 	struct outcome o = {};
 	struct hb_pol_sk *rec;
-	struct hb_pol_stats *st;
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
-	__u32 op = skops->op, a[4] = {}, family;
-	bool local, listener;
 	int ka = 0;
-	__u16 port;
+
+	sk = skops->sk;
+	if (!sk)
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	/*
+	 * The record exists when the program made one of its calls (the recorder created it,
+	 * or the listener's was cloned). Only a forced policy creates one here, for the
+	 * recorder to know later that this policy decided: an allocation per connection costs
+	 * more than the rest of this program (scripts/bench-policy.sh), and ls tells a
+	 * policy's values without it (cli/pol_src.c).
+	 */
+	rec = bpf_sk_storage_get(&sk_rec, sk, 0, (targ_cfg.flags & HB_POL_F_FORCE) ?
+						 BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (rec)
+		o.app = rec->app;
+	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
+		bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka));
+	apply(skops, tp, ka != 0, sockops_idle(skops, op), &o);
+	record(rec, &o);
+	if (!listener)
+		account(st, &o);
+	else if (st && !o.err && o.set)
+		inc(&st->listeners);
+}
+
+SEC("sockops")
+int sockops_policy(struct bpf_sock_ops *skops)
+{
+	struct hb_pol_stats *st;
+	__u32 op = skops->op;
+	bool local, listener;
 
 	/* The callbacks that run for every socket anyway, no cb_flags needed: a listener (its
 	 * accepted sockets inherit what it has, as under the shim), and each connection once
@@ -329,59 +397,11 @@ int sockops_policy(struct bpf_sock_ops *skops)
 	asm volatile("" : "+r"(skops));
 	skops->reply = HB_POL_REPLY_MARK;
 
-	if (targ_cfg.flags & HB_POL_F_MATCH) {
-		/* connect(): the remote address is matched; listen() and accept(): the local one */
-		family = CTX(skops, family);
-		if (family == AF_INET) {
-			a[0] = local ? CTX(skops, local_ip4) : CTX(skops, remote_ip4);
-		} else if (family == AF_INET6) {
-			if (local) {
-				a[0] = CTX(skops, local_ip6[0]);
-				a[1] = CTX(skops, local_ip6[1]);
-				a[2] = CTX(skops, local_ip6[2]);
-				a[3] = CTX(skops, local_ip6[3]);
-			} else {
-				a[0] = CTX(skops, remote_ip6[0]);
-				a[1] = CTX(skops, remote_ip6[1]);
-				a[2] = CTX(skops, remote_ip6[2]);
-				a[3] = CTX(skops, remote_ip6[3]);
-			}
-		} else {
-			return 1;
-		}
-		port = local ? (__u16)CTX(skops, local_port) :
-			       (__u16)bpf_ntohl(CTX(skops, remote_port));
-		if (!hb_pol_match(&targ_cfg, family, a, port))
-			return 1;
-	}
+	if (!sockops_match(skops, local))
+		return 1;
 	if (st && !listener)
 		inc(&st->matched);
-
-	sk = skops->sk;
-	if (!sk)
-		return 1;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 1;
-	/*
-	 * The record exists when the program made one of its calls (the recorder created it,
-	 * or the listener's was cloned). Only a forced policy creates one here, for the
-	 * recorder to know later that this policy decided: an allocation per connection costs
-	 * more than the rest of this program (scripts/bench-policy.sh), and ls tells a
-	 * policy's values without it (cli/pol_src.c).
-	 */
-	rec = bpf_sk_storage_get(&sk_rec, sk, 0, (targ_cfg.flags & HB_POL_F_FORCE) ?
-						 BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (rec)
-		o.app = rec->app;
-	if (targ_cfg.mask & HB_POL_SET_KEEPALIVE)
-		bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka));
-	apply(skops, tp, ka != 0, sockops_idle(skops, op), &o);
-	record(rec, &o);
-	if (!listener)
-		account(st, &o);
-	else if (st && !o.err && o.set)
-		inc(&st->listeners);
+	sockops_apply(skops, op, listener, st);
 	return 1;
 }
 
