@@ -144,6 +144,8 @@ $(filter $(O)/tests/unit/test_shim%,$(UNIT_BINS)): $(SHIM_CORE_OBJS)
 $(filter $(O)/tests/unit/test_cli%,$(UNIT_BINS)): $(CLI_CORE_OBJS)
 $(O)/tests/unit/test_cli%: ALL_LDFLAGS += $(LIBBPF_LIBS) $(LIBMNL_LIBS) $(MHD_LIBS)
 $(O)/obj/tests/unit/test_cli%.o: ALL_CFLAGS += $(LIBMNL_CFLAGS) -I$(O)/gen
+# bpf/ code that needs no libbpf, linked alone: the iterator records and their read loop
+$(O)/tests/unit/test_iter_rec: $(O)/obj/bpf/iter_rec.o $(O)/obj/bpf/iter_read.o
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(MOCK_OBJS) $(LIBHB) | $(O)/tests/unit
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $< $(filter %.o,$(filter-out $<,$^)) $(LIBHB) $(ALL_LDFLAGS) $(LDFLAGS_WRAP) \

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* The struct hb_sock_list helpers both back ends (bpf/iter.c, cli/diag.c) fill it with. */
+/* The struct hb_sock_list helpers both back ends (bpf/iter_rec.c, cli/diag.c) fill it with. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -71,8 +71,9 @@ int hb_bpf_load_err(int rc, const char *prog, const char *what, unsigned int nee
 typedef int (*hb_bpf_rec_fn)(const void *rec, void *ctx);
 /* Reads an iterator fd (bpf_iter_create(), or a pinned iterator opened) to its end through
  * buf and passes each record of rec_size bytes to fn (NULL: discard the output). Plain
- * system calls: safe on another thread. Returns 0, -EPROTO for a trailing partial record,
- * or -errno (fn's first error stops the read). */
+ * system calls (bpf/iter_read.c, which links without libbpf): safe on another thread.
+ * Returns 0, -EPROTO for a trailing partial record, or -errno (fn's first error stops the
+ * read). */
 int hb_bpf_iter_read(int fd, char *buf, size_t buf_size, size_t rec_size, hb_bpf_rec_fn fn,
 		     void *ctx);
 

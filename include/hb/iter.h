@@ -3,9 +3,9 @@
  * The ABI between the BPF iterators (bpf/iter.bpf.c) and their loader (bpf/iter.c): records
  * written with bpf_seq_write() and read from the iterator fd, and the knobs the loader sets.
  * Fixed-width types only, no pointers, padding written out (STYLE.md §1), so the BPF and the
- * host compiler lay them out the same way; iter.c asserts the sizes.
+ * host compiler lay them out the same way; iter_rec.c and iter.c assert the sizes.
  *
- * Raw kernel values travel unconverted (jiffies, 0 = "the sysctl"); iter.c turns them into
+ * Raw kernel values travel unconverted (jiffies, 0 = "the sysctl"); iter_rec.c turns them into
  * struct hb_sock (milliseconds, effective values, sources), so the BPF side stays small.
  */
 #ifndef HB_ITER_H
