@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "policy_conf.h"
 #include "hb/paths.h"
 #include "hb/policy.h"
 #include "hb/policy_loader.h"
@@ -75,25 +76,6 @@ static void policy_usage(FILE *f)
 }
 
 /* ---- add ---------------------------------------------------------------------------------- */
-
-/* The match list as hb_pattern_format() writes it, comma-separated ("" for none). */
-static void match_text(const struct hb_match *m, char *buf, size_t len)
-{
-	size_t off = 0;
-	unsigned int i;
-	int n;
-
-	buf[0] = '\0';
-	for (i = 0; i < m->n && off + 1 < len; i++) {
-		if (i)
-			buf[off++] = ',';
-		n = hb_pattern_format(&m->pat[i], buf + off, len - off);
-		if (n < 0)
-			break;
-		off += (size_t)n < len - off ? (size_t)n : len - off - 1;
-	}
-	buf[off < len ? off : len - 1] = '\0';
-}
 
 #define EMPTY_CGROUP	"empty path (expected a cgroup v2 directory, absolute or relative to the mount)"
 
@@ -203,7 +185,7 @@ int hb_cli_pol_compile(struct hb_cli_opts *o, struct hb_policy *pol, struct hb_i
 	idle_auto_compile(ia, cfg);
 	text[0] = '\0';
 	if (pol->has_match)
-		match_text(&pol->match, text, textlen);
+		hb_conf_match_text(&pol->match, text, textlen);
 	return 0;
 }
 
