@@ -170,6 +170,22 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 # shim CMD...: run CMD with the shim preloaded
 shim() { LD_PRELOAD=$(hb_preload) "$@"; }
 
+# The shim tests' three ways to run a program in their namespace $NS, the shim ($PRE, from
+# hb_preload) preloaded into the program only, not into nsenter, so that its messages come
+# once. plain CMD... and shimmed CMD... run it for 20 s at most.
+plain() { timeout 20 nsenter --net="/run/netns/$NS" "$@"; }
+shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
+# bg OUT plain|shim [VAR=VAL...] CMD...: starts it in the background, stdout to OUT, stderr to
+# OUT.err; BG is its PID (exec all the way down, so that it is CMD's PID), killed on exit
+bg() {
+	local out=$1 mode=$2
+	shift 2
+	[ "$mode" = shim ] && set -- env LD_PRELOAD="$PRE" "$@"
+	(exec nsenter --net="/run/netns/$NS" "$@") >"$out" 2>"$out.err" </dev/null &
+	BG=$!
+	bg_pid "$BG"
+}
+
 # wait_line FILE REGEX [TIMEOUT_S]: wait until FILE has a line matching REGEX (grep -E;
 # default 5 s)
 wait_line() {

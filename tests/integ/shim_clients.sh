@@ -27,19 +27,7 @@ POL="ka=1 idle=37 intvl=7 cnt=4 uto=9000"
 NONE="ka=0 idle=7200 intvl=75 cnt=9 uto=0"
 
 # plain CMD... / shimmed [VAR=VAL...] CMD...: run in the namespace, without / with the shim.
-# The shim is preloaded into CMD only (not into nsenter), so that its messages come once.
-plain() { timeout 20 nsenter --net="/run/netns/$NS" "$@"; }
-shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
-# bg OUT plain|shim [VAR=VAL...] CMD...: start in the background, stdout to OUT, stderr to
-# OUT.err; BG is its PID (exec all the way down, so that it is CMD's PID)
-bg() {
-	local out=$1 mode=$2
-	shift 2
-	[ "$mode" = shim ] && set -- env LD_PRELOAD="$PRE" "$@"
-	(exec nsenter --net="/run/netns/$NS" "$@") >"$out" 2>"$out.err" </dev/null &
-	BG=$!
-	bg_pid "$BG"
-}
+# plain, shimmed and bg (_lib.sh) run programs in $NS, the shim ($PRE) in CMD only
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 # finish PID: wait up to 15 s for PID to exit by itself, then kill it; its status, or 124
 finish() {

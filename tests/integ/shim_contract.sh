@@ -35,8 +35,6 @@ KA=$HELPERS/ka_client
 in_ns "$NS" "$HELPERS/holdsrv" 127.0.0.1 7001 >/dev/null 2>&1 </dev/null &
 bg_pid $!
 wait_port "$NS" 7001 || { echo "Bail out! holdsrv not listening"; exit 1; }
-shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
-plain() { timeout 20 nsenter --net="/run/netns/$NS" "$@"; }
 # setsockopts FILE: "LEVEL OPT=VAL" of our keepalive options in an strace file, one per line
 setsockopts() {
 	sed -n -E 's/^([0-9]+ +)?setsockopt\([0-9]+, [A-Z_]+, ((SO|TCP)_(KEEPALIVE|KEEPIDLE|KEEPINTVL|KEEPCNT|USER_TIMEOUT)), \[([0-9]+)\], 4\) = 0$/\2=\5/p' \

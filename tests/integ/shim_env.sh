@@ -28,8 +28,6 @@ nsenter --net="/run/netns/$NS" "$HELPERS/holdsrv" 127.0.0.1 7001 127.0.0.2 7002 
 bg_pid $!
 wait_port "$NS" 7001 || { echo "Bail out! holdsrv not listening"; exit 1; }
 
-# shimmed [VAR=VAL...] CMD...: in the namespace, the shim preloaded into CMD only
-shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
 # run [VAR=VAL...] -- [KA ARGS...]: ka_client to 127.0.0.1 7001 under the shim; sets OUT
 # ("rc stdout"), ERR (stderr)
 run() {

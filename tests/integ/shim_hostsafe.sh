@@ -30,7 +30,6 @@ nsenter --net="/run/netns/$NS" "$HELPERS/holdsrv" 127.0.0.1 7001 127.0.0.1 3128 
 	>/dev/null 2>&1 </dev/null &
 bg_pid $!
 wait_port "$NS" 7001 || { echo "Bail out! holdsrv not listening"; exit 1; }
-shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
 
 # ---- HB_LOG_FILE: only a regular file, never blocking -------------------------------------------
 mkfifo "$HB_TMP/fifo"

@@ -13,8 +13,6 @@ PY=/usr/bin/python3
 need_built "$HELPERS"/{ka_client,holdsrv,ka_threads,fdlist,errprobe,sockkinds,ctor.so}
 unset_hb_env
 
-# check_eq, with multi-line values shown on one line (so that diag output stays TAP comments)
-
 NS=$(netns_new robust) || { echo "Bail out! cannot create a network namespace"; exit 1; }
 PRE=$(hb_preload)
 KA=$HELPERS/ka_client
@@ -22,16 +20,6 @@ POLICY=(HB_KEEPIDLE=37 HB_KEEPINTVL=7 HB_KEEPCNT=4 HB_USER_TIMEOUT=9s)
 POL="ka=1 idle=37 intvl=7 cnt=4 uto=9000"
 DEF="ka=1 idle=60 intvl=10 cnt=6 uto=0"
 
-plain() { timeout 20 nsenter --net="/run/netns/$NS" "$@"; }
-shimmed() { timeout 20 nsenter --net="/run/netns/$NS" env LD_PRELOAD="$PRE" "$@"; }
-bg() { # bg OUT plain|shim [VAR=VAL...] CMD...; BG is CMD's PID
-	local out=$1 mode=$2
-	shift 2
-	[ "$mode" = shim ] && set -- env LD_PRELOAD="$PRE" "$@"
-	(exec nsenter --net="/run/netns/$NS" "$@") >"$out" 2>"$out.err" </dev/null &
-	BG=$!
-	bg_pid "$BG"
-}
 
 bg "$HB_TMP/hold" plain "$HELPERS/holdsrv" 127.0.0.1 7001 ::1 7001
 wait_port "$NS" 7001 || { echo "Bail out! holdsrv not listening"; exit 1; }
