@@ -47,7 +47,7 @@ void hb__iter_conv_free(struct hb_iter_conv *c);
 
 /* An hb_bpf_rec_fn: one struct hb_iter_sock (rec) appended to conv's list as a struct
  * hb_sock: jiffies become ms and s with the record's HZ (guessed from its clock when it is
- * 0), a 0 option becomes the namespace's sysctl with source HB_CFG_SYSCTL, and the first full
+ * 0), a 0 option becomes the namespace's sysctl with source HB_SOCK_SRC_SYSCTL, and the first full
  * socket's sysctls fill out->sysctl. Returns 0 or -ENOMEM. */
 int hb__iter_sock_rec(const void *rec, void *conv);
 

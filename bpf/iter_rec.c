@@ -3,7 +3,7 @@
  * The iterator back end's records become struct hb_sock (iter_int.h). The kernel side
  * (iter.bpf.c) sends raw values; here jiffies become milliseconds with the HZ libbpf read
  * from the kernel config, 0 ("the sysctl") becomes the namespace's sysctl with source
- * HB_CFG_SYSCTL, and owners are joined to sockets by inode through a hash table (linear time,
+ * HB_SOCK_SRC_SYSCTL, and owners are joined to sockets by inode through a hash table (linear time,
  * unlike ss -p). Pure code, no libbpf: tests/unit/test_iter_rec.c links it alone.
  */
 #include <errno.h>
@@ -127,15 +127,15 @@ int hb__iter_sock_rec(const void *rec, void *vctx)
 	s->keepalive = !!(r->flags & HB_ITER_F_KEEPOPEN);
 	v = r->ka_time ? r->ka_time : r->sys_ka_time;
 	s->keepidle_s = jiffies_to_s(v, hz);
-	s->src_idle = r->ka_time ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	s->src_idle = r->ka_time ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_SYSCTL;
 	v = r->ka_intvl ? r->ka_intvl : r->sys_ka_intvl;
 	s->keepintvl_s = jiffies_to_s(v, hz);
-	s->src_intvl = r->ka_intvl ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	s->src_intvl = r->ka_intvl ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_SYSCTL;
 	s->keepcnt = r->ka_probes ? r->ka_probes : r->sys_ka_probes;
-	s->src_cnt = r->ka_probes ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	s->src_cnt = r->ka_probes ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_SYSCTL;
 	/* 0: no user timeout; the retransmission sysctls decide */
 	s->user_timeout_ms = (int)r->user_timeout;
-	s->src_uto = r->user_timeout ? HB_CFG_SOCKET : HB_CFG_SYSCTL;
+	s->src_uto = r->user_timeout ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_SYSCTL;
 
 	if (r->state != TCP_LISTEN_STATE) {
 		s->last_send_ms = age_ms(r->now, r->lsndtime, hz);

@@ -284,15 +284,15 @@ int hb_owners_fill(struct hb_sock_list *l, const char *procroot, struct hb_owner
 
 /* ---- pidfd.c ---- */
 
-struct hb_cfg_stats {
+struct hb_pidfd_stats {
 	unsigned int denied;		/* sockets whose owners would not let us in */
 };
 /* Reads keepalive configuration through pidfd_getfd + getsockopt for sockets with owners;
  * sources compare against l->sysctl. Returns 0 or -errno. */
-int hb_pidfd_fill_config(struct hb_sock_list *l, struct hb_cfg_stats *st);
+int hb_pidfd_fill_config(struct hb_sock_list *l, struct hb_pidfd_stats *st);
 /* Decides the source of a value read with getsockopt (which returns the sysctl when the
  * socket field is 0). */
-enum hb_cfg_source hb_cfg_guess_source(int value, int sysctl_value);
+enum hb_sock_src hb_sock_src_guess(int value, int sysctl_value);
 
 /* ---- backend.c ---- */
 
@@ -339,11 +339,11 @@ void hb_sock_path_lookup(struct hb_sock *s, const struct hb_paths *t);
 const struct hb_path *hb_sock_path(const struct hb_sock *s, const struct hb_paths *t);
 /* Under a kernel policy cfg with --idle auto (HB_POL_F_IDLE_AUTO), where a socket's idle of
  * keepidle_s came from, e being its path's entry (NULL: none) and decided whether the
- * policy's record says the policy set it: HB_CFG_PATH when e's idle (hb_paths_idle() with the
- * policy's --idle-default and --idle-max) is the socket's; HB_CFG_POLICY when no entry covers
+ * policy's record says the policy set it: HB_SOCK_SRC_PATH when e's idle (hb_paths_idle() with the
+ * policy's --idle-default and --idle-max) is the socket's; HB_SOCK_SRC_POLICY when no entry covers
  * the path and it is --idle-default's, or when the record says so (the table changed since);
- * otherwise HB_CFG_UNKNOWN: nothing tells (the caller keeps what it knew). */
-enum hb_cfg_source hb_auto_idle_src(const struct hb_pol_cfg *cfg, const struct hb_path *e,
+ * otherwise HB_SOCK_SRC_UNKNOWN: nothing tells (the caller keeps what it knew). */
+enum hb_sock_src hb_auto_idle_src(const struct hb_pol_cfg *cfg, const struct hb_path *e,
 				    int keepidle_s, bool decided);
 
 /* Enters --netns if given (once, before any listing). Returns an exit code. */

@@ -12,7 +12,7 @@ int hb_diag_list(struct hb_sock_list *out, const struct hb_list_opts *opts, FILE
 		 struct hb_diag_stats *st)
 {
 	struct hb_owner_stats ost = { 0 };
-	struct hb_cfg_stats cst = { 0 };
+	struct hb_pidfd_stats cst = { 0 };
 	int rc;
 
 	*st = (struct hb_diag_stats){ .failed = HB_DIAG_STEP_DUMP };

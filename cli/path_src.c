@@ -57,17 +57,17 @@ const struct hb_path *hb_sock_path(const struct hb_sock *s, const struct hb_path
 	return &t->e[s->path - 1];
 }
 
-enum hb_cfg_source hb_auto_idle_src(const struct hb_pol_cfg *cfg, const struct hb_path *e,
+enum hb_sock_src hb_auto_idle_src(const struct hb_pol_cfg *cfg, const struct hb_path *e,
 				    int keepidle_s, bool decided)
 {
 	/* as the kernel's path_idle(): --idle-max 0 (a policy from before it) is the maximum */
 	int max = cfg->idle_max_s ? (int)cfg->idle_max_s : HB_IDLE_MAX;
 
 	if (!(cfg->flags & HB_POL_F_IDLE_AUTO) || keepidle_s < 0)
-		return decided ? HB_CFG_POLICY : HB_CFG_UNKNOWN;
+		return decided ? HB_SOCK_SRC_POLICY : HB_SOCK_SRC_UNKNOWN;
 	if (e && keepidle_s == hb_paths_idle(e, cfg->idle_s, max))
-		return HB_CFG_PATH;
+		return HB_SOCK_SRC_PATH;
 	if (!e && keepidle_s == cfg->idle_s)
-		return HB_CFG_POLICY;
-	return decided ? HB_CFG_POLICY : HB_CFG_UNKNOWN;
+		return HB_SOCK_SRC_POLICY;
+	return decided ? HB_SOCK_SRC_POLICY : HB_SOCK_SRC_UNKNOWN;
 }

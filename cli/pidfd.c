@@ -42,11 +42,11 @@ static int sys_pidfd_getfd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
-enum hb_cfg_source hb_cfg_guess_source(int value, int sysctl_value)
+enum hb_sock_src hb_sock_src_guess(int value, int sysctl_value)
 {
 	if (value < 0 || sysctl_value < 0)
-		return HB_CFG_UNKNOWN;
-	return value == sysctl_value ? HB_CFG_SYSCTL : HB_CFG_SOCKET;
+		return HB_SOCK_SRC_UNKNOWN;
+	return value == sysctl_value ? HB_SOCK_SRC_SYSCTL : HB_SOCK_SRC_SOCKET;
 }
 
 static const struct hb_owner *owner_at(const struct hb_sock *s, unsigned int i)
@@ -89,11 +89,11 @@ static void read_config(struct hb_sock *s, int fd, const struct hb_sysctl *sys)
 	s->keepintvl_s = getint(fd, IPPROTO_TCP, TCP_KEEPINTVL);
 	s->keepcnt = getint(fd, IPPROTO_TCP, TCP_KEEPCNT);
 	s->user_timeout_ms = getint(fd, IPPROTO_TCP, TCP_USER_TIMEOUT);
-	s->src_idle = hb_cfg_guess_source(s->keepidle_s, sys->idle_s);
-	s->src_intvl = hb_cfg_guess_source(s->keepintvl_s, sys->intvl_s);
-	s->src_cnt = hb_cfg_guess_source(s->keepcnt, sys->cnt);
+	s->src_idle = hb_sock_src_guess(s->keepidle_s, sys->idle_s);
+	s->src_intvl = hb_sock_src_guess(s->keepintvl_s, sys->intvl_s);
+	s->src_cnt = hb_sock_src_guess(s->keepcnt, sys->cnt);
 	/* There is no sysctl for the user timeout (DESIGN.md): "socket" when set, else none. */
-	s->src_uto = s->user_timeout_ms > 0 ? HB_CFG_SOCKET : HB_CFG_UNKNOWN;
+	s->src_uto = s->user_timeout_ms > 0 ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_UNKNOWN;
 }
 
 struct item {
@@ -110,7 +110,7 @@ static int item_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int hb_pidfd_fill_config(struct hb_sock_list *l, struct hb_cfg_stats *st)
+int hb_pidfd_fill_config(struct hb_sock_list *l, struct hb_pidfd_stats *st)
 {
 	struct item *it;
 	bool *done;

@@ -360,11 +360,11 @@ static uint8_t src_of(const struct rec *h, const struct hb_pol_cfg *cfg, uint32_
 		      bool equal, uint8_t was)
 {
 	if (h->have && (h->v.app & bit))
-		return HB_CFG_PROGRAM;
+		return HB_SOCK_SRC_PROGRAM;
 	if (h->have && (h->v.pol & bit))
-		return HB_CFG_POLICY;
+		return HB_SOCK_SRC_POLICY;
 	if (cfg && (cfg->mask & bit) && equal)
-		return HB_CFG_POLICY;
+		return HB_SOCK_SRC_POLICY;
 	return was;
 }
 
@@ -375,14 +375,14 @@ static uint8_t auto_idle_src(const struct hb_sock *s, const struct rec *h,
 			     const struct hb_paths *t)
 {
 	bool decided = h->have && (h->v.pol & HB_POL_SET_IDLE);
-	enum hb_cfg_source src;
+	enum hb_sock_src src;
 
 	if (h->have && (h->v.app & HB_POL_SET_IDLE))
-		return HB_CFG_PROGRAM;
+		return HB_SOCK_SRC_PROGRAM;
 	if (!decided && !(c && (c->mask & HB_POL_SET_IDLE)))
 		return s->src_idle;
 	src = hb_auto_idle_src(pc, hb_sock_path(s, t), s->keepidle_s, decided);
-	return src == HB_CFG_UNKNOWN ? s->src_idle : (uint8_t)src;
+	return src == HB_SOCK_SRC_UNKNOWN ? s->src_idle : (uint8_t)src;
 }
 
 static void apply_rec(struct hb_sock *s, const struct rec *h, const struct recs *r,

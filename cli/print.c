@@ -133,7 +133,7 @@ static char *put_str(char *p, const char *s)
 /* A keepalive value in seconds: "(2h)" when it is the sysctl's, not the socket's own. */
 static char *cfg_secs(char *p, int v, unsigned int src, bool count)
 {
-	bool sys = src == HB_CFG_SYSCTL;
+	bool sys = src == HB_SOCK_SRC_SYSCTL;
 
 	if (v < 0) {
 		*p++ = '?';
@@ -393,15 +393,15 @@ static char *json_int(char *p, const char *key, size_t klen, long long v)
 
 static char *json_src(char *p, unsigned int src)
 {
-	if (src == HB_CFG_PATH)		/* without its entry: json_idle_src() writes DEST */
+	if (src == HB_SOCK_SRC_PATH)		/* without its entry: json_idle_src() writes DEST */
 		return HB_PUT(p, "\"path\"");
-	if (src == HB_CFG_SOCKET)
+	if (src == HB_SOCK_SRC_SOCKET)
 		return HB_PUT(p, "\"socket\"");
-	if (src == HB_CFG_SYSCTL)
+	if (src == HB_SOCK_SRC_SYSCTL)
 		return HB_PUT(p, "\"sysctl\"");
-	if (src == HB_CFG_PROGRAM)
+	if (src == HB_SOCK_SRC_PROGRAM)
 		return HB_PUT(p, "\"program\"");
-	if (src == HB_CFG_POLICY)
+	if (src == HB_SOCK_SRC_POLICY)
 		return HB_PUT(p, "\"policy\"");
 	return HB_PUT(p, "null");
 }
@@ -409,7 +409,7 @@ static char *json_src(char *p, unsigned int src)
 /* The idle's source: "path DEST" when it came from the path table's entry. */
 static char *json_idle_src(char *p, const struct hb_sock *s, const struct hb_print_opts *po)
 {
-	const struct hb_path *e = s->src_idle == HB_CFG_PATH ? hb_sock_path(s, po->paths) : NULL;
+	const struct hb_path *e = s->src_idle == HB_SOCK_SRC_PATH ? hb_sock_path(s, po->paths) : NULL;
 	char dest[80];
 	int n;
 
@@ -477,7 +477,7 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 
 	p = hb_out_reserve(out, 512);
 	p = HB_PUT(p, ",\"config_source\":{");
-	if (s->src_ka != HB_CFG_UNKNOWN) {
+	if (s->src_ka != HB_SOCK_SRC_UNKNOWN) {
 		/* only a kernel policy's record knows who switched keepalive on or off */
 		p = HB_PUT(p, "\"keepalive\":");
 		p = json_src(p, s->src_ka);
@@ -491,7 +491,7 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	p = json_src(p, s->src_cnt);
 	p = HB_PUT(p, ",\"user_timeout\":");
 	/* no sysctl for the user timeout: "socket" or none, whatever the back end said */
-	p = json_src(p, s->src_uto == HB_CFG_SOCKET ? HB_CFG_SOCKET : HB_CFG_UNKNOWN);
+	p = json_src(p, s->src_uto == HB_SOCK_SRC_SOCKET ? HB_SOCK_SRC_SOCKET : HB_SOCK_SRC_UNKNOWN);
 	*p++ = '}';
 	if (t) {
 		p = HB_PUT(p, ",\"timer\":{\"kind\":\"");

@@ -24,7 +24,7 @@ struct hb_sock *hb_sock_list_add(struct hb_sock_list *l)
 	memset(s, 0, sizeof(*s));
 	s->keepalive = HB_UNKNOWN;
 	s->keepidle_s = s->keepintvl_s = s->keepcnt = s->user_timeout_ms = HB_UNKNOWN;
-	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_CFG_UNKNOWN;
+	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_SOCK_SRC_UNKNOWN;
 	s->timer = HB_TIMER_NONE;
 	s->timer_expires_ms = HB_UNKNOWN;
 	s->last_send_ms = s->last_recv_ms = s->last_ack_ms = s->idle_ms = HB_UNKNOWN;

@@ -26,13 +26,13 @@ enum hb_timer_kind {
 };
 
 /* Per-value origin of the keepalive configuration. */
-enum hb_cfg_source {
-	HB_CFG_UNKNOWN,
-	HB_CFG_SOCKET,		/* set on the socket (setsockopt, bpf_setsockopt, inherited) */
-	HB_CFG_SYSCTL,		/* socket field is 0: the namespace sysctl applies */
-	HB_CFG_PROGRAM,		/* the program set it itself (a kernel policy's record) */
-	HB_CFG_POLICY,		/* a kernel policy set it (its record) */
-	HB_CFG_PATH,		/* a kernel policy with --idle auto set it from the path table's
+enum hb_sock_src {
+	HB_SOCK_SRC_UNKNOWN,
+	HB_SOCK_SRC_SOCKET,		/* set on the socket (setsockopt, bpf_setsockopt, inherited) */
+	HB_SOCK_SRC_SYSCTL,		/* socket field is 0: the namespace sysctl applies */
+	HB_SOCK_SRC_PROGRAM,		/* the program set it itself (a kernel policy's record) */
+	HB_SOCK_SRC_POLICY,		/* a kernel policy set it (its record) */
+	HB_SOCK_SRC_PATH,		/* a kernel policy with --idle auto set it from the path table's
 				 * entry hb_sock.path (hbctl ls prints "path DEST") */
 };
 
@@ -59,7 +59,7 @@ struct hb_sock {
 					 * ages to read (the table prints "-", not "?") */
 	int keepalive;			/* 0/1 */
 	int keepidle_s, keepintvl_s, keepcnt, user_timeout_ms;
-	uint8_t src_idle, src_intvl, src_cnt, src_uto;	/* enum hb_cfg_source */
+	uint8_t src_idle, src_intvl, src_cnt, src_uto;	/* enum hb_sock_src */
 	uint8_t src_ka;			/* SO_KEEPALIVE's: only a policy's record knows */
 	uint16_t path;			/* the path table's entry covering the peer: 1 + its
 					 * index in the table hbctl ls loaded; 0: none */

@@ -90,7 +90,7 @@ static void test_diag_owners_config(void **state)
 	assert_int_equal(s->owner[0].fd, fd);
 	assert_int_equal(s->keepalive, 1);
 	assert_int_equal(s->keepidle_s, 123);
-	assert_int_equal(s->src_idle, HB_CFG_SOCKET);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SOCKET);
 	hb_sock_list_free(&l);
 
 	/* neither owners nor settings asked for: none filled */

@@ -48,7 +48,7 @@ static struct hb_sock *conn(struct hb_sock_list *l, int family, const char *peer
 	s->lport = 40000;
 	s->keepalive = 1;
 	s->keepidle_s = 8, s->keepintvl_s = 2, s->keepcnt = 3;
-	s->src_idle = s->src_intvl = s->src_cnt = HB_CFG_SOCKET;
+	s->src_idle = s->src_intvl = s->src_cnt = HB_SOCK_SRC_SOCKET;
 	s->idle_ms = 0;
 	return s;
 }
@@ -109,32 +109,32 @@ static void test_auto_src(void **state)
 	none = &t.e[0];		/* 10.0.0.0/8, no drop known */
 	p10 = &t.e[1];		/* dropped 10 s: idle 8 */
 	big = &t.e[3];		/* dropped 1000 s: 800, capped at 300 */
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, false), HB_CFG_PATH);
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, true), HB_CFG_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, false), HB_SOCK_SRC_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, true), HB_SOCK_SRC_PATH);
 	/* an entry covers the peer, the idle is not its: not the path's; the default is no
 	 * proof of the policy either (the program may have set 60) */
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 60, false), HB_CFG_UNKNOWN);
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 9, false), HB_CFG_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 60, false), HB_SOCK_SRC_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 9, false), HB_SOCK_SRC_UNKNOWN);
 	/* ... unless the record says the policy set it (the table changed since) */
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 9, true), HB_CFG_POLICY);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 9, true), HB_SOCK_SRC_POLICY);
 	/* no entry: --idle-default is the policy's */
-	assert_int_equal(hb_auto_idle_src(&cfg, NULL, 60, false), HB_CFG_POLICY);
-	assert_int_equal(hb_auto_idle_src(&cfg, NULL, 8, false), HB_CFG_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, NULL, 60, false), HB_SOCK_SRC_POLICY);
+	assert_int_equal(hb_auto_idle_src(&cfg, NULL, 8, false), HB_SOCK_SRC_UNKNOWN);
 	/* no drop known: --idle-max; a long timeout capped at --idle-max */
-	assert_int_equal(hb_auto_idle_src(&cfg, none, 300, false), HB_CFG_PATH);
-	assert_int_equal(hb_auto_idle_src(&cfg, big, 300, false), HB_CFG_PATH);
-	assert_int_equal(hb_auto_idle_src(&cfg, big, 800, false), HB_CFG_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, none, 300, false), HB_SOCK_SRC_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, big, 300, false), HB_SOCK_SRC_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, big, 800, false), HB_SOCK_SRC_UNKNOWN);
 	/* a policy from before --idle-max: the kernel caps at the maximum */
 	cfg.idle_max_s = 0;
-	assert_int_equal(hb_auto_idle_src(&cfg, big, 800, false), HB_CFG_PATH);
-	assert_int_equal(hb_auto_idle_src(&cfg, none, 32767, false), HB_CFG_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, big, 800, false), HB_SOCK_SRC_PATH);
+	assert_int_equal(hb_auto_idle_src(&cfg, none, 32767, false), HB_SOCK_SRC_PATH);
 	/* unreadable idle: nothing but the record tells */
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, -1, false), HB_CFG_UNKNOWN);
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, -1, true), HB_CFG_POLICY);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, -1, false), HB_SOCK_SRC_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, -1, true), HB_SOCK_SRC_POLICY);
 	/* not an auto policy: the path table says nothing */
 	cfg.flags = 0;
 	cfg.idle_s = 8;
-	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, false), HB_CFG_UNKNOWN);
+	assert_int_equal(hb_auto_idle_src(&cfg, p10, 8, false), HB_SOCK_SRC_UNKNOWN);
 	hb_paths_free(&t);
 }
 
@@ -175,7 +175,7 @@ static void test_print_auto(void **state)
 	(void)state;
 	load(&t);
 	a = conn(&l, AF_INET, "127.0.0.2", 7000, HB_TCP_ESTABLISHED);	/* dropped 10 s */
-	a->src_idle = HB_CFG_PATH;
+	a->src_idle = HB_SOCK_SRC_PATH;
 	b = conn(&l, AF_INET, "10.1.2.3", 443, HB_TCP_ESTABLISHED);	/* dropped 10 s */
 	b->keepidle_s = 10;
 	b->idle_ms = 12000;

@@ -189,7 +189,7 @@ static void synthetic(struct hb_sock_list *l)
 	s->inode = 1001;
 	s->keepalive = 0;
 	s->keepidle_s = 7200, s->keepintvl_s = 75, s->keepcnt = 9, s->user_timeout_ms = 0;
-	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_CFG_SYSCTL;
+	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_SOCK_SRC_SYSCTL;
 	for (i = 0; i < 5; i++)
 		hb_sock_add_owner(s, 100 + i, 5, "postgres");
 
@@ -203,8 +203,8 @@ static void synthetic(struct hb_sock_list *l)
 	s->cookie = 77;
 	s->keepalive = 1;
 	s->keepidle_s = 60, s->keepintvl_s = 10, s->keepcnt = 75, s->user_timeout_ms = 0;
-	s->src_idle = HB_CFG_SOCKET, s->src_intvl = HB_CFG_SOCKET;
-	s->src_cnt = HB_CFG_SYSCTL, s->src_uto = HB_CFG_SYSCTL;
+	s->src_idle = HB_SOCK_SRC_SOCKET, s->src_intvl = HB_SOCK_SRC_SOCKET;
+	s->src_cnt = HB_SOCK_SRC_SYSCTL, s->src_uto = HB_SOCK_SRC_SYSCTL;
 	s->keepcnt = 9;
 	s->timer = HB_TIMER_KEEPALIVE, s->timer_expires_ms = 4200, s->probes = 2;
 	s->last_send_ms = 7140000, s->last_recv_ms = 90000, s->last_ack_ms = 4100;
@@ -220,7 +220,7 @@ static void synthetic(struct hb_sock_list *l)
 	s->inode = 1003;
 	s->keepalive = 0;
 	s->keepidle_s = 7200, s->keepintvl_s = 75, s->keepcnt = 9, s->user_timeout_ms = 30000;
-	s->src_idle = s->src_intvl = s->src_cnt = HB_CFG_SYSCTL, s->src_uto = HB_CFG_SOCKET;
+	s->src_idle = s->src_intvl = s->src_cnt = HB_SOCK_SRC_SYSCTL, s->src_uto = HB_SOCK_SRC_SOCKET;
 	s->timer = HB_TIMER_RETRANS, s->timer_expires_ms = 350, s->probes = 1;
 	s->last_send_ms = 400, s->last_recv_ms = 7200000, s->last_ack_ms = 7200000;
 	s->idle_ms = 400;
@@ -235,7 +235,7 @@ static void synthetic(struct hb_sock_list *l)
 	s->inode = 1004;
 	s->keepalive = 1;
 	s->keepidle_s = 7200, s->keepintvl_s = 75, s->keepcnt = 9, s->user_timeout_ms = 0;
-	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_CFG_SYSCTL;
+	s->src_idle = s->src_intvl = s->src_cnt = s->src_uto = HB_SOCK_SRC_SYSCTL;
 	s->timer = HB_TIMER_KEEPALIVE, s->timer_expires_ms = 7000000;
 	s->last_send_ms = s->last_recv_ms = s->last_ack_ms = s->idle_ms = 200000;
 	hb_sock_add_owner(s, 900, 4, "redis-server");
@@ -341,10 +341,10 @@ static void test_policy_sources(void **state)
 
 	(void)state;
 	synthetic(&l);
-	l.v[1].src_ka = HB_CFG_PROGRAM;
-	l.v[1].src_idle = HB_CFG_PROGRAM;
-	l.v[1].src_intvl = HB_CFG_POLICY;
-	l.v[1].src_cnt = HB_CFG_POLICY;
+	l.v[1].src_ka = HB_SOCK_SRC_PROGRAM;
+	l.v[1].src_idle = HB_SOCK_SRC_PROGRAM;
+	l.v[1].src_intvl = HB_SOCK_SRC_POLICY;
+	l.v[1].src_cnt = HB_SOCK_SRC_POLICY;
 	out = render(hb_print_json, &l, &po);
 	assert_non_null(strstr(out, "\"config_source\":{\"keepalive\":\"program\",\"keepidle\":"
 				    "\"program\",\"keepintvl\":\"policy\",\"keepcnt\":\"policy\","

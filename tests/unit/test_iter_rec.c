@@ -153,7 +153,7 @@ static void test_ipv4(void **state)
 	assert_int_equal(s->n_owners, 0);
 	assert_null(s->mon);
 	assert_int_equal(s->path, 0);
-	assert_int_equal(s->src_ka, HB_CFG_UNKNOWN);	/* only a policy's record knows */
+	assert_int_equal(s->src_ka, HB_SOCK_SRC_UNKNOWN);	/* only a policy's record knows */
 }
 
 static void test_ipv6(void **state)
@@ -215,14 +215,14 @@ static void test_keepalive_sysctl(void **state)
 	assert_false(s->no_options);
 	assert_int_equal(s->keepalive, 0);
 	assert_int_equal(s->keepidle_s, 7200);
-	assert_int_equal(s->src_idle, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SYSCTL);
 	assert_int_equal(s->keepintvl_s, 75);
-	assert_int_equal(s->src_intvl, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_intvl, HB_SOCK_SRC_SYSCTL);
 	assert_int_equal(s->keepcnt, 9);
-	assert_int_equal(s->src_cnt, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_cnt, HB_SOCK_SRC_SYSCTL);
 	/* no user timeout: 0, and the retransmission sysctls decide */
 	assert_int_equal(s->user_timeout_ms, 0);
-	assert_int_equal(s->src_uto, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_uto, HB_SOCK_SRC_SYSCTL);
 	/* the namespace's sysctls, for -v, from the first full socket */
 	assert_true(x->c.have_sysctl);
 	assert_int_equal(x->l.sysctl.idle_s, 7200);
@@ -245,13 +245,13 @@ static void test_keepalive_socket(void **state)
 	s = conv(x, &r);
 	assert_int_equal(s->keepalive, 1);
 	assert_int_equal(s->keepidle_s, 600);
-	assert_int_equal(s->src_idle, HB_CFG_SOCKET);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SOCKET);
 	assert_int_equal(s->keepintvl_s, 30);
-	assert_int_equal(s->src_intvl, HB_CFG_SOCKET);
+	assert_int_equal(s->src_intvl, HB_SOCK_SRC_SOCKET);
 	assert_int_equal(s->keepcnt, 5);
-	assert_int_equal(s->src_cnt, HB_CFG_SOCKET);
+	assert_int_equal(s->src_cnt, HB_SOCK_SRC_SOCKET);
 	assert_int_equal(s->user_timeout_ms, 20000);
-	assert_int_equal(s->src_uto, HB_CFG_SOCKET);
+	assert_int_equal(s->src_uto, HB_SOCK_SRC_SOCKET);
 	/* the sysctls stay the namespace's, whatever the socket overrides */
 	assert_int_equal(x->l.sysctl.idle_s, 7200);
 	assert_int_equal(x->l.sysctl.intvl_s, 75);
@@ -269,12 +269,12 @@ static void test_keepalive_mixed(void **state)
 	r.ka_intvl = 10 * HZ;
 	s = conv(x, &r);
 	assert_int_equal(s->keepidle_s, 7200);
-	assert_int_equal(s->src_idle, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SYSCTL);
 	assert_int_equal(s->keepintvl_s, 10);
-	assert_int_equal(s->src_intvl, HB_CFG_SOCKET);
+	assert_int_equal(s->src_intvl, HB_SOCK_SRC_SOCKET);
 	assert_int_equal(s->keepcnt, 9);
-	assert_int_equal(s->src_cnt, HB_CFG_SYSCTL);
-	assert_int_equal(s->src_uto, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_cnt, HB_SOCK_SRC_SYSCTL);
+	assert_int_equal(s->src_uto, HB_SOCK_SRC_SYSCTL);
 
 	r = full();
 	r.flags = HB_ITER_F_KEEPOPEN | 0x80;	/* other flag bits are not keepalive */
@@ -283,11 +283,11 @@ static void test_keepalive_mixed(void **state)
 	s = conv(x, &r);
 	assert_int_equal(s->keepalive, 1);
 	assert_int_equal(s->keepidle_s, 45);
-	assert_int_equal(s->src_idle, HB_CFG_SOCKET);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SOCKET);
 	assert_int_equal(s->keepintvl_s, 75);
-	assert_int_equal(s->src_intvl, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_intvl, HB_SOCK_SRC_SYSCTL);
 	assert_int_equal(s->keepcnt, 1);
-	assert_int_equal(s->src_cnt, HB_CFG_SOCKET);
+	assert_int_equal(s->src_cnt, HB_SOCK_SRC_SOCKET);
 
 	r = full();
 	r.flags = 0x80;
@@ -295,8 +295,8 @@ static void test_keepalive_mixed(void **state)
 	s = conv(x, &r);
 	assert_int_equal(s->keepalive, 0);
 	assert_int_equal(s->user_timeout_ms, 1);
-	assert_int_equal(s->src_uto, HB_CFG_SOCKET);
-	assert_int_equal(s->src_idle, HB_CFG_SYSCTL);
+	assert_int_equal(s->src_uto, HB_SOCK_SRC_SOCKET);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_SYSCTL);
 }
 
 /* Jiffies to seconds round to the nearest second, with the record's HZ. */
@@ -426,10 +426,10 @@ static void test_timewait(void **state)
 	assert_int_equal(s->keepintvl_s, HB_UNKNOWN);
 	assert_int_equal(s->keepcnt, HB_UNKNOWN);
 	assert_int_equal(s->user_timeout_ms, HB_UNKNOWN);
-	assert_int_equal(s->src_idle, HB_CFG_UNKNOWN);
-	assert_int_equal(s->src_intvl, HB_CFG_UNKNOWN);
-	assert_int_equal(s->src_cnt, HB_CFG_UNKNOWN);
-	assert_int_equal(s->src_uto, HB_CFG_UNKNOWN);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_UNKNOWN);
+	assert_int_equal(s->src_intvl, HB_SOCK_SRC_UNKNOWN);
+	assert_int_equal(s->src_cnt, HB_SOCK_SRC_UNKNOWN);
+	assert_int_equal(s->src_uto, HB_SOCK_SRC_UNKNOWN);
 	assert_int_equal(s->last_send_ms, HB_UNKNOWN);
 	assert_int_equal(s->last_recv_ms, HB_UNKNOWN);
 	assert_int_equal(s->last_ack_ms, HB_UNKNOWN);
@@ -469,7 +469,7 @@ static void test_request(void **state)
 	assert_int_equal(s->timer_expires_ms, 200);
 	assert_int_equal(s->probes, 2);
 	assert_int_equal(s->keepalive, HB_UNKNOWN);
-	assert_int_equal(s->src_idle, HB_CFG_UNKNOWN);
+	assert_int_equal(s->src_idle, HB_SOCK_SRC_UNKNOWN);
 	assert_int_equal(s->idle_ms, HB_UNKNOWN);
 	assert_false(x->c.have_sysctl);
 }
