@@ -157,6 +157,6 @@ int hb_bpf_load_err(int rc, const char *prog, const char *what, unsigned int nee
 		return hb_bpf_errf(rc, err, errlen, "the kernel refused %s (a security policy or "
 				   "kernel configuration)", what);
 	}
-	return hb_bpf_errf(rc, err, errlen, "loading %s: %s (hbctl -v shows libbpf's log)", what,
+	return hb_bpf_errf(rc, err, errlen, "loading %s: %s (HB_DEBUG=1 shows libbpf's log)", what,
 			   strerror(-rc));
 }

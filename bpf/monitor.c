@@ -161,13 +161,9 @@ static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 				 "the monitor pinned at %s has no per-connection iterator", m->dir);
 			continue;
 		}
-		if (m->own_fds[i] < 0) {
-			int e = -errno;
-
-			hb_bpf_errf(0, err, errlen, "%s: %s (a monitor pinned with --pin is incomplete; "
-				    "remove it with hbctl monitor --unpin)", p, strerror(-e));
-			return e;
-		}
+		if (m->own_fds[i] < 0)
+			return hb_bpf_errf(-EUCLEAN, err, errlen, "%s: %s (the monitor pinned there "
+					   "is incomplete)", p, strerror(errno));
 	}
 	m->totals_fd = m->own_fds[0];
 	m->events_fd = m->own_fds[1];
@@ -311,7 +307,7 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
 					 "%s; %s: close causes are not counted", w1, w2);
 				feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
-					 "%s; %s: no per-peer connection counts (--peers)", w1, w2);
+					 "%s; %s: no per-peer connection counts", w1, w2);
 			}
 		}
 		e = probe_group(sc, G_ITER_MAP);
@@ -327,7 +323,7 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 			} else {
 				hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
 				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
-					 "%s; %s: no per-connection rows (--conns, hbctl ls columns)",
+					 "%s; %s: no per-connection rows",
 					 w1, w2);
 			}
 		}
@@ -406,7 +402,7 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 				 "attaching %s: %s; close causes are not counted",
 				 bpf_program__section_name(tp[i]), strerror(-e));
 			feat_set(&m->feat[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
-				 "attaching %s: %s; no per-peer connection counts (--peers)",
+				 "attaching %s: %s; no per-peer connection counts",
 				 bpf_program__section_name(tp[i]), strerror(-e));
 			while (i >= 0) {
 				bpf_link__destroy(m->link[L_TP + i]);

@@ -238,16 +238,16 @@ static int retrofit(struct policy_bpf *skel, char *err, size_t errlen)
 
 	link = bpf_program__attach_iter(skel->progs.iter_tcp_retrofit, NULL);
 	if (!link)
-		return hb_bpf_errf(-errno, err, errlen, "--retrofit: iter/tcp: %s",
+		return hb_bpf_errf(-errno, err, errlen, "retrofit: iter/tcp: %s",
 				   strerror(errno));
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
-		rc = hb_bpf_errf(-errno, err, errlen, "--retrofit: iterator: %s", strerror(errno));
+		rc = hb_bpf_errf(-errno, err, errlen, "retrofit: iterator: %s", strerror(errno));
 		goto cleanup;
 	}
 	rc = hb_bpf_iter_read(fd, buf, sizeof(buf), 1, NULL, NULL);
 	if (rc)
-		rc = hb_bpf_errf(rc, err, errlen, "--retrofit: reading the iterator: %s",
+		rc = hb_bpf_errf(rc, err, errlen, "retrofit: reading the iterator: %s",
 				 strerror(-rc));
 	close(fd);
 cleanup:
@@ -391,8 +391,8 @@ static int add_open_pins(struct pol_add *a, char *err, size_t errlen)
 	a->replace = a->link_fd >= 0;
 	if (a->replace && (a->flags & HB_POL_ADD_NO_REPLACE))
 		return hb_bpf_errf(-EEXIST, err, errlen,
-				   "%.300s has a policy already (id %llu); without --no-replace it "
-				   "is replaced", a->cgroup_abs, (unsigned long long)a->id);
+				   "%.300s has a policy already (id %llu)", a->cgroup_abs,
+				   (unsigned long long)a->id);
 	if (!a->replace) {
 		rc = hb__pol_unpin_all(a->id);	/* leftovers of a crash, if any */
 		if (rc)

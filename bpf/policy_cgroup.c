@@ -217,8 +217,8 @@ int hb_cgroup_self(char *abs, size_t len, char *err, size_t errlen)
 	rc = hb_cgroup2_mount(mnt, sizeof(mnt));
 	if (rc == -ENOENT)
 		return hb_bpf_errf(rc, err, errlen,
-				   "no cgroup v2 hierarchy is mounted (run --kernel needs "
-			    "cgroup v2; mount -t cgroup2 none /sys/fs/cgroup)");
+				   "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none "
+				   "/sys/fs/cgroup)");
 	if (rc)
 		return hb_bpf_errf(rc, err, errlen, "/proc/self/mountinfo: %s", strerror(-rc));
 	f = fopen("/proc/self/cgroup", "re");

@@ -28,6 +28,7 @@
 #include "hb/policy_loader.h"
 #include "hb/bpf_loader.h"
 #include "hb/monitor.h"
+#include "mon.h"
 #include "hb_paths.h"	/* HB_LIBDIR: where `hbctl run` looks for the installed shim */
 
 #ifndef HB_VERSION
@@ -521,6 +522,9 @@ static void check_monitor(struct report *r, bool bpf_ok, bool cg2)
 		else if (f[i].state == HB_FEAT_DEGRADED)
 			add(r, row[i], D_DEGRADED, fix_refused(f[i].why), "%s (fallback): %s",
 			    f[i].via, f[i].why);
+		else if (hb_mon_feat_lost(i))
+			add(r, row[i], D_MISSING, fix_refused(f[i].why), "%s (%s)", f[i].why,
+			    hb_mon_feat_lost(i));
 		else
 			add(r, row[i], D_MISSING, fix_refused(f[i].why), "%s", f[i].why);
 		/* the peers ride on the close causes' program kind: named once */

@@ -359,7 +359,9 @@ static void say_degraded(struct hb_cli_opts *o, const struct hb_monitor *m, bool
 	for (i = 0; i < HB_MON_NFEAT; i++) {
 		if (i == HB_MON_FEAT_PEERS && !peers)
 			continue;
-		if (f[i].state != HB_FEAT_OK)
+		if (f[i].state == HB_FEAT_MISSING && hb_mon_feat_lost(i))
+			hb_err(o, "%s (%s)", f[i].why, hb_mon_feat_lost(i));
+		else if (f[i].state != HB_FEAT_OK)
 			hb_err(o, "%s", f[i].why);
 		else if (f[i].via[0])
 			hb_verbose(o, "%s: %s", hb_mon_feat_name[i], f[i].via);
@@ -551,6 +553,10 @@ static int open_monitor(struct hb_cli_opts *o, struct loop *L, struct mon_args *
 
 	err[0] = '\0';
 	rc = hb_monitor_open(&a->mo, &L->m, err, sizeof(err));
+	if (rc == -EUCLEAN) {
+		hb_err(o, "%s; remove it with hbctl monitor --unpin", err);
+		return HB_EXIT_RUNTIME;
+	}
 	if (rc) {
 		hb_err(o, "%s", err[0] ? err : strerror(-rc));
 		return HB_EXIT_RUNTIME;

@@ -286,6 +286,10 @@ static int policy_add(int argc, char **argv, struct hb_cli_opts *o)
 		return rc;
 	rc = hb_pol_add(&cfg, abs, id, level, a.pol.has_match ? text : NULL, a.flags, &res, err,
 			sizeof(err));
+	if (rc == -EEXIST && !res.id && (a.flags & HB_POL_ADD_NO_REPLACE)) {
+		hb_err(o, "%s; without --no-replace it is replaced", err);
+		return HB_EXIT_RUNTIME;
+	}
 	if (rc && !res.id)
 		return runtime_err(o, err);
 	if (a.ia.on && hb_paths_cli_sync(o))

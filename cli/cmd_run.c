@@ -330,8 +330,10 @@ static int make_transient(struct hb_cli_opts *o, char *cg, size_t len)
 	char parent[PATH_MAX], err[512];
 	int i;
 
-	if (hb_cgroup_self(parent, sizeof(parent), err, sizeof(err)))
-		return runtime_err(o, err);
+	if (hb_cgroup_self(parent, sizeof(parent), err, sizeof(err))) {
+		hb_err(o, "--kernel needs cgroup v2: %s", err);
+		return HB_EXIT_RUNTIME;
+	}
 	if ((size_t)snprintf(cg, len, "%s/hbkeep-run.%d", parent, (int)getpid()) >= len) {
 		hb_err(o, "%s: path too long", parent);
 		return HB_EXIT_RUNTIME;

@@ -68,6 +68,10 @@ struct hb_mon_view {
 };
 
 /* ---- mon_out.c ---- */
+
+/* What a missing monitor feature (HB_MON_FEAT_*) costs, in hbctl's words: "--peers", ... (the
+ * loader's reasons name no option); NULL when its reason says it all. */
+const char *hb_mon_feat_lost(int feat);
 /* Fills s->owner (pid, comm) from /proc for s's connections. Returns 0 or -errno. */
 int hb_mon_fill_owners(struct hb_mon_snap *s);
 void hb_mon_print_table(FILE *f, const struct hb_mon_view *v, const struct hb_mon_snap *s);

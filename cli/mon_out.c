@@ -431,3 +431,13 @@ void hb_mon_print_json(FILE *f, const struct hb_mon_view *v, const struct hb_mon
 	}
 	fputs("}\n", f);
 }
+
+const char *hb_mon_feat_lost(int feat)
+{
+	static const char *const lost[HB_MON_NFEAT] = {
+		[HB_MON_FEAT_CONNS] = "--conns, hbctl ls columns",
+		[HB_MON_FEAT_PEERS] = "--peers",
+	};
+
+	return feat >= 0 && feat < HB_MON_NFEAT ? lost[feat] : NULL;
+}

@@ -44,7 +44,7 @@ struct hb_monitor;
 
 /* Loads, attaches and pins; with opts->pin and a monitor already pinned at hb_pin_monitor_dir(),
  * reads that one instead (nothing loaded or attached). Returns 0 or -errno, with a message
- * in err. */
+ * in err: -EUCLEAN when that pinned monitor is incomplete (hb_monitor_unpin() removes it). */
 int hb_monitor_open(const struct hb_monitor_opts *opts, struct hb_monitor **out, char *err,
 		    size_t errlen);
 /* The features of an open monitor (HB_MON_NFEAT entries). */

@@ -304,6 +304,13 @@ else
 		2>>"$HB_TMP/mon.err"
 	check_eq "--pin again: reads the pinned monitor" True \
 		"$(jq_last "$HB_TMP/m7.json" "d['total']['keepalive_probes_sent'] >= 0")"
+	# a pinned monitor that lost a pin is not read: one line naming it and the way out
+	rm /sys/fs/bpf/hbkeep/monitor/events
+	"$HBCTL" monitor --cgroup "$CG" --netns "$NS" --pin -d 300ms -q 2>"$HB_TMP/m8.err"
+	check_eq "--pin onto an incomplete pinned monitor: exit 1" 1 $?
+	check_lines "--pin onto an incomplete pinned monitor: one line naming the pin and --unpin" \
+		"hbctl: monitor: /sys/fs/bpf/hbkeep/monitor/events: No such file or directory (the monitor pinned there is incomplete); remove it with hbctl monitor --unpin" \
+		"$(cat "$HB_TMP/m8.err")"
 	"$HBCTL" monitor --unpin
 	check_eq "--unpin: exit 0" 0 $?
 	check "--unpin: nothing pinned" eval '! ls /sys/fs/bpf/hbkeep 2>/dev/null | grep -qvxE "policy|paths"'
