@@ -38,7 +38,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "hb/policy_bpf.h"
+#include "hb/policy_match.h"	/* and its ABI, hb/policy_bpf.h */
 #include "common.bpf.h"
 
 #define SOCK_BINDPORT_LOCK 4

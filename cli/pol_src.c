@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "hb/paths.h"
 #include "hb/policy_loader.h"
+#include "hb/policy_match.h"
 
 #define MAX_MAPS	64
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Unit tests for the kernel policy's compiler (bpf/policy_compile.c, include/hb/policy_bpf.h):
+ * Unit tests for the kernel policy's compiler (bpf/policy_compile.c, include/hb/policy_match.h):
  * the compiled match list must decide exactly as libhb's hb_match_sockaddr() (which the shim
  * uses) for every address, and hb_pol_compile() must carry the values the policy sets and
  * only those. hb_pol_match() is the very function the sock_ops program runs.
@@ -20,6 +20,7 @@
 
 #include "hb/policy.h"
 #include "hb/policy_loader.h"
+#include "hb/policy_match.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
