@@ -250,6 +250,59 @@ static void feat_set(struct hb_mon_feat *f, int state, const char *via, const ch
 	}
 }
 
+/* Where the essential group loads and the whole set did not: the close causes' group, tp_btf
+ * or its raw_tp twins (G_TP, G_RAWTP, or 0 with both refused), its features set in f. */
+static unsigned int choose_closes(const struct scope *sc, struct hb_mon_feat f[HB_MON_NFEAT])
+{
+	const unsigned int tr = HB_BPF_NEED_PERFMON;
+	char w1[200], w2[200];
+	int e, e2;
+
+	e = probe_group(sc, G_TP);
+	if (!e)
+		return G_TP;
+	hb_bpf_load_err(e, "tp_set_state", "tp_btf", tr, w1, sizeof(w1));
+	e2 = probe_group(sc, G_RAWTP);
+	if (!e2) {
+		feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
+			 "%s; close causes come from raw_tp instead (close events without "
+			 "per-connection counters)", w1);
+		/* the same counts: the peer program reads the socket only */
+		feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_OK, "raw_tp", NULL);
+		return G_RAWTP;
+	}
+	hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
+	feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
+		 "%s; %s: close causes are not counted", w1, w2);
+	feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
+		 "%s; %s: no per-peer connection counts", w1, w2);
+	return 0;
+}
+
+/* The same for the per-connection iterator: the map iterator, or iter/tcp (G_ITER_MAP,
+ * G_ITER_TCP, or 0). */
+static unsigned int choose_conns(const struct scope *sc, struct hb_mon_feat f[HB_MON_NFEAT])
+{
+	const unsigned int tr = HB_BPF_NEED_PERFMON;
+	char w1[200], w2[200];
+	int e, e2;
+
+	e = probe_group(sc, G_ITER_MAP);
+	if (!e)
+		return G_ITER_MAP;
+	hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
+	e2 = probe_group(sc, G_ITER_TCP);
+	if (!e2) {
+		feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
+			 "%s; per-connection rows come from iter/tcp instead", w1);
+		return G_ITER_TCP;
+	}
+	hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
+	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
+		 "%s; %s: no per-connection rows", w1, w2);
+	return 0;
+}
+
 /*
  * The groups to load, and the features they give: everything in one load when the kernel
  * allows it (one BTF parse); otherwise each group alone to learn which one the kernel refuses,
@@ -261,7 +314,7 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 {
 	const unsigned int tr = HB_BPF_NEED_PERFMON;
 	struct hbmon_bpf *s = NULL;
-	char w1[200], w2[200];
+	char w1[200];
 	unsigned int g = G_CGSKB | G_TP | G_ITER_MAP;
 	int e, e2;
 
@@ -288,45 +341,8 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 			feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_MISSING, NULL, "%s", w1);
 			return hb_bpf_errf(e, err, errlen, "%s: the monitor cannot count", w1);
 		}
-		g = G_CGSKB;
-		e = probe_group(sc, G_TP);
-		if (!e) {
-			g |= G_TP;
-		} else {
-			hb_bpf_load_err(e, "tp_set_state", "tp_btf", tr, w1, sizeof(w1));
-			e2 = probe_group(sc, G_RAWTP);
-			if (!e2) {
-				g |= G_RAWTP;
-				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
-					 "%s; close causes come from raw_tp instead (close events "
-					 "without per-connection counters)", w1);
-				/* the same counts: the peer program reads the socket only */
-				feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_OK, "raw_tp", NULL);
-			} else {
-				hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
-				feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
-					 "%s; %s: close causes are not counted", w1, w2);
-				feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
-					 "%s; %s: no per-peer connection counts", w1, w2);
-			}
-		}
-		e = probe_group(sc, G_ITER_MAP);
-		if (!e) {
-			g |= G_ITER_MAP;
-		} else {
-			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
-			e2 = probe_group(sc, G_ITER_TCP);
-			if (!e2) {
-				g |= G_ITER_TCP;
-				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
-					 "%s; per-connection rows come from iter/tcp instead", w1);
-			} else {
-				hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
-				feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
-					 "%s; %s: no per-connection rows",
-					 w1, w2);
-			}
-		}
+		g = G_CGSKB | choose_closes(sc, f);
+		g |= choose_conns(sc, f);
 		e = load_groups(sc, g, &s);
 		if (e)
 			return hb_bpf_load_err(e, NULL, "the monitor's programs", tr |

@@ -223,11 +223,50 @@ static void drop_from(struct hb_sock_list *out, size_t n0)
 	out->n = n0;
 }
 
+/* Sends the dump request for family's TCP sockets (every state, with tcp_info). Returns 0 or
+ * -errno. */
+static int dump_request(struct mnl_socket *nl, char *buf, int family, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *req;
+
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_states = ~0u;
+	req->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	return mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
+/* Reads the reply into out (and rawmem) until it ends. Returns parse_stream()'s verdict: 1 at
+ * NLMSG_DONE, -EINTR for an interrupted dump (*n: the last chunk's length, to drain from), or
+ * -errno (of recvfrom() too, which a signal does not stop). */
+static int dump_read(struct mnl_socket *nl, char *buf, struct hb_sock_list *out, uint32_t seq,
+		     uint32_t portid, FILE *rawmem, ssize_t *n)
+{
+	int rc;
+
+	for (;;) {
+		*n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_DUMP_SIZE);
+		if (*n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (rawmem)
+			fwrite(buf, 1, (size_t)*n, rawmem);
+		rc = parse_stream(buf, (size_t)*n, out, seq, portid, NULL);
+		if (rc != 0)
+			return rc;
+	}
+}
+
 static int dump_family(struct mnl_socket *nl, int family, struct hb_sock_list *out, FILE *raw)
 {
 	char *buf;
-	struct nlmsghdr *nlh;
-	struct inet_diag_req_v2 *req;
 	uint32_t portid = mnl_socket_get_portid(nl), seq;
 	size_t n0 = out->n;
 	char *rawbuf = NULL;
@@ -255,33 +294,10 @@ static int dump_family(struct mnl_socket *nl, int family, struct hb_sock_list *o
 			}
 		}
 		seq = (uint32_t)time(NULL) + (uint32_t)tries;
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		nlh->nlmsg_seq = seq;
-		req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-		req->sdiag_family = family;
-		req->sdiag_protocol = IPPROTO_TCP;
-		req->idiag_states = ~0u;
-		req->idiag_ext = 1 << (INET_DIAG_INFO - 1);
-		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-			rc = -errno;
+		rc = dump_request(nl, buf, family, seq);
+		if (rc)
 			goto out;
-		}
-		for (;;) {
-			n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_DUMP_SIZE);
-			if (n < 0) {
-				rc = -errno;
-				if (rc == -EINTR)
-					continue;
-				goto out;
-			}
-			if (rawmem)
-				fwrite(buf, 1, (size_t)n, rawmem);
-			rc = parse_stream(buf, (size_t)n, out, seq, portid, NULL);
-			if (rc != 0)
-				break;
-		}
+		rc = dump_read(nl, buf, out, seq, portid, rawmem, &n);
 		if (rc == -EINTR) {
 			/* drain what is left of the interrupted dump before asking again */
 			while (!chunk_ends_dump(buf, (size_t)n)) {

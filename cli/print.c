@@ -166,13 +166,55 @@ static char *put_age(char *p, const struct hb_sock *s, int64_t ms)
 	return hb_put_duration(p, ms);
 }
 
+/* The KEEPALIVE cell: on, off, ? (unreadable), - (no options: time-wait, request). */
+static char *put_ka(char *p, const struct hb_sock *s)
+{
+	if (s->no_options && s->keepalive < 0)
+		return HB_PUT(p, "-");
+	return s->keepalive < 0 ? HB_PUT(p, "?") : s->keepalive ? HB_PUT(p, "on") :
+	       HB_PUT(p, "off");
+}
+
+/* The USER-TIMEOUT cell: the duration, - for none, ? when unreadable. */
+static char *put_uto(char *p, const struct hb_sock *s)
+{
+	if (s->no_options || s->user_timeout_ms == 0)
+		return HB_PUT(p, "-");
+	if (s->user_timeout_ms < 0)
+		return HB_PUT(p, "?");
+	return hb_put_duration(p, s->user_timeout_ms);
+}
+
+/* The TIMER cell: "kind,expires,probes", - for none. */
+static char *put_timer(char *p, const struct hb_sock *s)
+{
+	const char *t = timer_name(s->timer);
+
+	if (!t)
+		return HB_PUT(p, "-");
+	p = put_str(p, t);
+	*p++ = ',';
+	p = hb_put_duration(p, s->timer_expires_ms);
+	*p++ = ',';
+	return hb_put_u64(p, s->probes);
+}
+
+/* The RISK cell: yes, no, ? (unknown), - (not connected); blank when not judged (auto, no
+ * timeout known for the path). */
+static char *put_risk(char *p, const struct hb_sock *s, const struct hb_print_opts *po)
+{
+	int risk = hb_sock_at_risk(s, po);
+
+	return !hb_state_connected(s->state) ? HB_PUT(p, "-") : risk == -2 ? p :
+	       risk < 0 ? HB_PUT(p, "?") : risk ? HB_PUT(p, "yes") : HB_PUT(p, "no");
+}
+
 /* Fills every cell but PROCESS, which is the last column and never padded: the printing pass
  * writes it straight out, and the width pass does not need it. */
 static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, struct row *r)
 {
 	char *p = r->arena, *c0;
-	const char *t;
-	int c, risk;
+	int c;
 
 #define CELL_BEGIN(col) (c = (col), c0 = p)
 #define CELL_END() (r->cell[c] = c0, r->len[c] = (unsigned char)(p - c0), *p++ = 0)
@@ -187,11 +229,7 @@ static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, s
 	CELL_END();
 	/* "-" where the socket has no options at all (time-wait, request) */
 	CELL_BEGIN(C_KA);
-	if (s->no_options && s->keepalive < 0)
-		*p++ = '-';
-	else
-		p = s->keepalive < 0 ? HB_PUT(p, "?") : s->keepalive ? HB_PUT(p, "on") :
-		    HB_PUT(p, "off");
+	p = put_ka(p, s);
 	CELL_END();
 	CELL_BEGIN(C_IDLE);
 	p = s->no_options ? HB_PUT(p, "-") : cfg_secs(p, s->keepidle_s, s->src_idle, false);
@@ -203,26 +241,10 @@ static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, s
 	p = s->no_options ? HB_PUT(p, "-") : cfg_secs(p, s->keepcnt, s->src_cnt, true);
 	CELL_END();
 	CELL_BEGIN(C_UTO);
-	if (s->no_options)
-		*p++ = '-';
-	else if (s->user_timeout_ms < 0)
-		*p++ = '?';
-	else if (s->user_timeout_ms == 0)
-		*p++ = '-';
-	else
-		p = hb_put_duration(p, s->user_timeout_ms);
+	p = put_uto(p, s);
 	CELL_END();
 	CELL_BEGIN(C_TIMER);
-	t = timer_name(s->timer);
-	if (t) {
-		p = put_str(p, t);
-		*p++ = ',';
-		p = hb_put_duration(p, s->timer_expires_ms);
-		*p++ = ',';
-		p = hb_put_u64(p, s->probes);
-	} else {
-		*p++ = '-';
-	}
+	p = put_timer(p, s);
 	CELL_END();
 	CELL_BEGIN(C_SEND);
 	p = put_age(p, s, s->last_send_ms);
@@ -234,12 +256,8 @@ static void row_cells(const struct hb_sock *s, const struct hb_print_opts *po, s
 	p = put_age(p, s, s->idle_ms);
 	CELL_END();
 	CELL_BEGIN(C_RISK);
-	if (po->nat_timeout_ms >= 0) {
-		risk = hb_sock_at_risk(s, po);
-		/* not judged (auto, no timeout known for the path): blank */
-		p = !hb_state_connected(s->state) ? HB_PUT(p, "-") : risk == -2 ? p :
-		    risk < 0 ? HB_PUT(p, "?") : risk ? HB_PUT(p, "yes") : HB_PUT(p, "no");
-	}
+	if (po->nat_timeout_ms >= 0)
+		p = put_risk(p, s, po);
 	CELL_END();
 	CELL_BEGIN(C_MON);	/* hbctl monitor's keepalive probes: sent/received/unanswered */
 	if (s->mon)
@@ -447,14 +465,12 @@ static void json_owner(struct hb_out *out, const struct hb_owner *o, bool inner)
 	hb_out_commit(out, p);
 }
 
-static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct hb_print_opts *po)
+/* A socket's object up to its values: state, addresses, ids, keepalive settings. Each part of
+ * json_sock reserves at most ~450 bytes. */
+static void json_values(struct hb_out *out, const struct hb_sock *s)
 {
-	const char *t = timer_name(s->timer);
-	unsigned int i;
-	char *p;
+	char *p = hb_out_reserve(out, 512);
 
-	/* two reservations of at most ~450 bytes each */
-	p = hb_out_reserve(out, 512);
 	p = HB_PUT(p, "{\"state\":\"");
 	p = put_str(p, hb_state_name(s->state));
 	p = HB_PUT(p, "\",\"local\":\"");
@@ -474,8 +490,15 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	p = JSON_INT(p, "keepcnt", s->keepcnt);
 	p = JSON_INT(p, "user_timeout_ms", s->user_timeout_ms);
 	hb_out_commit(out, p);
+}
 
-	p = hb_out_reserve(out, 512);
+/* Then where each value came from, the timer and the ages. */
+static void json_sources_timer(struct hb_out *out, const struct hb_sock *s,
+			       const struct hb_print_opts *po)
+{
+	const char *t = timer_name(s->timer);
+	char *p = hb_out_reserve(out, 512);
+
 	p = HB_PUT(p, ",\"config_source\":{");
 	if (s->src_ka != HB_SOCK_SRC_UNKNOWN) {
 		/* only a kernel policy's record knows who switched keepalive on or off */
@@ -509,19 +532,34 @@ static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct 
 	p = JSON_INT(p, "last_ack_ms", s->last_ack_ms);
 	p = JSON_INT(p, "idle_ms", s->idle_ms);
 	hb_out_commit(out, p);
-	if (po->owners) {
-		if (s->n_owners)
-			json_owner(out, &s->owner[0], false);
-		else
-			hb_out_str(out, ",\"pid\":null,\"comm\":null,\"fd\":null");
-		hb_out_str(out, ",\"owners\":[");
-		for (i = 0; i < s->n_owners; i++) {
-			if (i)
-				hb_out_ch(out, ',');
-			json_owner(out, owner_at(s, i), true);
-		}
-		hb_out_ch(out, ']');
+}
+
+/* -p: the first owner's fields, and every owner. */
+static void json_owners(struct hb_out *out, const struct hb_sock *s)
+{
+	unsigned int i;
+
+	if (s->n_owners)
+		json_owner(out, &s->owner[0], false);
+	else
+		hb_out_str(out, ",\"pid\":null,\"comm\":null,\"fd\":null");
+	hb_out_str(out, ",\"owners\":[");
+	for (i = 0; i < s->n_owners; i++) {
+		if (i)
+			hb_out_ch(out, ',');
+		json_owner(out, owner_at(s, i), true);
 	}
+	hb_out_ch(out, ']');
+}
+
+static void json_sock(struct hb_out *out, const struct hb_sock *s, const struct hb_print_opts *po)
+{
+	char *p;
+
+	json_values(out, s);
+	json_sources_timer(out, s, po);
+	if (po->owners)
+		json_owners(out, s);
 	if (s->mon)
 		hb_mon_json_sock(out, s->mon);
 	p = hb_out_reserve(out, 64);
