@@ -250,56 +250,53 @@ static void feat_set(struct hb_mon_feat *f, int state, const char *via, const ch
 	}
 }
 
-/* Where the essential group loads and the whole set did not: the close causes' group, tp_btf
- * or its raw_tp twins (G_TP, G_RAWTP, or 0 with both refused), its features set in f. */
-static unsigned int choose_closes(const struct scope *sc, struct hb_mon_feat f[HB_MON_NFEAT])
+/* A group of programs and its fallback, and what the feature they give becomes with each. */
+struct fallback {
+	unsigned int g, g2;			/* the group, its fallback */
+	const char *prog, *kind, *prog2, *kind2;	/* named in the reasons */
+	int feat, feat2;	/* the feature, and one riding on the same programs (-1: none) */
+	const char *degraded;			/* with the fallback */
+	const char *missing, *missing2;		/* with neither (feat, feat2) */
+};
+
+static const struct fallback fb_closes = {
+	G_TP, G_RAWTP, "tp_set_state", "tp_btf", "rt_set_state", "raw_tp",
+	HB_MON_FEAT_CLOSES, HB_MON_FEAT_PEERS,
+	"close causes come from raw_tp instead (close events without per-connection counters)",
+	"close causes are not counted", "no per-peer connection counts",
+};
+static const struct fallback fb_conns = {
+	G_ITER_MAP, G_ITER_TCP, "iter_conns", "iter/bpf_sk_storage_map", "iter_conns_tcp",
+	"iter/tcp", HB_MON_FEAT_CONNS, -1,
+	"per-connection rows come from iter/tcp instead",
+	"no per-connection rows", NULL,
+};
+
+/* Where the essential group loads and the whole set did not: b's group, else its fallback
+ * (b->g, b->g2, or 0 with both refused), the features set in f. */
+static unsigned int choose_group(const struct scope *sc, struct hb_mon_feat f[HB_MON_NFEAT],
+				 const struct fallback *b)
 {
 	const unsigned int tr = HB_BPF_NEED_PERFMON;
 	char w1[200], w2[200];
-	int e, e2;
+	int e;
 
-	e = probe_group(sc, G_TP);
+	e = probe_group(sc, b->g);
 	if (!e)
-		return G_TP;
-	hb_bpf_load_err(e, "tp_set_state", "tp_btf", tr, w1, sizeof(w1));
-	e2 = probe_group(sc, G_RAWTP);
-	if (!e2) {
-		feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_DEGRADED, "raw_tp",
-			 "%s; close causes come from raw_tp instead (close events without "
-			 "per-connection counters)", w1);
+		return b->g;
+	hb_bpf_load_err(e, b->prog, b->kind, tr, w1, sizeof(w1));
+	e = probe_group(sc, b->g2);
+	if (!e) {
+		feat_set(&f[b->feat], HB_FEAT_DEGRADED, b->kind2, "%s; %s", w1, b->degraded);
 		/* the same counts: the peer program reads the socket only */
-		feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_OK, "raw_tp", NULL);
-		return G_RAWTP;
+		if (b->feat2 >= 0)
+			feat_set(&f[b->feat2], HB_FEAT_OK, b->kind2, NULL);
+		return b->g2;
 	}
-	hb_bpf_load_err(e2, "rt_set_state", "raw_tp", tr, w2, sizeof(w2));
-	feat_set(&f[HB_MON_FEAT_CLOSES], HB_FEAT_MISSING, NULL,
-		 "%s; %s: close causes are not counted", w1, w2);
-	feat_set(&f[HB_MON_FEAT_PEERS], HB_FEAT_MISSING, NULL,
-		 "%s; %s: no per-peer connection counts", w1, w2);
-	return 0;
-}
-
-/* The same for the per-connection iterator: the map iterator, or iter/tcp (G_ITER_MAP,
- * G_ITER_TCP, or 0). */
-static unsigned int choose_conns(const struct scope *sc, struct hb_mon_feat f[HB_MON_NFEAT])
-{
-	const unsigned int tr = HB_BPF_NEED_PERFMON;
-	char w1[200], w2[200];
-	int e, e2;
-
-	e = probe_group(sc, G_ITER_MAP);
-	if (!e)
-		return G_ITER_MAP;
-	hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
-	e2 = probe_group(sc, G_ITER_TCP);
-	if (!e2) {
-		feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
-			 "%s; per-connection rows come from iter/tcp instead", w1);
-		return G_ITER_TCP;
-	}
-	hb_bpf_load_err(e2, "iter_conns_tcp", "iter/tcp", tr, w2, sizeof(w2));
-	feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_MISSING, NULL,
-		 "%s; %s: no per-connection rows", w1, w2);
+	hb_bpf_load_err(e, b->prog2, b->kind2, tr, w2, sizeof(w2));
+	feat_set(&f[b->feat], HB_FEAT_MISSING, NULL, "%s; %s: %s", w1, w2, b->missing);
+	if (b->feat2 >= 0)
+		feat_set(&f[b->feat2], HB_FEAT_MISSING, NULL, "%s; %s: %s", w1, w2, b->missing2);
 	return 0;
 }
 
@@ -330,8 +327,8 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 		if (!e2) {
 			g = G_CGSKB | G_TP | G_ITER_TCP;
 			hb_bpf_load_err(e, "iter_conns", "iter/bpf_sk_storage_map", tr, w1, sizeof(w1));
-			feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp",
-				 "%s; per-connection rows come from iter/tcp instead", w1);
+			feat_set(&f[HB_MON_FEAT_CONNS], HB_FEAT_DEGRADED, "iter/tcp", "%s; %s", w1,
+				 fb_conns.degraded);
 			goto done;
 		}
 		e = probe_group(sc, G_CGSKB);
@@ -341,8 +338,8 @@ static int choose(const struct scope *sc, struct hbmon_bpf **skel, unsigned int 
 			feat_set(&f[HB_MON_FEAT_COUNT], HB_FEAT_MISSING, NULL, "%s", w1);
 			return hb_bpf_errf(e, err, errlen, "%s: the monitor cannot count", w1);
 		}
-		g = G_CGSKB | choose_closes(sc, f);
-		g |= choose_conns(sc, f);
+		g = G_CGSKB | choose_group(sc, f, &fb_closes);
+		g |= choose_group(sc, f, &fb_conns);
 		e = load_groups(sc, g, &s);
 		if (e)
 			return hb_bpf_load_err(e, NULL, "the monitor's programs", tr |
