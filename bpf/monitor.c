@@ -174,7 +174,9 @@ static int open_pinned(struct hb_monitor *m, char *err, size_t errlen)
 
 /* ---- choosing the programs: a load attempt per group, as bpftool feature probe does ---- */
 
-static void set_plan(struct hbmon_bpf *s, unsigned int g)
+/* The close causes' six programs (each tracepoint twice: see the twins in hbmon.bpf.c), the
+ * tp_btf ones or, with raw, their raw_tp fallbacks. */
+static void close_progs(struct hbmon_bpf *s, bool raw, struct bpf_program *p[6])
 {
 	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
 				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
@@ -182,8 +184,17 @@ static void set_plan(struct hbmon_bpf *s, unsigned int g)
 	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
 				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
 				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
+
+	memcpy(p, raw ? rt : tp, sizeof(tp));
+}
+
+static void set_plan(struct hbmon_bpf *s, unsigned int g)
+{
+	struct bpf_program *tp[6], *rt[6];
 	int i;
 
+	close_progs(s, false, tp);
+	close_progs(s, true, rt);
 	bpf_program__set_autoload(s->progs.cgskb_egress, g & G_CGSKB);
 	bpf_program__set_autoload(s->progs.cgskb_ingress, g & G_CGSKB);
 	for (i = 0; i < 6; i++) {
@@ -380,17 +391,10 @@ static int attach_all(struct hb_monitor *m, const char *cgroup, char *err, size_
 	struct hbmon_bpf *s = m->skel;
 	union bpf_iter_link_info linfo = { 0 };
 	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
-	/* each tracepoint twice: see the twins in hbmon.bpf.c; tp_btf, or its raw_tp fallback */
-	struct bpf_program *tp[6] = { s->progs.tp_set_state, s->progs.tp_set_state2,
-				      s->progs.tp_send_reset, s->progs.tp_send_reset2,
-				      s->progs.tp_destroy_sock, s->progs.tp_destroy_sock2 };
-	struct bpf_program *rt[6] = { s->progs.rt_set_state, s->progs.rt_set_state2,
-				      s->progs.rt_send_reset, s->progs.rt_send_reset2,
-				      s->progs.rt_destroy_sock, s->progs.rt_destroy_sock2 };
+	struct bpf_program *tp[6];
 	int cg, i, e;
 
-	if (m->groups & G_RAWTP)
-		memcpy(tp, rt, sizeof(tp));
+	close_progs(s, m->groups & G_RAWTP, tp);
 
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0) {
