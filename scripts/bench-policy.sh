@@ -51,9 +51,15 @@ BASE_DIR=${BASE_DIR%/}
 CG_BASE=$BASE_DIR/hbbench-pol.$$-base
 CG_POL=$BASE_DIR/hbbench-pol.$$-policy
 TMP=$(mktemp -d /tmp/hbbench-pol.XXXXXX) || exit 1
+# policy add makes its bpffs directories on first use; those this script brought into being go
+# with it (rmdir: only while empty, so nobody else's pin is touched; the root last)
+PIN_ROOT=${HB_PIN_DIR:-/sys/fs/bpf/hbkeep}
+made=()
+for d in "$PIN_ROOT" "$PIN_ROOT/policy"; do [ -e "$d" ] || made=("$d" "${made[@]}"); done
 cleanup() {
 	"$HBCTL" policy rm --cgroup "$CG_POL" >/dev/null 2>&1
 	rmdir "$CG_BASE" "$CG_POL" 2>/dev/null
+	[ ${#made[@]} -gt 0 ] && rmdir "${made[@]}" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
