@@ -165,18 +165,7 @@ act3() {
 	say "3) Adaptive keepalive. A second server address, $SRV2, whose path the router forgets after"
 	say "$LONG s (an nftables ct timeout for that address), while $NAT_SERVER_IP's forgets after $TIMEOUT s."
 	nat_add_server "$SRV2" "$LONG" || { fail "second server address or its ct timeout"; return 1; }
-	nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
-import socketserver, sys
-class Echo(socketserver.StreamRequestHandler):
-    def handle(self):
-        for line in self.rfile:
-            self.wfile.write(line)
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-Server((sys.argv[1], int(sys.argv[2])), Echo).serve_forever()
-' "$SRV2" "$PORT" >/dev/null 2>&1 &
-	bg_pid $!
+	nat_echo_server "$PORT" "$SRV2" || { fail "the echo server on $SRV2 did not start"; return 1; }
 	say "hbctl paths learn $NAT_SERVER_IP:$PORT --max 10s measures the first path (probe-nat):"
 	in_ns "$NAT_CLIENT" "$HBCTL" paths learn "$NAT_SERVER_IP:$PORT" --max 10s 2>&1 |
 		grep -E "forgets|measured|recorded" | show

@@ -125,10 +125,15 @@ nat_add_server() {
 	EOF
 }
 
-# nat_echo_server PORT: a line echo server (python3, threads) on the server's address
+# nat_echo_server [-q BACKLOG] PORT [ADDR...]: a line echo server (python3, threads) on each
+# ADDR of the server namespace (default: the server's address); listen backlog BACKLOG
+# (default socketserver's 5). Its log: $HB_TMP/echo-server.log
 nat_echo_server() {
+	local q=5
+	[ "$1" = -q ] && { q=$2; shift 2; }
+	[ $# -gt 1 ] || set -- "$1" "$NAT_SERVER_IP"
 	nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
-import socketserver, sys
+import socketserver, sys, threading
 class Echo(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
@@ -136,8 +141,12 @@ class Echo(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
-Server((sys.argv[1], int(sys.argv[2])), Echo).serve_forever()
-' "$NAT_SERVER_IP" "$1" >"$HB_TMP/echo-server.log" 2>&1 &
+    request_queue_size = int(sys.argv[1])
+for a in sys.argv[3:]:
+    s = Server((a, int(sys.argv[2])), Echo)
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+threading.Event().wait()
+' "$q" "$@" >>"$HB_TMP/echo-server.log" 2>&1 &
 	bg_pid $!
 	wait_port "$NAT_SERVER" "$1" 10
 }

@@ -41,24 +41,7 @@ TABLE=$HB_TMP/paths
 
 nat_setup "$T_B" || { echo "Bail out! NAT setup failed"; exit 1; }
 nat_add_server "$SRV_A" "$T_A" || { echo "Bail out! second server address or its ct timeout"; exit 1; }
-# echo servers on both addresses (_nat.sh's binds the first only)
-nsenter --net="/run/netns/$NAT_SERVER" "$NAT_PY" -c '
-import socketserver, sys, threading
-class Echo(socketserver.StreamRequestHandler):
-    def handle(self):
-        for line in self.rfile:
-            self.wfile.write(line)
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 64
-for a in sys.argv[2:]:
-    s = Server((a, int(sys.argv[1])), Echo)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-threading.Event().wait()
-' "$PORT" "$SRV_A" "$SRV_B" >"$HB_TMP/echo.log" 2>&1 &
-bg_pid $!
-wait_port "$NAT_SERVER" "$PORT" 10 || { echo "Bail out! echo servers did not start"; exit 1; }
+nat_echo_server -q 64 "$PORT" "$SRV_A" "$SRV_B" || { echo "Bail out! echo servers did not start"; exit 1; }
 
 # ---- the table ------------------------------------------------------------------------------
 HB_PATHS_FILE=$TABLE "$HBCTL" paths add "$SRV_A:$PORT" --timeout "${T_A}s" &&
