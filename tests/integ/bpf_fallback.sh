@@ -118,40 +118,15 @@ done
 # and retransmissions, as integ/monitor checks them on tp_btf
 ns_bg "$HB_TMP/s2" python3 "$PEER" server 127.0.0.1 5002
 wait_for "$HB_TMP/s2" ready 30 || { echo "Bail out! server 2"; exit 1; }
-cat >"$HB_TMP/closer.py" <<'EOF2'
-import os, socket, struct, sys, time
-mode, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-if mode == "linger0":
-    s.send(b"x"); time.sleep(0.3)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close(); print("done", flush=True); time.sleep(60)
-if mode == "ka":
-    for o, v in ((socket.TCP_KEEPIDLE, 1), (socket.TCP_KEEPINTVL, 1), (socket.TCP_KEEPCNT, 3)):
-        s.setsockopt(socket.IPPROTO_TCP, o, v)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-if mode == "uto":
-    s.setsockopt(socket.IPPROTO_TCP, 18, 1500)
-print("conn %d" % s.getsockname()[1], flush=True)
-while not os.path.exists(sys.argv[3]):  # the test drops the server's segments meanwhile
-    time.sleep(0.05)
-if mode != "ka":
-    s.send(b"y" * 100)
-try:
-    s.recv(10)
-except OSError as e:
-    print("error %d" % e.errno, flush=True)
-time.sleep(60)
-EOF2
+CLOSER=$HB_ROOT/tests/helpers/closer.py
 in_ns "$NS" sysctl -qw net.ipv4.tcp_retries2=2
 : >"$HB_TMP/mon.err"
 HB_BPF_DENY=tp_btf mon_start "$HB_TMP/rt.json" -j -i 200ms --conns ||
 	{ echo "Bail out! monitor (raw_tp)"; exit 1; }
-cg_bg "$HB_TMP/r1" python3 "$HB_TMP/closer.py" linger0 5000 -
+cg_bg "$HB_TMP/r1" python3 "$CLOSER" linger0 5000 -
 wait_for "$HB_TMP/r1" done 30
 for m in ka uto plain; do
-	cg_bg "$HB_TMP/r_$m" python3 "$HB_TMP/closer.py" "$m" 5002 "$HB_TMP/dropping"
+	cg_bg "$HB_TMP/r_$m" python3 "$CLOSER" "$m" 5002 "$HB_TMP/dropping"
 	wait_for "$HB_TMP/r_$m" '^conn' 30 || { echo "Bail out! closer $m"; exit 1; }
 done
 ports="$(port_of "$HB_TMP/r_ka"), $(port_of "$HB_TMP/r_uto"), $(port_of "$HB_TMP/r_plain")"

@@ -234,35 +234,15 @@ check_eq "zero-window probes sent, received = TcpExtTCPWinProbe; keepalive = Tcp
 # ---- 5. the other causes -------------------------------------------------------------------
 # reset: a client in the cgroup closes with SO_LINGER 0 (reset_sent), S1 gets the RST
 # (reset_recv); user timeout and retransmission timeout: data into a black hole
-cat >"$HB_TMP/closer.py" <<'EOF'
-import os, socket, struct, sys, time
-mode, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-if mode == "linger0":
-    s.send(b"x"); time.sleep(0.3)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close(); print("done", flush=True); time.sleep(60)
-if mode == "uto":
-    s.setsockopt(socket.IPPROTO_TCP, 18, 1500)
-print("conn %d" % s.getsockname()[1], flush=True)
-while not os.path.exists(sys.argv[3]):  # the test drops the server's segments meanwhile
-    time.sleep(0.05)
-s.send(b"y" * 100)
-try:
-    s.recv(10)
-except OSError as e:
-    print("error %d" % e.errno, flush=True)
-time.sleep(60)
-EOF
+CLOSER=$HB_ROOT/tests/helpers/closer.py
 in_ns "$NS" sysctl -qw net.ipv4.tcp_retries2=2
 mon_start "$HB_TMP/m5.json" -j -i 200ms --conns || { echo "Bail out! monitor"; exit 1; }
-cg_bg "$HB_TMP/c5" python3 "$HB_TMP/closer.py" linger0 5000 -
+cg_bg "$HB_TMP/c5" python3 "$CLOSER" linger0 5000 -
 wait_for "$HB_TMP/c5" done 30
-cg_bg "$HB_TMP/c6" python3 "$HB_TMP/closer.py" uto 5002 "$HB_TMP/dropping"
+cg_bg "$HB_TMP/c6" python3 "$CLOSER" uto 5002 "$HB_TMP/dropping"
 wait_for "$HB_TMP/c6" '^conn' 30
 p6=$(port_of "$HB_TMP/c6")
-cg_bg "$HB_TMP/c7" python3 "$HB_TMP/closer.py" plain 5002 "$HB_TMP/dropping"
+cg_bg "$HB_TMP/c7" python3 "$CLOSER" plain 5002 "$HB_TMP/dropping"
 wait_for "$HB_TMP/c7" '^conn' 30
 p7=$(port_of "$HB_TMP/c7")
 in_ns "$NS" nft add table inet hbmon
